@@ -1,0 +1,29 @@
+// Small whole-file helpers with errors that name the path.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/unique_fd.hpp"
+
+namespace kiln {
+
+// Opens path (O_CLOEXEC is always added); throws "open PATH: reason".
+UniqueFd open_file(const std::string& path, int flags, mode_t mode = 0);
+std::string read_file(const std::string& path);
+std::string read_fd(int fd);
+// Reads a file that may be missing: nullopt when it does not exist.
+std::optional<std::string> read_file_if_exists(const std::string& path);
+void write_file(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes to PATH.tmp-XXXX, fsyncs, renames over path: readers see the old or the new file, never half.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes all of data, retrying on EINTR and short writes; throws naming `what`.
+void write_all(int fd, std::string_view data, std::string_view what);
+void mkdir_p(const std::string& path, mode_t mode = 0755);
+// rm -rf that never crosses into another mount and ignores a missing path.
+void remove_tree(const std::string& path);
+bool path_exists(const std::string& path);
+
+}  // namespace kiln

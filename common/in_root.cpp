@@ -1,0 +1,148 @@
+#include "common/in_root.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "common/error.hpp"
+
+namespace kiln {
+namespace {
+
+bool g_openat2_missing = false;
+
+int sys_openat2(int dirfd, const char* path, int flags, mode_t mode, unsigned long long resolve) {
+  struct open_how how {};
+  how.flags = static_cast<unsigned long long>(flags);
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = resolve;
+  return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+std::string join_components(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    out += '/';
+    out += p;
+  }
+  return out.empty() ? "/" : out;
+}
+
+// Fallback resolver: walks the components with O_NOFOLLOW, expanding symlinks by hand and
+// clamping ".." at the root. Returns an fd for the final component opened with `flags`.
+UniqueFd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode) {
+  std::vector<std::string> pending = path_components(path);
+  std::vector<std::string> resolved;  // components below the root, for ".." handling
+  int links = 0;
+  // Reverse so we can pop from the back.
+  std::vector<std::string> todo(pending.rbegin(), pending.rend());
+  for (;;) {
+    if (todo.empty()) break;
+    std::string comp = std::move(todo.back());
+    todo.pop_back();
+    if (comp == "..") {
+      if (!resolved.empty()) resolved.pop_back();
+      continue;
+    }
+    std::string rel = join_components(resolved).substr(1);
+    rel += rel.empty() ? comp : "/" + comp;
+    struct stat st;
+    if (::fstatat(root_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      bool last = todo.empty();
+      if (last && (flags & O_NOFOLLOW)) {
+        resolved.push_back(comp);
+        break;
+      }
+      if (++links > 40) throw_errno("resolve " + std::string(path), ELOOP);
+      char target[PATH_MAX];
+      ssize_t n = ::readlinkat(root_fd, rel.c_str(), target, sizeof target - 1);
+      if (n < 0) throw_errno("readlink " + rel);
+      target[n] = 0;
+      std::vector<std::string> tparts = path_components(target);
+      if (target[0] == '/') resolved.clear();
+      for (auto it = tparts.rbegin(); it != tparts.rend(); ++it) todo.push_back(*it);
+      continue;
+    }
+    resolved.push_back(comp);
+  }
+  std::string rel = join_components(resolved).substr(1);
+  if (rel.empty()) rel = ".";
+  int fd = ::openat(root_fd, rel.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0 && errno == ELOOP && (flags & O_PATH)) fd = ::openat(root_fd, rel.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return UniqueFd(-errno);
+  return UniqueFd(fd);
+}
+
+}  // namespace
+
+std::vector<std::string> path_components(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view c = path.substr(i, j - i);
+    if (!c.empty() && c != ".") out.emplace_back(c);
+    i = j + 1;
+  }
+  return out;
+}
+
+UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode) {
+  std::string rel(path);
+  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+  if (rel.empty()) rel = ".";
+  if (!g_openat2_missing) {
+    int fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0) return UniqueFd(fd);
+    if (errno != ENOSYS) throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd));
+    g_openat2_missing = true;
+  }
+  UniqueFd fd = walk_in_root(root_fd, path, flags, mode);
+  if (fd.get() < 0) throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd), -fd.release());
+  return fd;
+}
+
+UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode) {
+  UniqueFd dir(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  if (!dir) throw_errno("dup root fd");
+  std::string walked;
+  for (const std::string& comp : path_components(path)) {
+    walked += "/" + comp;
+    // mkdirat never follows a symlink in its last component (EEXIST); the in-root open below
+    // then resolves it, so a symlink to a missing target or a non-directory is an error.
+    if (::mkdirat(dir.get(), comp.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir " + walked);
+    UniqueFd next = open_in_root(root_fd, walked, O_PATH | O_DIRECTORY);
+    dir = std::move(next);
+  }
+  return dir;
+}
+
+std::pair<UniqueFd, std::string> open_parent_in_root(int root_fd, std::string_view path, bool create_parents,
+                                                     mode_t dir_mode) {
+  std::vector<std::string> parts = path_components(path);
+  if (parts.empty()) throw Error("path " + std::string(path) + " names the root itself");
+  std::string last = parts.back();
+  if (last == "..") throw Error("path " + std::string(path) + " ends in ..");
+  parts.pop_back();
+  std::string parent = join_components(parts);
+  UniqueFd fd = create_parents ? mkdir_all_in_root(root_fd, parent, dir_mode)
+                               : open_in_root(root_fd, parent, O_PATH | O_DIRECTORY);
+  return {std::move(fd), last};
+}
+
+std::string fd_path(int fd) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(proc_fd_path(fd).c_str(), buf, sizeof buf - 1);
+  if (n < 0) return "fd " + std::to_string(fd);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+}  // namespace kiln

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package kiln needs to build, test and benchmark.
+# Idempotent: when everything is present it does nothing (not even apt-get update).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # libraries
+  libseccomp-dev libcap-dev nlohmann-json3-dev libssl-dev libarchive-dev
+  libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
+  # test and benchmark peers, fixtures
+  busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar
+  podman containerd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit tests (also under ASan+UBSan),
+# integration tests with real containers (as root), and a short run of each fuzz target.
+# Usage: tests/run.sh [integration-test-name-filter]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+filter=${1:-}
+
+tests/install-deps.sh
+jobs=$(nproc)
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j "$jobs"
+
+echo "== unit tests"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+if [ -z "$filter" ]; then
+  echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON >/dev/null
+  ninja -C build-asan -j "$jobs"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -j "$jobs")
+
+  if ls tests/fuzz/*_fuzz.cpp >/dev/null 2>&1; then
+    echo "== fuzz targets (libFuzzer, short runs)"
+    CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKILN_FUZZ=ON >/dev/null
+    ninja -C build-fuzz -j "$jobs" $(for f in tests/fuzz/*_fuzz.cpp; do basename "$f" .cpp; done)
+    for f in tests/fuzz/*_fuzz.cpp; do
+      name=$(basename "$f" .cpp)
+      corpus=tests/fuzz/corpus/${name%_fuzz}
+      work=$(mktemp -d); [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+      echo "-- $name"
+      build-fuzz/tests/"$name" -max_total_time="${KILN_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 "$work" 2>&1 | tail -2
+      rm -rf "$work"
+    done
+  fi
+fi
+
+echo "== integration tests (real containers)"
+export KILN_BUILD=$top/build
+failed=()
+for t in tests/integration/*_test.sh; do
+  [ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
+  echo "-- $t"
+  if ! bash "$t"; then failed+=("$t"); fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all tests passed"
