@@ -1,0 +1,208 @@
+#include "runtime/seccomp_profile.hpp"
+
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
+#include <array>
+#include <utility>
+
+#include "common/error.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kField = "linux.seccomp";
+
+[[noreturn]] void fail(const std::string& field, const std::string& reason) {
+  throw Error(field + ": " + reason);
+}
+
+const json* member(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string expect_string(const json& v, const std::string& field) {
+  if (!v.is_string()) fail(field, "must be a string");
+  return v.get<std::string>();
+}
+
+std::uint64_t expect_u64(const json& v, const std::string& field) {
+  // Parsed text gives unsigned numbers, but JSON built in code holds signed ones: accept both.
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (!v.is_number_integer()) fail(field, "must be a non-negative integer");
+  auto n = v.get<std::int64_t>();
+  if (n < 0) fail(field, "must not be negative");
+  return static_cast<std::uint64_t>(n);
+}
+
+std::uint32_t expect_errno(const json& v, const std::string& field) {
+  std::uint64_t n = expect_u64(v, field);
+  // The kernel carries the errno in the low 16 bits of the action (SECCOMP_RET_DATA).
+  if (n > 0xffff) fail(field, "errno " + std::to_string(n) + " out of range");
+  return static_cast<std::uint32_t>(n);
+}
+
+SeccompAction parse_action(const json& v, const std::string& field) {
+  static constexpr std::array<std::pair<std::string_view, SeccompAction>, 9> kActions{{
+      {"SCMP_ACT_KILL", SeccompAction::kill_thread},
+      {"SCMP_ACT_KILL_THREAD", SeccompAction::kill_thread},
+      {"SCMP_ACT_KILL_PROCESS", SeccompAction::kill_process},
+      {"SCMP_ACT_TRAP", SeccompAction::trap},
+      {"SCMP_ACT_ERRNO", SeccompAction::errno_ret},
+      {"SCMP_ACT_TRACE", SeccompAction::trace},
+      {"SCMP_ACT_ALLOW", SeccompAction::allow},
+      {"SCMP_ACT_LOG", SeccompAction::log},
+      {"SCMP_ACT_NOTIFY", SeccompAction::notify},
+  }};
+  std::string name = expect_string(v, field);
+  for (const auto& [n, a] : kActions)
+    if (n == name) return a;
+  fail(field, "unknown action " + name);
+}
+
+SeccompOp parse_op(const json& v, const std::string& field) {
+  static constexpr std::array<std::pair<std::string_view, SeccompOp>, 7> kOps{{
+      {"SCMP_CMP_NE", SeccompOp::ne},
+      {"SCMP_CMP_LT", SeccompOp::lt},
+      {"SCMP_CMP_LE", SeccompOp::le},
+      {"SCMP_CMP_EQ", SeccompOp::eq},
+      {"SCMP_CMP_GE", SeccompOp::ge},
+      {"SCMP_CMP_GT", SeccompOp::gt},
+      {"SCMP_CMP_MASKED_EQ", SeccompOp::masked_eq},
+  }};
+  std::string name = expect_string(v, field);
+  for (const auto& [n, o] : kOps)
+    if (n == name) return o;
+  fail(field, "unknown operator " + name);
+}
+
+unsigned int parse_flag(const json& v, const std::string& field) {
+  // The flags the spec lists (plus TSYNC, which runc accepts too). NEW_LISTENER is not a user
+  // flag: the compiler sets it when an action is SCMP_ACT_NOTIFY.
+  static constexpr std::array<std::pair<std::string_view, unsigned int>, 4> kFlags{{
+      {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+      {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+      {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+      {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1U << 5},
+  }};
+  std::string name = expect_string(v, field);
+  for (const auto& [n, f] : kFlags)
+    if (n == name) return f;
+  fail(field, "unknown flag " + name);
+}
+
+SeccompArg parse_arg(const json& v, const std::string& field) {
+  if (!v.is_object()) fail(field, "must be an object");
+  SeccompArg arg;
+  const json* index = member(v, "index");
+  if (!index) fail(field + ".index", "missing");
+  std::uint64_t i = expect_u64(*index, field + ".index");
+  if (i > 5) fail(field + ".index", "must be 0..5, got " + std::to_string(i));
+  arg.index = static_cast<unsigned int>(i);
+  const json* value = member(v, "value");
+  if (!value) fail(field + ".value", "missing");
+  arg.value = expect_u64(*value, field + ".value");
+  if (const json* two = member(v, "valueTwo")) arg.value_two = expect_u64(*two, field + ".valueTwo");
+  const json* op = member(v, "op");
+  if (!op) fail(field + ".op", "missing");
+  arg.op = parse_op(*op, field + ".op");
+  return arg;
+}
+
+SeccompRule parse_rule(const json& v, const std::string& field) {
+  if (!v.is_object()) fail(field, "must be an object");
+  SeccompRule rule;
+  const json* names = member(v, "names");
+  if (!names || !names->is_array() || names->empty()) fail(field + ".names", "must be a non-empty array");
+  for (std::size_t i = 0; i < names->size(); ++i)
+    rule.names.push_back(expect_string((*names)[i], field + ".names[" + std::to_string(i) + "]"));
+  const json* action = member(v, "action");
+  if (!action) fail(field + ".action", "missing");
+  rule.action = parse_action(*action, field + ".action");
+  if (const json* e = member(v, "errnoRet")) rule.errno_ret = expect_errno(*e, field + ".errnoRet");
+  if (const json* args = member(v, "args")) {
+    if (!args->is_array()) fail(field + ".args", "must be an array");
+    for (std::size_t i = 0; i < args->size(); ++i)
+      rule.args.push_back(parse_arg((*args)[i], field + ".args[" + std::to_string(i) + "]"));
+  }
+  return rule;
+}
+
+}  // namespace
+
+bool SeccompProfile::uses_notify() const {
+  if (default_action == SeccompAction::notify) return true;
+  for (const auto& r : syscalls)
+    if (r.action == SeccompAction::notify) return true;
+  return false;
+}
+
+std::optional<std::uint32_t> seccomp_arch_token(std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, std::uint32_t>, 19> kArches{{
+      {"SCMP_ARCH_X86", SCMP_ARCH_X86},
+      {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
+      {"SCMP_ARCH_X32", SCMP_ARCH_X32},
+      {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
+      {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64},
+      {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
+      {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},
+      {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
+      {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},
+      {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
+      {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32},
+      {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
+      {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
+      {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
+      {"SCMP_ARCH_S390", SCMP_ARCH_S390},
+      {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
+      {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
+      {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64},
+      {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
+  }};
+  for (const auto& [n, t] : kArches)
+    if (n == name) return t;
+  return std::nullopt;
+}
+
+SeccompProfile parse_seccomp(const json& seccomp) {
+  const std::string base(kField);
+  if (!seccomp.is_object()) fail(base, "must be an object");
+  SeccompProfile p;
+  const json* def = member(seccomp, "defaultAction");
+  if (!def) fail(base + ".defaultAction", "missing");
+  p.default_action = parse_action(*def, base + ".defaultAction");
+  if (const json* e = member(seccomp, "defaultErrnoRet"))
+    p.default_errno_ret = expect_errno(*e, base + ".defaultErrnoRet");
+  if (const json* arches = member(seccomp, "architectures")) {
+    if (!arches->is_array()) fail(base + ".architectures", "must be an array");
+    for (std::size_t i = 0; i < arches->size(); ++i) {
+      std::string field = base + ".architectures[" + std::to_string(i) + "]";
+      std::string name = expect_string((*arches)[i], field);
+      auto token = seccomp_arch_token(name);
+      if (!token) fail(field, "unknown architecture " + name);
+      p.architectures.push_back(*token);
+    }
+  }
+  if (const json* flags = member(seccomp, "flags")) {
+    if (!flags->is_array()) fail(base + ".flags", "must be an array");
+    for (std::size_t i = 0; i < flags->size(); ++i)
+      p.flags |= parse_flag((*flags)[i], base + ".flags[" + std::to_string(i) + "]");
+  }
+  if (const json* lp = member(seccomp, "listenerPath")) p.listener_path = expect_string(*lp, base + ".listenerPath");
+  if (const json* lm = member(seccomp, "listenerMetadata"))
+    p.listener_metadata = expect_string(*lm, base + ".listenerMetadata");
+  if (const json* rules = member(seccomp, "syscalls")) {
+    if (!rules->is_array()) fail(base + ".syscalls", "must be an array");
+    for (std::size_t i = 0; i < rules->size(); ++i)
+      p.syscalls.push_back(parse_rule((*rules)[i], base + ".syscalls[" + std::to_string(i) + "]"));
+  }
+  if (p.uses_notify() && p.listener_path.empty())
+    fail(base + ".listenerPath", "required when an action is SCMP_ACT_NOTIFY");
+  return p;
+}
+
+}  // namespace kiln::runtime
