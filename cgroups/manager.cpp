@@ -1,14 +1,26 @@
 #include "cgroups/manager.hpp"
 
-#include "common/error.hpp"
+#include "cgroups/cgroup_path.hpp"
+#include "cgroups/hybrid_manager.hpp"
+#include "cgroups/layout.hpp"
+#include "cgroups/v1_manager.hpp"
+#include "cgroups/v2_manager.hpp"
 
 namespace kiln::cgroups {
 
-// Temporary: the layout detector and managers land in the next commits.
-Layout detect_layout(const std::string&) { throw Error("cgroups: layout detection not implemented yet"); }
-
-std::unique_ptr<Manager> make_manager(const std::string&, const std::string&, const ManagerOptions&) {
-  throw Error("cgroups: managers not implemented yet");
+std::unique_ptr<Manager> make_manager(const std::string& cgroups_path, const std::string& container_id,
+                                      const ManagerOptions& options) {
+  const CgroupPath path = resolve_cgroups_path(cgroups_path, container_id);
+  const Layout layout = options.layout ? *options.layout : detect_layout(options.mount_root);
+  switch (layout) {
+    case Layout::v2:
+      return std::make_unique<V2Manager>(options.mount_root, path);
+    case Layout::v1:
+      return std::make_unique<V1Manager>(options.mount_root, v1_hierarchies(options.mount_root), path);
+    case Layout::hybrid:
+      return std::make_unique<HybridManager>(options.mount_root, v1_hierarchies(options.mount_root), path);
+  }
+  return nullptr;
 }
 
 }  // namespace kiln::cgroups

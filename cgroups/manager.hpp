@@ -32,7 +32,13 @@ class Manager {
   // Creates the container's cgroup in every hierarchy (idempotent).
   virtual void create() = 0;
   // Writes linux.resources; errors name the setting and the file.
+  // Writes linux.resources for a new container: every given value, and the devices list
+  // always (deny all, then resources.devices in order, then default_device_rules()).
   virtual void apply(const Resources& resources) = 0;
+  // `kiln-runtime update`: writes only the values that are set; devices only when
+  // resources.has_devices.
+  virtual void update(const Resources& resources) = 0;
+  virtual Layout layout() const = 0;
   // Moves pid into the cgroup (all hierarchies).
   virtual void add_process(pid_t pid) = 0;
   // On v2: an O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -1 when not usable.
