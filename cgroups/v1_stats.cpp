@@ -6,15 +6,20 @@
 #include <sstream>
 
 #include "cgroups/cgroup_files.hpp"
+#include "common/error.hpp"
 #include "cgroups/v1_manager.hpp"
 
 namespace kiln::cgroups {
 namespace {
 
 uint64_t value_or_zero(const std::string& path) {
-  auto v = read_uint_if_exists(path);
-  // v1 reports "no limit" as a huge page-aligned number; keep it as the kernel says.
-  return v.value_or(0);
+  // v1 reports "no limit" as a huge page-aligned number; keep it as the kernel says. A stats
+  // read never fails the whole report: an unreadable value is reported as 0.
+  try {
+    return read_uint_if_exists(path).value_or(0);
+  } catch (const kiln::Error&) {
+    return 0;
+  }
 }
 
 MemoryEntry memory_entry(const std::string& dir, const std::string& prefix) {

@@ -45,7 +45,7 @@ class V2Manager : public Manager {
   std::string root_;
   std::string dir_;
   std::string rel_;  // path below root_
-  std::vector<std::string> wanted_ = {"cpuset", "cpu", "io", "memory", "pids", "hugetlb", "rdma", "misc"};
+  std::vector<std::string> wanted_ = {"cpuset", "cpu", "io", "memory", "pids", "hugetlb"};
   UniqueFd dir_fd_;
 };
 

@@ -4,12 +4,20 @@
 #include <sstream>
 
 #include "cgroups/cgroup_files.hpp"
+#include "common/error.hpp"
 #include "cgroups/v2_manager.hpp"
 
 namespace kiln::cgroups {
 namespace {
 
-uint64_t value_or_zero(const std::string& path) { return read_uint_if_exists(path).value_or(0); }
+// A stats read never fails the whole report: an unreadable value is reported as 0.
+uint64_t value_or_zero(const std::string& path) {
+  try {
+    return read_uint_if_exists(path).value_or(0);
+  } catch (const kiln::Error&) {
+    return 0;
+  }
+}
 
 uint64_t limit_or_zero(const std::string& path) {
   uint64_t v = value_or_zero(path);
