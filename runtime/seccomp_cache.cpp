@@ -1,7 +1,6 @@
 #include "runtime/seccomp_cache.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <seccomp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -14,11 +13,12 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/unique_fd.hpp"
+#include "runtime/seccomp_sha256.hpp"
 
 namespace kiln::runtime {
 namespace {
 
-using Digest = std::array<unsigned char, 32>;
+using Digest = Sha256Digest;
 
 constexpr std::array<char, 8> kMagic{'K', 'I', 'L', 'N', 'B', 'P', 'F', '\0'};
 constexpr std::uint32_t kFormatVersion = 1;
@@ -34,14 +34,6 @@ struct Header {
   Digest body;
 };
 static_assert(sizeof(Header) == 88, "the cache header is an on-disk format");
-
-Digest sha256(const void* data, std::size_t size) {
-  Digest out{};
-  unsigned int len = 0;
-  if (EVP_Digest(data, size, out.data(), &len, EVP_sha256(), nullptr) != 1 || len != out.size())
-    throw Error("seccomp cache: SHA-256 failed");
-  return out;
-}
 
 Digest cache_key(const nlohmann::json& seccomp) {
   const scmp_version* v = seccomp_version();

@@ -1,7 +1,7 @@
 // An on-disk cache of compiled seccomp programs. Compiling a profile with libseccomp costs
 // 8-18 ms per container start here; reading a cached program costs well under a millisecond.
 //
-// Key: SHA-256 of the canonical linux.seccomp JSON (nlohmann's dump sorts object keys), the
+// Key: SHA-256 (runtime/seccomp_sha256.hpp, not libcrypto: see there why) of the canonical linux.seccomp JSON (nlohmann's dump sorts object keys), the
 // libseccomp version, the kernel API level libseccomp detected, the native architecture and this
 // file format's version: anything that can change the generated BPF.
 // Entry: <dir>/<hex key>.bpf = header (magic, format version, flags, listener bit, instruction

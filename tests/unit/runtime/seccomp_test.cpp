@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -24,6 +25,7 @@
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/seccomp_load.hpp"
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/seccomp_sha256.hpp"
 
 namespace kiln::runtime {
 namespace {
@@ -75,6 +77,26 @@ struct TempDir {
   }
   ~TempDir() { remove_tree(path); }
 };
+
+std::string hex(const Sha256Digest& d) {
+  std::string s;
+  char buf[3];
+  for (unsigned char c : d) {
+    std::snprintf(buf, sizeof buf, "%02x", c);
+    s += buf;
+  }
+  return s;
+}
+
+TEST(SeccompSha256, KnownVectors) {
+  EXPECT_EQ(hex(sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // 56 bytes: the length no longer fits the first padding block.
+  EXPECT_EQ(hex(sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(hex(sha256(std::string(1000000, 'a'))),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
 
 TEST(SeccompParse, UnknownActionNamesTheField) {
   json j = deny_mkdir_profile();
