@@ -1,0 +1,24 @@
+// kiln-runtime spec: writes a default config.json into the bundle dir (like `runc spec`).
+#include <sys/stat.h>
+
+#include "cli/command_registry.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "runtime/default_spec.hpp"
+
+namespace {
+struct Opts {
+  std::string bundle = ".";
+};
+kiln::cli::RegisterCommand reg("spec", "write a default config.json", [](CLI::App& sub) -> kiln::cli::Action {
+  auto o = std::make_shared<Opts>();
+  sub.add_option("-b,--bundle", o->bundle, "bundle directory");
+  sub.add_option("--rootless", "accepted for runc compatibility");
+  return [o] {
+    std::string path = o->bundle + "/config.json";
+    if (kiln::path_exists(path)) throw kiln::Error("spec: " + path + " already exists");
+    kiln::write_file(path, kiln::runtime::default_spec().dump(2) + "\n", 0644);
+    return 0;
+  };
+});
+}  // namespace

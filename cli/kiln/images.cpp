@@ -1,0 +1,55 @@
+// kiln images: one row per name (an untagged image gets one row of <none>).
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "cli/command_registry.hpp"
+#include "image/image_store.hpp"
+
+namespace {
+
+std::string human_size(uint64_t b) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
+  return buf;
+}
+
+struct State {
+  bool quiet = false;
+};
+
+kiln::cli::RegisterCommand reg("images", "List images", [](CLI::App& sub) -> kiln::cli::Action {
+  auto s = std::make_shared<State>();
+  sub.add_flag("-q,--quiet", s->quiet, "only image ids");
+  return [s] {
+    kiln::image::Store store(kiln::cli::globals().root);
+    auto records = store.list();
+    if (s->quiet) {
+      for (const auto& r : records) std::printf("%s\n", r.id.hex.substr(0, 12).c_str());
+      return 0;
+    }
+    std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    for (const auto& r : records) {
+      std::vector<std::string> names = r.names;
+      if (names.empty()) names.push_back("<none>:<none>");
+      for (const auto& n : names) {
+        auto colon = n.rfind(':');
+        std::string repo = n.substr(0, colon), tag = n.substr(colon + 1);
+        std::string created = r.created.substr(0, 19);
+        std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(), r.id.hex.substr(0, 12).c_str(),
+                    created.empty() ? "-" : created.c_str(), human_size(r.size()).c_str());
+      }
+    }
+    return 0;
+  };
+});
+
+}  // namespace

@@ -1,0 +1,53 @@
+// kiln load -i PATH [--name NAME:TAG] [--platform os/arch] [-q]
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "cli/command_registry.hpp"
+#include "image/image_store.hpp"
+#include "image/loader.hpp"
+
+namespace {
+
+struct State {
+  std::string input;
+  std::string name;
+  std::string platform;
+  bool quiet = false;
+};
+
+// One status line on a terminal, redrawn in place: layers done, bytes, rate.
+std::function<void(const kiln::image::LoadProgress&)> terminal_progress() {
+  auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [start](const kiln::image::LoadProgress& p) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+    double mib = static_cast<double>(p.bytes) / (1 << 20);
+    std::fprintf(stderr, "\r\033[Klayer %zu/%zu  %.1f MiB  %.1f MiB/s", p.layer, p.layers, mib, secs > 0 ? mib / secs : 0.0);
+    if (p.done) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
+kiln::cli::RegisterCommand reg("load", "Load an image from a docker-save tar, an OCI layout dir or an oci-archive", [](CLI::App& sub) -> kiln::cli::Action {
+  auto s = std::make_shared<State>();
+  sub.add_option("-i,--input", s->input, "image archive or OCI layout directory")->required();
+  sub.add_option("--name", s->name, "name the image NAME:TAG (instead of the archive's tags)");
+  sub.add_option("--platform", s->platform, "os/arch[/variant] to pick from a multi-platform index");
+  sub.add_flag("-q,--quiet", s->quiet, "no progress output");
+  return [s] {
+    kiln::image::Store store(kiln::cli::globals().root);
+    kiln::image::LoadOptions opt;
+    if (!s->name.empty()) opt.name = s->name;
+    if (!s->platform.empty()) opt.platform = kiln::image::parse_platform(s->platform);
+    if (!s->quiet && ::isatty(STDERR_FILENO)) opt.progress = terminal_progress();
+    for (const auto& img : kiln::image::load(store, s->input, opt)) {
+      if (img.names.empty()) std::printf("Loaded image ID: %s\n", img.id.str().c_str());
+      for (const auto& n : img.names) std::printf("Loaded image: %s\n", n.c_str());
+    }
+    return 0;
+  };
+});
+
+}  // namespace

@@ -1,0 +1,184 @@
+// The process tree: kiln-runtime clones ONE child with the new namespaces (clone3, no re-exec
+// of our binary, so no /proc/self/exe of ours is ever visible as a container process that a
+// container could open: the child is non-dumpable until execve). The parent writes the id
+// maps and places the child in its cgroups, then says "go". The child joins namespaces given
+// by path, sets up mounts, devices, pivot_root, masked paths, identity and capabilities,
+// says "ready", waits for start (exec fifo for create, a message for run) and execs the
+// process. A pid namespace makes the child PID 1; the parent never needs a second fork.
+#include "runtime/container_init.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/in_root.hpp"
+#include "runtime/credentials.hpp"
+#include "runtime/exec_path.hpp"
+#include "runtime/rootfs.hpp"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char** environ;
+
+namespace kiln::runtime {
+namespace {
+
+// CVE-2024-21626: no fd of the caller's may survive into the container (a leaked directory
+// fd reached via /proc/self/fd would be a way out of the rootfs). Close everything except
+// stdio, the preserved fds and our own channel/fifo, before any path from the spec is used.
+void close_inherited_fds(int preserve_fds, std::vector<int> keep) {
+  int first = 3 + std::max(preserve_fds, 0);
+  keep.erase(std::remove_if(keep.begin(), keep.end(), [&](int fd) { return fd < first; }), keep.end());
+  std::sort(keep.begin(), keep.end());
+  unsigned int from = static_cast<unsigned int>(first);
+  for (int fd : keep) {
+    if (static_cast<unsigned int>(fd) > from) ::syscall(SYS_close_range, from, static_cast<unsigned int>(fd - 1), 0);
+    from = static_cast<unsigned int>(fd + 1);
+  }
+  ::syscall(SYS_close_range, from, ~0U, 0);
+}
+
+void join_namespaces(const Spec& spec) {
+  // The user namespace first: it decides what we may do in the others.
+  const Namespace* user = spec.linux.find_namespace("user");
+  std::vector<const Namespace*> order;
+  if (user && !user->path.empty()) order.push_back(user);
+  for (const auto& ns : spec.linux.namespaces)
+    if (!ns.path.empty() && ns.type != "user" && ns.type != "pid") order.push_back(&ns);
+  for (const Namespace* ns : order) {
+    int fd = ::open(ns->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + ns->type + " namespace " + ns->path);
+    int rc = ::setns(fd, ns->clone_flag);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) throw_errno("join " + ns->type + " namespace " + ns->path, err);
+  }
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+void write_oom_score_adj(int value) {
+  write_file("/proc/self/oom_score_adj", std::to_string(value));
+}
+
+void enter_cwd(const std::string& cwd) {
+  if (::chdir(cwd.c_str()) != 0) throw_errno("chdir to process.cwd " + cwd);
+  char buf[PATH_MAX];
+  // A cwd outside our root shows as "(unreachable)/..." or fails: refuse it.
+  if (!::getcwd(buf, sizeof buf) || buf[0] != '/') throw Error("process.cwd " + cwd + ": resolves outside the container");
+}
+
+}  // namespace
+
+void container_init(const InitConfig& cfg, const SyncChannel& channel) {
+  const Spec& spec = *cfg.spec;
+  const Process& proc = spec.process;
+  const char* stage = "wait for parent";
+  try {
+    // No one outside may open /proc/<us>/exe (our binary on the host) while we are still
+    // kiln-runtime; execve resets this for the container's process (CVE-2019-5736).
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // The runtime blocks the signals it forwards; the container starts with a clean slate.
+    for (int sig = 1; sig < NSIG; ++sig)
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    close_inherited_fds(cfg.preserve_fds, {channel.fd(), cfg.exec_fifo_fd});
+    channel.expect(SyncType::go);
+
+    stage = "join namespaces";
+    join_namespaces(spec);
+    if (cfg.unshare_after_user_join && cfg.unshare_flags && ::unshare(cfg.unshare_flags) != 0)
+      throw_errno("create namespaces");
+    if (cfg.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
+    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+      throw_errno("set hostname " + spec.hostname);
+    if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+      throw_errno("set domainname " + spec.domainname);
+
+    stage = "sysctl";
+    apply_sysctl(spec.linux.sysctl);
+    if (proc.oom_score_adj) with_context("process.oomScoreAdj", [&] { write_oom_score_adj(*proc.oom_score_adj); });
+
+    stage = "mount rootfs";
+    bool in_userns = spec.linux.has_namespace("user");
+    UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, in_userns);
+    if (cfg.pause_for_hooks) {
+      channel.send(SyncType::create_hooks);
+      channel.expect(SyncType::hooks_done);
+    }
+    stage = "createContainer hooks";
+    if (cfg.create_container_hooks) cfg.create_container_hooks();
+
+    stage = "pivot_root";
+    enter_rootfs(spec, rootfs.get(), cfg.no_pivot);
+    rootfs.reset();
+    finish_rootfs(spec);
+    // process.cwd is created inside the new root (it is "/" now: nothing resolves above it).
+    with_context("process.cwd " + proc.cwd, [&] {
+      UniqueFd root = open_file("/", O_PATH | O_DIRECTORY);
+      mkdir_all_in_root(root.get(), proc.cwd);
+    });
+
+    stage = "set up process";
+    if (spec.linux.personality && ::personality(*spec.linux.personality) < 0) throw_errno("set personality");
+    apply_rlimits(proc.rlimits);
+    // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
+    if (!proc.no_new_privileges && cfg.load_seccomp) cfg.load_seccomp();
+    apply_user_and_capabilities(proc, cfg.setgroups_allowed);
+    apply_no_new_privileges(proc);
+    enter_cwd(proc.cwd);
+    std::string executable = resolve_executable(proc.args[0], proc.env);
+    std::vector<char*> argv = c_strings(proc.args);
+    std::vector<char*> envp = c_strings(proc.env);
+    if (proc.no_new_privileges && cfg.load_seccomp) cfg.load_seccomp();
+    // Everything we still hold (channel, fifo) closes itself at execve.
+    ::syscall(SYS_close_range, 3u + static_cast<unsigned>(cfg.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+
+    stage = "wait for start";
+    channel.send(SyncType::ready);
+    if (cfg.exec_fifo_fd >= 0) {
+      char byte;
+      ssize_t n;
+      while ((n = ::read(cfg.exec_fifo_fd, &byte, 1)) < 0 && errno == EINTR) {
+      }
+      if (n != 1) throw_errno("wait for start on exec fifo", n == 0 ? EPIPE : errno);
+    } else {
+      channel.expect(SyncType::start);
+    }
+    stage = "startContainer hooks";
+    if (cfg.start_container_hooks) cfg.start_container_hooks();
+
+    stage = "exec";
+    ::execve(executable.c_str(), argv.data(), envp.data());
+    throw_errno("exec " + executable);
+  } catch (const std::exception& e) {
+    int err = 0;
+    if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();
+    channel.send_error(stage, e.what(), err);
+    // After `create` returned nobody reads the channel: say it where the process's output goes.
+    if (std::strcmp(stage, "exec") == 0 || std::strcmp(stage, "startContainer hooks") == 0)
+      ::dprintf(2, "kiln-runtime: %s\n", e.what());
+    ::_exit(err == ENOENT ? 127 : 126);
+  }
+}
+
+}  // namespace kiln::runtime

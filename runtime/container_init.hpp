@@ -1,0 +1,33 @@
+// The container side of the clone dance: what the cloned child (the future PID 1) does, in
+// order, each step a named stage so a failure reports where it happened.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "runtime/mount_plan.hpp"
+#include "runtime/spec.hpp"
+#include "runtime/sync_channel.hpp"
+
+namespace kiln::runtime {
+
+struct InitConfig {
+  const Spec* spec = nullptr;
+  MountPlan mounts;
+  bool no_pivot = false;
+  int preserve_fds = 0;
+  int exec_fifo_fd = -1;       // create: wait for `start` by reading one byte from it
+  bool pause_for_hooks = false;  // prestart/createRuntime hooks exist: stop before pivot_root
+  bool setgroups_allowed = true;
+  bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
+  bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
+  int unshare_flags = 0;
+  // Steps supplied by the lifecycle layer (seccomp, hooks); each may be empty.
+  std::function<void()> create_container_hooks;  // in the container's namespaces, before pivot_root
+  std::function<void()> load_seccomp;            // as late as possible before execve
+  std::function<void()> start_container_hooks;   // after start, before execve
+};
+
+// Runs in the child; never returns.
+[[noreturn]] void container_init(const InitConfig& config, const SyncChannel& channel);
+
+}  // namespace kiln::runtime

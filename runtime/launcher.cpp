@@ -1,0 +1,142 @@
+#include "runtime/launcher.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+std::string id_map_text(const std::vector<IdMapping>& maps) {
+  std::string out;
+  for (const auto& m : maps)
+    out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+  return out;
+}
+
+pid_t clone_child(uint64_t flags, int cgroup_fd, int* pidfd) {
+  struct clone_args args {};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && errno == ENOSYS && cgroup_fd < 0 && !(flags & CLONE_NEWTIME)) {
+    *pidfd = -1;
+    pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
+  }
+  return static_cast<pid_t>(pid);
+}
+
+void kill_and_reap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  int status;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+void write_id_maps(pid_t pid, const Spec& spec) {
+  std::string base = "/proc/" + std::to_string(pid);
+  if (!spec.linux.uid_mappings.empty()) write_file(base + "/uid_map", id_map_text(spec.linux.uid_mappings));
+  if (!spec.linux.gid_mappings.empty()) write_file(base + "/gid_map", id_map_text(spec.linux.gid_mappings));
+}
+
+Launched launch(const Spec& spec, const LaunchOptions& options) {
+  if (!spec.has_process) throw Error("config.json: process: missing");
+  if (!spec.linux.has_namespace("mount")) throw Error("config.json: linux.namespaces: a mount namespace is required");
+
+  InitConfig cfg;
+  cfg.spec = &spec;
+  cfg.mounts = plan_mounts(spec, options.cgroup ? options.cgroup->paths() : std::map<std::string, std::string>{});
+  cfg.no_pivot = options.no_pivot;
+  cfg.preserve_fds = options.preserve_fds;
+  cfg.pause_for_hooks = static_cast<bool>(options.create_runtime_hooks);
+  cfg.create_container_hooks = options.create_container_hooks;
+  cfg.start_container_hooks = options.start_container_hooks;
+  cfg.load_seccomp = options.load_seccomp;
+
+  // Namespaces: new ones are created by clone3 itself, except cgroup (unshared by the child
+  // once it sits in its cgroup) and, when joining a user namespace by path, everything but
+  // pid (created after the join, so the user namespace owns them).
+  uint64_t flags = 0;
+  const Namespace* user = spec.linux.find_namespace("user");
+  bool join_user = user && !user->path.empty();
+  int later = 0;
+  UniqueFd pidns_fd;
+  for (const Namespace& ns : spec.linux.namespaces) {
+    if (!ns.path.empty()) {
+      if (ns.type == "pid") {
+        // setns(pid) only affects children: join it here so the clone lands in it.
+        pidns_fd = open_file(ns.path, O_RDONLY);
+        if (::setns(pidns_fd.get(), CLONE_NEWPID) != 0) throw_errno("join pid namespace " + ns.path);
+      }
+      continue;
+    }
+    if (ns.type == "cgroup") {
+      cfg.new_cgroup_namespace = true;
+    } else if (ns.type == "time") {
+      flags |= CLONE_NEWTIME;
+    } else if (join_user && ns.type != "pid") {
+      later |= ns.clone_flag;
+    } else {
+      flags |= static_cast<uint64_t>(ns.clone_flag);
+    }
+  }
+  cfg.unshare_after_user_join = join_user;
+  cfg.unshare_flags = later;
+  // A new user namespace written from outside with a gid map: setgroups stays allowed for root.
+  cfg.setgroups_allowed = true;
+
+  UniqueFd fifo;
+  if (!options.exec_fifo.empty()) fifo = open_file(options.exec_fifo, O_RDWR);
+  cfg.exec_fifo_fd = fifo.get();
+
+  auto [parent_end, child_end] = SyncChannel::make_pair();
+  int cgroup_fd = options.cgroup ? options.cgroup->clone_into_fd() : -1;
+  int pidfd = -1;
+  spdlog::debug("launch: clone3 flags {:#x}", flags);
+  pid_t pid = clone_child(flags, cgroup_fd, &pidfd);
+  if (pid < 0) throw_errno("clone container init");
+  if (pid == 0) {
+    parent_end.close();
+    container_init(cfg, child_end);
+  }
+  child_end.close();
+  fifo.reset();
+  Launched out;
+  out.pid = pid;
+  out.pidfd.reset(pidfd);
+  try {
+    spdlog::debug("launch: init is pid {}", pid);
+    if (user && user->path.empty()) write_id_maps(pid, spec);
+    if (options.cgroup && cgroup_fd < 0) options.cgroup->add_process(pid);
+    parent_end.send(SyncType::go);
+    if (options.create_runtime_hooks) {
+      parent_end.expect(SyncType::create_hooks);
+      options.create_runtime_hooks(pid);
+      parent_end.send(SyncType::hooks_done);
+    }
+    parent_end.expect(SyncType::ready);
+    spdlog::debug("launch: init {} is ready", pid);
+  } catch (...) {
+    kill_and_reap(pid);
+    throw;
+  }
+  out.channel = std::move(parent_end);
+  return out;
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,42 @@
+// The runtime side of the clone dance: clone3 the container's init with its new namespaces
+// (straight into its cgroup on v2), write its id maps, join it to its cgroups (v1), release
+// it, and wait until it reports ready (or an error, as a typed message).
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "cgroups/manager.hpp"
+#include "common/unique_fd.hpp"
+#include "runtime/container_init.hpp"
+#include "runtime/spec.hpp"
+#include "runtime/sync_channel.hpp"
+
+namespace kiln::runtime {
+
+struct LaunchOptions {
+  bool no_pivot = false;
+  int preserve_fds = 0;
+  std::string exec_fifo;  // create: the fifo the init waits on; empty for run
+  cgroups::Manager* cgroup = nullptr;
+  std::function<void(pid_t)> create_runtime_hooks;  // prestart + createRuntime, in the runtime's namespaces
+  std::function<void()> create_container_hooks;
+  std::function<void()> start_container_hooks;
+  std::function<void()> load_seccomp;
+};
+
+struct Launched {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  SyncChannel channel;  // run: send SyncType::start on it
+};
+
+// On failure the child is killed and reaped before the error is thrown; the caller removes
+// the cgroup and state it made.
+Launched launch(const Spec& spec, const LaunchOptions& options);
+
+// Writes /proc/PID/uid_map and gid_map.
+void write_id_maps(pid_t pid, const Spec& spec);
+
+}  // namespace kiln::runtime

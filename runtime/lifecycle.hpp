@@ -1,0 +1,48 @@
+// The OCI lifecycle as library calls (the CLI files are thin wrappers):
+// create -> start -> (kill) -> delete, plus run, state, list, pause/resume, ps.
+#pragma once
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "runtime/state.hpp"
+
+namespace kiln::runtime {
+
+struct CreateOptions {
+  std::string root;  // state root (--root)
+  std::string id;
+  std::string bundle;
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+};
+
+// Sets everything up and leaves the init waiting for start. Nothing is left behind on failure.
+void create_container(const CreateOptions& options);
+void start_container(const std::string& root, const std::string& id);
+// create + start; in the foreground waits for the process and returns its exit status (128+N
+// for signal N), forwarding SIGTERM/SIGINT/SIGHUP..., then deletes the container.
+int run_container(const CreateOptions& options, bool detach);
+
+// Throws "container ID not running" for a stopped container (clients match that text).
+void kill_container(const std::string& root, const std::string& id, int sig, bool all);
+// Without force a running container is an error; force kills it first. A missing container
+// with force is not an error (runc).
+void delete_container(const std::string& root, const std::string& id, bool force);
+nlohmann::json container_state_json(const std::string& root, const std::string& id);
+void pause_container(const std::string& root, const std::string& id);
+void resume_container(const std::string& root, const std::string& id);
+std::vector<pid_t> container_pids(const std::string& root, const std::string& id);
+
+struct ListedContainer {
+  ContainerState state;
+  Status status;
+};
+std::vector<ListedContainer> list_containers(const std::string& root);
+
+}  // namespace kiln::runtime

@@ -1,0 +1,143 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cgroups/manager.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "runtime/lifecycle.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+// Waits (up to timeout_ms) for a process that is not our child to exit.
+bool wait_gone(pid_t pid, uint64_t start_time, int timeout_ms) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return !process_alive(pid, start_time);
+  UniqueFd owned(pidfd);
+  if (!process_alive(pid, start_time)) return true;
+  struct pollfd p = {pidfd, POLLIN, 0};
+  int rc;
+  while ((rc = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  // A zombie not yet reaped by its parent counts as gone.
+  return rc > 0 || !process_alive(pid, start_time);
+}
+
+void signal_process(const ContainerState& st, int sig) {
+  // pidfd_send_signal after checking the start time: a recycled pid never gets our signal.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0));
+  if (pidfd < 0 || !process_alive(st.pid, st.pid_start_time)) {
+    if (pidfd >= 0) ::close(pidfd);
+    throw Error("container " + st.id + " not running", ESRCH);
+  }
+  UniqueFd owned(pidfd);
+  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
+}
+
+}  // namespace
+
+void start_container(const std::string& root, const std::string& id) {
+  StateDir dir(root, id);
+  UniqueFd lock = dir.lock();
+  ContainerState st = dir.load();
+  Status status = current_status(dir, st);
+  if (status != Status::created)
+    throw Error("cannot start container " + id + ": container is " + status_name(status) + ", not created");
+  // The init holds the fifo open for reading; our byte releases it into execve.
+  int fd = ::open(dir.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw_errno("start container " + id + ": open exec fifo");
+  UniqueFd fifo(fd);
+  write_all(fifo.get(), "0", "start container " + id + ": write exec fifo");
+  ::unlink(dir.fifo_path().c_str());
+}
+
+void kill_container(const std::string& root, const std::string& id, int sig, bool all) {
+  StateDir dir(root, id);
+  ContainerState st = dir.load();
+  Status status = current_status(dir, st);
+  if (status == Status::stopped && !all) throw Error("container " + id + " not running", ESRCH);
+  if (all) {
+    auto mgr = cgroups::make_manager(st.cgroups_path, id);
+    mgr->kill_all(sig);
+    return;
+  }
+  signal_process(st, sig);
+}
+
+void delete_container(const std::string& root, const std::string& id, bool force) {
+  StateDir dir(root, id);
+  if (!dir.exists()) {
+    if (force) {
+      // A create that died half-way may have left the bare dir.
+      if (path_exists(dir.path())) dir.remove();
+      return;
+    }
+    throw Error("container " + id + " does not exist", ENOENT);
+  }
+  UniqueFd lock = dir.lock();
+  ContainerState st = dir.load();
+  Status status = current_status(dir, st);
+  auto mgr = cgroups::make_manager(st.cgroups_path, id);
+  if (status == Status::running || status == Status::paused) {
+    if (!force) throw Error("cannot delete container " + id + " that is not stopped: " + status_name(status));
+  }
+  if (status != Status::stopped) {
+    // created containers are killed without --force, like runc.
+    if (status == Status::paused) mgr->thaw();
+    ::kill(st.pid, SIGKILL);
+    if (!wait_gone(st.pid, st.pid_start_time, 5000)) throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
+  }
+  mgr->destroy();
+  dir.remove();
+}
+
+nlohmann::json container_state_json(const std::string& root, const std::string& id) {
+  StateDir dir(root, id);
+  ContainerState st = dir.load();
+  return state_to_oci_json(st, current_status(dir, st));
+}
+
+void pause_container(const std::string& root, const std::string& id) {
+  StateDir dir(root, id);
+  UniqueFd lock = dir.lock();
+  ContainerState st = dir.load();
+  Status status = current_status(dir, st);
+  if (status != Status::running && status != Status::created)
+    throw Error("cannot pause container " + id + ": container is " + status_name(status));
+  cgroups::make_manager(st.cgroups_path, id)->freeze();
+}
+
+void resume_container(const std::string& root, const std::string& id) {
+  StateDir dir(root, id);
+  UniqueFd lock = dir.lock();
+  ContainerState st = dir.load();
+  Status status = current_status(dir, st);
+  if (status != Status::paused) throw Error("cannot resume container " + id + ": container is not paused");
+  cgroups::make_manager(st.cgroups_path, id)->thaw();
+}
+
+std::vector<pid_t> container_pids(const std::string& root, const std::string& id) {
+  StateDir dir(root, id);
+  ContainerState st = dir.load();
+  return cgroups::make_manager(st.cgroups_path, id)->pids();
+}
+
+std::vector<ListedContainer> list_containers(const std::string& root) {
+  std::vector<ListedContainer> out;
+  for (const auto& id : list_container_ids(root)) {
+    try {
+      StateDir dir(root, id);
+      ContainerState st = dir.load();
+      out.push_back({st, current_status(dir, st)});
+    } catch (const Error& e) {
+      spdlog::debug("list: skip {}: {}", id, e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,24 @@
+// The container's filesystem view, set up from inside its new mount namespace:
+//   prepare_rootfs  make mounts private/slave, bind the rootfs onto itself, apply the MountPlan,
+//                   create devices                          (before pivot_root)
+//   enter_rootfs    pivot_root (or MS_MOVE + chroot with --no-pivot) and drop the old root
+//   finish_rootfs   masked and read-only paths, read-only root, rootfsPropagation (after)
+#pragma once
+#include <map>
+#include <string>
+
+#include "common/unique_fd.hpp"
+#include "runtime/mount_plan.hpp"
+#include "runtime/spec.hpp"
+
+namespace kiln::runtime {
+
+// Returns an O_PATH fd of the rootfs mount.
+UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace);
+void enter_rootfs(const Spec& spec, int rootfs_fd, bool no_pivot);
+void finish_rootfs(const Spec& spec);
+
+// Writes linux.sysctl through /proc/sys (which shows the writer's namespaces).
+void apply_sysctl(const std::map<std::string, std::string>& sysctl);
+
+}  // namespace kiln::runtime

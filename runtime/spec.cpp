@@ -1,0 +1,398 @@
+#include "runtime/spec.hpp"
+
+#include <sched.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <filesystem>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void bad(const std::string& field, const std::string& why) { throw Error(field + ": " + why); }
+
+const json* member(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string get_string(const json& v, const std::string& field) {
+  if (!v.is_string()) bad(field, "must be a string");
+  return v.get<std::string>();
+}
+
+std::string opt_string(const json& obj, const char* key, const std::string& where) {
+  const json* v = member(obj, key);
+  return v ? get_string(*v, where + "." + key) : std::string();
+}
+
+bool opt_bool(const json& obj, const char* key, const std::string& where) {
+  const json* v = member(obj, key);
+  if (!v) return false;
+  if (!v->is_boolean()) bad(where + "." + key, "must be true or false");
+  return v->get<bool>();
+}
+
+template <typename T>
+T get_uint(const json& v, const std::string& field) {
+  if (!v.is_number_integer() && !v.is_number_unsigned()) bad(field, "must be an integer");
+  if (v.is_number_integer() && v.get<int64_t>() < 0) bad(field, "must not be negative");
+  uint64_t n = v.get<uint64_t>();
+  if (n > static_cast<uint64_t>(std::numeric_limits<T>::max())) bad(field, "value " + std::to_string(n) + " is too large");
+  return static_cast<T>(n);
+}
+
+int64_t get_int(const json& v, const std::string& field) {
+  if (!v.is_number_integer()) bad(field, "must be an integer");
+  return v.get<int64_t>();
+}
+
+const json& require(const json& obj, const char* key, const std::string& where) {
+  const json* v = member(obj, key);
+  if (!v) bad(where + "." + key, "missing");
+  return *v;
+}
+
+std::vector<std::string> string_list(const json& obj, const char* key, const std::string& where) {
+  std::vector<std::string> out;
+  const json* v = member(obj, key);
+  if (!v) return out;
+  std::string field = where.empty() ? key : where + "." + key;
+  if (!v->is_array()) bad(field, "must be an array of strings");
+  for (size_t i = 0; i < v->size(); ++i) out.push_back(get_string((*v)[i], field + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+const json& object_at(const json& obj, const char* key, const std::string& where) {
+  static const json empty = json::object();
+  const json* v = member(obj, key);
+  if (!v) return empty;
+  if (!v->is_object()) bad(where.empty() ? key : where + "." + key, "must be an object");
+  return *v;
+}
+
+std::vector<int> cap_list(const json& caps, const char* key) {
+  std::vector<int> out;
+  for (const auto& name : string_list(caps, key, "process.capabilities")) {
+    try {
+      out.push_back(capability_from_name(name));
+    } catch (const Error& e) {
+      throw e.wrapped(std::string("process.capabilities.") + key);
+    }
+  }
+  return out;
+}
+
+std::vector<IdMapping> id_mappings(const json& lin, const char* key) {
+  std::vector<IdMapping> out;
+  const json* v = member(lin, key);
+  if (!v) return out;
+  std::string field = std::string("linux.") + key;
+  if (!v->is_array()) bad(field, "must be an array");
+  for (size_t i = 0; i < v->size(); ++i) {
+    const json& m = (*v)[i];
+    std::string f = field + "[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad(f, "must be an object");
+    IdMapping map;
+    map.container_id = get_uint<uint32_t>(require(m, "containerID", f), f + ".containerID");
+    map.host_id = get_uint<uint32_t>(require(m, "hostID", f), f + ".hostID");
+    map.size = get_uint<uint32_t>(require(m, "size", f), f + ".size");
+    if (map.size == 0) bad(f + ".size", "must be at least 1");
+    out.push_back(map);
+  }
+  return out;
+}
+
+constexpr std::array<std::pair<const char*, int>, 16> kRlimits{{
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+}};
+
+constexpr std::array<std::pair<const char*, int>, 8> kNamespaces{{
+    {"pid", CLONE_NEWPID},
+    {"network", CLONE_NEWNET},
+    {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},
+    {"uts", CLONE_NEWUTS},
+    {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP},
+    {"time", 0x00000080 /* CLONE_NEWTIME */},
+}};
+
+void parse_linux(const json& lin, Spec& spec) {
+  Linux& out = spec.linux;
+  const json* nss = member(lin, "namespaces");
+  if (nss) {
+    if (!nss->is_array()) bad("linux.namespaces", "must be an array");
+    for (size_t i = 0; i < nss->size(); ++i) {
+      std::string f = "linux.namespaces[" + std::to_string(i) + "]";
+      const json& n = (*nss)[i];
+      if (!n.is_object()) bad(f, "must be an object");
+      Namespace ns;
+      ns.type = get_string(require(n, "type", f), f + ".type");
+      try {
+        ns.clone_flag = namespace_clone_flag(ns.type);
+      } catch (const Error& e) {
+        throw e.wrapped(f + ".type");
+      }
+      ns.path = opt_string(n, "path", f);
+      if (out.has_namespace(ns.type)) bad(f + ".type", "namespace \"" + ns.type + "\" listed twice");
+      out.namespaces.push_back(ns);
+    }
+  }
+  out.uid_mappings = id_mappings(lin, "uidMappings");
+  out.gid_mappings = id_mappings(lin, "gidMappings");
+  const Namespace* user = out.find_namespace("user");
+  if ((!out.uid_mappings.empty() || !out.gid_mappings.empty()) && !user)
+    bad("linux.uidMappings", "id mappings given without a user namespace");
+  if (user && user->path.empty() && (out.uid_mappings.empty() || out.gid_mappings.empty()))
+    bad("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings");
+
+  if (const json* devs = member(lin, "devices")) {
+    if (!devs->is_array()) bad("linux.devices", "must be an array");
+    for (size_t i = 0; i < devs->size(); ++i) {
+      std::string f = "linux.devices[" + std::to_string(i) + "]";
+      const json& d = (*devs)[i];
+      if (!d.is_object()) bad(f, "must be an object");
+      Device dev;
+      dev.path = get_string(require(d, "path", f), f + ".path");
+      if (dev.path.empty() || dev.path[0] != '/') bad(f + ".path", "must be absolute: \"" + dev.path + "\"");
+      std::string type = get_string(require(d, "type", f), f + ".type");
+      if (type != "c" && type != "b" && type != "u" && type != "p") bad(f + ".type", "unknown device type \"" + type + "\"");
+      dev.type = type[0];
+      if (dev.type != 'p') {
+        dev.major = get_int(require(d, "major", f), f + ".major");
+        dev.minor = get_int(require(d, "minor", f), f + ".minor");
+      }
+      if (const json* m = member(d, "fileMode")) dev.file_mode = get_uint<mode_t>(*m, f + ".fileMode");
+      if (const json* u = member(d, "uid")) dev.uid = get_uint<uid_t>(*u, f + ".uid");
+      if (const json* g = member(d, "gid")) dev.gid = get_uint<gid_t>(*g, f + ".gid");
+      out.devices.push_back(dev);
+    }
+  }
+  out.cgroups_path = opt_string(lin, "cgroupsPath", "linux");
+  if (const json* r = member(lin, "resources")) {
+    if (!r->is_object()) bad("linux.resources", "must be an object");
+    out.resources = *r;
+  }
+  for (const auto& [k, v] : object_at(lin, "sysctl", "linux").items())
+    out.sysctl[k] = get_string(v, "linux.sysctl." + k);
+  out.masked_paths = string_list(lin, "maskedPaths", "linux");
+  out.readonly_paths = string_list(lin, "readonlyPaths", "linux");
+  out.rootfs_propagation = opt_string(lin, "rootfsPropagation", "linux");
+  if (!out.rootfs_propagation.empty()) {
+    static const char* allowed[] = {"private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"};
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || out.rootfs_propagation == a;
+    if (!ok) bad("linux.rootfsPropagation", "unknown propagation \"" + out.rootfs_propagation + "\"");
+  }
+  if (const json* s = member(lin, "seccomp")) {
+    if (!s->is_object()) bad("linux.seccomp", "must be an object");
+    out.seccomp = *s;
+  }
+  if (const json* p = member(lin, "personality")) {
+    if (!p->is_object()) bad("linux.personality", "must be an object");
+    std::string domain = get_string(require(*p, "domain", "linux.personality"), "linux.personality.domain");
+    if (domain == "LINUX") out.personality = 0x0000;
+    else if (domain == "LINUX32") out.personality = 0x0008;
+    else bad("linux.personality.domain", "unknown domain \"" + domain + "\"");
+  }
+  for (const auto& [clock, off] : object_at(lin, "timeOffsets", "linux").items()) {
+    std::string f = "linux.timeOffsets." + clock;
+    if (clock != "monotonic" && clock != "boottime") bad(f, "unknown clock");
+    if (!off.is_object()) bad(f, "must be an object");
+    int64_t secs = member(off, "secs") ? get_int(off["secs"], f + ".secs") : 0;
+    uint32_t nsecs = member(off, "nanosecs") ? get_uint<uint32_t>(off["nanosecs"], f + ".nanosecs") : 0;
+    out.time_offsets[clock] = {secs, nsecs};
+  }
+  out.mount_label = opt_string(lin, "mountLabel", "linux");
+}
+
+}  // namespace
+
+bool Linux::has_namespace(const std::string& type) const { return find_namespace(type) != nullptr; }
+
+const Namespace* Linux::find_namespace(const std::string& type) const {
+  for (const auto& ns : namespaces)
+    if (ns.type == type) return &ns;
+  return nullptr;
+}
+
+int capability_from_name(const std::string& name) {
+  std::string lower = name;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  cap_value_t value;
+  // libcap accepts "cap_chown"; the spec uses "CAP_CHOWN". Anything without the prefix is unknown.
+  if (lower.rfind("cap_", 0) != 0 || cap_from_name(lower.c_str(), &value) != 0 || value < 0 || value > CAP_LAST_CAP)
+    throw Error("capability \"" + name + "\": unknown");
+  return value;
+}
+
+int rlimit_from_name(const std::string& name) {
+  for (const auto& [n, v] : kRlimits)
+    if (name == n) return v;
+  throw Error("rlimit \"" + name + "\": unknown");
+}
+
+int namespace_clone_flag(const std::string& type) {
+  for (const auto& [n, v] : kNamespaces)
+    if (type == n) return v;
+  throw Error("namespace type \"" + type + "\": unknown");
+}
+
+Process parse_process(const json& p, const std::string& where) {
+  if (!p.is_object()) bad(where, "must be an object");
+  Process out;
+  out.terminal = opt_bool(p, "terminal", where);
+  const json& cs = object_at(p, "consoleSize", where);
+  if (const json* h = member(cs, "height")) out.console_height = get_uint<unsigned>(*h, where + ".consoleSize.height");
+  if (const json* w = member(cs, "width")) out.console_width = get_uint<unsigned>(*w, where + ".consoleSize.width");
+  const json& u = object_at(p, "user", where);
+  std::string uw = where + ".user";
+  if (const json* v = member(u, "uid")) out.user.uid = get_uint<uid_t>(*v, uw + ".uid");
+  if (const json* v = member(u, "gid")) out.user.gid = get_uint<gid_t>(*v, uw + ".gid");
+  if (const json* v = member(u, "umask")) out.user.umask = get_uint<mode_t>(*v, uw + ".umask");
+  if (const json* v = member(u, "additionalGids")) {
+    if (!v->is_array()) bad(uw + ".additionalGids", "must be an array");
+    for (size_t i = 0; i < v->size(); ++i)
+      out.user.additional_gids.push_back(get_uint<gid_t>((*v)[i], uw + ".additionalGids[" + std::to_string(i) + "]"));
+  }
+  out.args = string_list(p, "args", where);
+  if (out.args.empty()) bad(where + ".args", "must name the program to run");
+  if (const json* cl = member(p, "commandLine")) (void)get_string(*cl, where + ".commandLine");
+  out.env = string_list(p, "env", where);
+  for (size_t i = 0; i < out.env.size(); ++i)
+    if (out.env[i].find('=') == std::string::npos || out.env[i][0] == '=')
+      // Name the entry by index and key only: the value may be a secret.
+      bad(where + ".env[" + std::to_string(i) + "]", "must be KEY=VALUE");
+  out.cwd = get_string(require(p, "cwd", where), where + ".cwd");
+  if (out.cwd.empty() || out.cwd[0] != '/') bad(where + ".cwd", "must be an absolute path: \"" + out.cwd + "\"");
+  const json& caps = object_at(p, "capabilities", where);
+  out.capabilities.bounding = cap_list(caps, "bounding");
+  out.capabilities.effective = cap_list(caps, "effective");
+  out.capabilities.permitted = cap_list(caps, "permitted");
+  out.capabilities.inheritable = cap_list(caps, "inheritable");
+  out.capabilities.ambient = cap_list(caps, "ambient");
+  if (const json* rl = member(p, "rlimits")) {
+    if (!rl->is_array()) bad(where + ".rlimits", "must be an array");
+    for (size_t i = 0; i < rl->size(); ++i) {
+      std::string f = where + ".rlimits[" + std::to_string(i) + "]";
+      const json& r = (*rl)[i];
+      if (!r.is_object()) bad(f, "must be an object");
+      Rlimit lim;
+      lim.name = get_string(require(r, "type", f), f + ".type");
+      try {
+        lim.resource = rlimit_from_name(lim.name);
+      } catch (const Error& e) {
+        throw e.wrapped(f + ".type");
+      }
+      lim.soft = get_uint<uint64_t>(require(r, "soft", f), f + ".soft");
+      lim.hard = get_uint<uint64_t>(require(r, "hard", f), f + ".hard");
+      if (lim.soft > lim.hard) bad(f, "soft limit " + std::to_string(lim.soft) + " is above the hard limit " + std::to_string(lim.hard));
+      for (const auto& prev : out.rlimits)
+        if (prev.resource == lim.resource) bad(f + ".type", "rlimit " + lim.name + " given twice");
+      out.rlimits.push_back(lim);
+    }
+  }
+  if (const json* o = member(p, "oomScoreAdj")) {
+    int64_t v = get_int(*o, where + ".oomScoreAdj");
+    if (v < -1000 || v > 1000) bad(where + ".oomScoreAdj", "must be between -1000 and 1000");
+    out.oom_score_adj = static_cast<int>(v);
+  }
+  out.no_new_privileges = opt_bool(p, "noNewPrivileges", where);
+  out.apparmor_profile = opt_string(p, "apparmorProfile", where);
+  out.selinux_label = opt_string(p, "selinuxLabel", where);
+  return out;
+}
+
+Spec parse_spec(const json& config, const std::string& bundle) {
+  if (!config.is_object()) bad("config", "must be a JSON object");
+  Spec spec;
+  spec.bundle = bundle;
+  spec.oci_version = get_string(require(config, "ociVersion", "config"), "ociVersion");
+  if (spec.oci_version.rfind("1.", 0) != 0) bad("ociVersion", "unsupported version \"" + spec.oci_version + "\" (need 1.x)");
+  const json& root = require(config, "root", "config");
+  if (!root.is_object()) bad("root", "must be an object");
+  spec.root_path = get_string(require(root, "path", "root"), "root.path");
+  if (spec.root_path.empty()) bad("root.path", "must not be empty");
+  if (spec.root_path[0] != '/') spec.root_path = bundle + "/" + spec.root_path;
+  spec.root_readonly = opt_bool(root, "readonly", "root");
+  if (const json* p = member(config, "process")) {
+    spec.process = parse_process(*p, "process");
+    spec.has_process = true;
+  }
+  spec.hostname = opt_string(config, "hostname", "config");
+  spec.domainname = opt_string(config, "domainname", "config");
+  if (const json* ms = member(config, "mounts")) {
+    if (!ms->is_array()) bad("mounts", "must be an array");
+    for (size_t i = 0; i < ms->size(); ++i) {
+      std::string f = "mounts[" + std::to_string(i) + "]";
+      const json& m = (*ms)[i];
+      if (!m.is_object()) bad(f, "must be an object");
+      Mount mount;
+      mount.destination = get_string(require(m, "destination", f), f + ".destination");
+      if (mount.destination.empty() || mount.destination[0] != '/')
+        bad(f + ".destination", "must be an absolute path: \"" + mount.destination + "\"");
+      mount.type = opt_string(m, "type", f);
+      mount.source = opt_string(m, "source", f);
+      mount.options = string_list(m, "options", f);
+      spec.mounts.push_back(mount);
+    }
+  }
+  const json& lin = object_at(config, "linux", "");
+  parse_linux(lin, spec);
+  if (!spec.hostname.empty() && !spec.linux.has_namespace("uts"))
+    bad("hostname", "setting a hostname needs a new uts namespace");
+  if (const json* h = member(config, "hooks")) {
+    if (!h->is_object()) bad("hooks", "must be an object");
+    spec.hooks = *h;
+  }
+  for (const auto& [k, v] : object_at(config, "annotations", "").items()) spec.annotations[k] = get_string(v, "annotations." + k);
+  return spec;
+}
+
+Spec load_spec(const std::string& bundle_in) {
+  std::error_code ec;
+  std::string bundle = std::filesystem::absolute(bundle_in, ec).lexically_normal().string();
+  if (bundle.size() > 1 && bundle.back() == '/') bundle.pop_back();
+  struct stat st;
+  if (::stat(bundle.c_str(), &st) != 0) throw_errno("bundle " + bundle);
+  if (!S_ISDIR(st.st_mode)) throw Error("bundle " + bundle + ": not a directory");
+  std::string path = bundle + "/config.json";
+  std::string text = read_file(path);
+  json config;
+  try {
+    config = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(path + ": malformed JSON: " + e.what());
+  }
+  try {
+    return parse_spec(config, bundle);
+  } catch (const Error& e) {
+    throw e.wrapped(path);
+  }
+}
+
+}  // namespace kiln::runtime

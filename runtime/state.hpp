@@ -1,0 +1,76 @@
+// Container state under the runtime's --root: one directory per container holding state.json
+// (written atomically) and, between create and start, the exec fifo. The directory is made
+// with mkdir (so a second create with the same id fails) and locked with flock for commands
+// that change it. No secrets here: state.json holds ids, paths and the cgroup path, never env.
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+
+namespace kiln::runtime {
+
+enum class Status { creating, created, running, paused, stopped };
+const char* status_name(Status s);
+
+struct ContainerState {
+  std::string id;
+  pid_t pid = 0;
+  uint64_t pid_start_time = 0;  // /proc/PID/stat field 22: tells a reused pid from ours
+  std::string bundle;
+  std::string rootfs;
+  std::string created;  // RFC 3339 with nanoseconds
+  std::string owner;
+  std::map<std::string, std::string> annotations;
+  std::string cgroups_path;
+  nlohmann::json hooks;  // poststart/poststop run by later commands
+  bool has_user_namespace = false;
+  std::vector<std::pair<std::string, std::string>> namespace_paths;  // joined by path
+  std::string seccomp_program;  // path of the cached filter, for exec
+  bool no_new_privileges = false;
+};
+
+class StateDir {
+ public:
+  StateDir(std::string root, std::string id);
+  const std::string& path() const { return dir_; }
+  std::string fifo_path() const { return dir_ + "/exec.fifo"; }
+
+  // mkdir the container dir; throws "container ID already exists".
+  void create_new();
+  bool exists() const;
+  // Takes an exclusive flock on the dir for the lifetime of the returned fd.
+  UniqueFd lock() const;
+  void save(const ContainerState& state) const;
+  // Throws "container ID does not exist" when missing.
+  ContainerState load() const;
+  void remove() const;
+
+ private:
+  std::string root_;
+  std::string id_;
+  std::string dir_;
+};
+
+// Validates a container id (no '/', no "..", not empty, printable): it becomes a path.
+void validate_container_id(const std::string& id);
+
+// Reads /proc/PID/stat starttime; 0 if the process is gone.
+uint64_t process_start_time(pid_t pid);
+// Alive and the same process we started (pid not reused), and not a zombie.
+bool process_alive(pid_t pid, uint64_t start_time);
+
+// created | running | paused | stopped, from the process, the fifo and the freezer.
+Status current_status(const StateDir& dir, const ContainerState& state);
+
+nlohmann::json state_to_oci_json(const ContainerState& state, Status status);
+
+// Every container id under root.
+std::vector<std::string> list_container_ids(const std::string& root);
+
+}  // namespace kiln::runtime

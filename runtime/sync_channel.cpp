@@ -1,0 +1,89 @@
+#include "runtime/sync_channel.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "common/error.hpp"
+
+namespace kiln::runtime {
+
+std::pair<SyncChannel, SyncChannel> SyncChannel::make_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
+  return {SyncChannel(UniqueFd(fds[0])), SyncChannel(UniqueFd(fds[1]))};
+}
+
+void SyncChannel::send(SyncType type) const { send_fd(type, -1); }
+
+void SyncChannel::send_error(const char* stage, const std::string& text, int err) const {
+  SyncMessage msg;
+  msg.type = SyncType::error;
+  msg.err = err;
+  std::strncpy(msg.stage, stage, sizeof msg.stage - 1);
+  std::strncpy(msg.text, text.c_str(), sizeof msg.text - 1);
+  ::send(fd_.get(), &msg, sizeof msg, MSG_NOSIGNAL);
+}
+
+void SyncChannel::send_fd(SyncType type, int fd) const {
+  SyncMessage msg;
+  msg.type = type;
+  struct iovec iov = {&msg, sizeof msg};
+  struct msghdr mh {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  }
+  while (::sendmsg(fd_.get(), &mh, MSG_NOSIGNAL) < 0) {
+    if (errno != EINTR) throw_errno("send sync message");
+  }
+}
+
+SyncMessage SyncChannel::receive(int* fd_out) const {
+  SyncMessage msg;
+  struct iovec iov = {&msg, sizeof msg};
+  struct msghdr mh {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(fd_.get(), &mh, MSG_CMSG_CLOEXEC)) < 0) {
+    if (errno != EINTR) throw_errno("receive sync message");
+  }
+  if (n == 0) {
+    msg = SyncMessage{};
+    msg.type = SyncType::error;
+    msg.err = EPIPE;
+    std::strcpy(msg.text, "container init exited during setup");
+    return msg;
+  }
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+      if (fd_out) *fd_out = fd;
+      else ::close(fd);
+    }
+  }
+  return msg;
+}
+
+void SyncChannel::expect(SyncType want, int* fd_out) const {
+  SyncMessage msg = receive(fd_out);
+  if (msg.type == SyncType::error) throw Error(msg.stage[0] ? std::string(msg.stage) + ": " + msg.text : std::string(msg.text), msg.err);
+  if (msg.type != want)
+    throw Error("sync: expected message " + std::to_string(static_cast<uint32_t>(want)) + ", got " +
+                std::to_string(static_cast<uint32_t>(msg.type)));
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# kiln-runtime run: real containers from a busybox bundle, checked from inside.
+source "$(dirname "$0")/lib.sh"
+
+kr() { "$KR" --root "$STATE" "$@"; }
+
+test_pid1_hostname_and_own_proc() {
+  make_bundle b sh -c 'echo pid=$$; hostname; ls /proc | grep -E "^[0-9]+$" | wc -l'
+  edit_config b '.hostname = "box1"'
+  out=$(kr run --bundle b "$ID") || fail "run failed: $out"
+  assert_contains "$out" "pid=1"
+  assert_contains "$out" "box1"
+  # sh and ls (and maybe grep/wc) only: the host's processes are not visible.
+  n=$(echo "$out" | tail -1); [ "$n" -le 4 ] || fail "container sees $n processes"
+}
+
+test_exit_status_and_signal_status() {
+  make_bundle b sh -c 'exit 7'
+  assert_status 7 kr run --bundle b "$ID"
+  make_bundle c sh -c 'kill -9 $$'
+  assert_status 137 kr run --bundle c "${ID}c"
+}
+
+test_signal_forwarding() {
+  make_bundle b sh -c 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.1; done'
+  kr run --bundle b "$ID" > out.txt &
+  pid=$!
+  for i in $(seq 50); do grep -q ready out.txt 2>/dev/null && break; sleep 0.1; done
+  kill -TERM $pid
+  wait $pid; rc=$?
+  assert_eq "$rc" 42 "exit status after forwarded SIGTERM"
+  assert_contains "$(cat out.txt)" "got-term"
+}
+
+test_mounts_masked_and_readonly_paths() {
+  make_bundle b sh -c 'cat /proc/kcore 2>&1 | head -c 100 | wc -c; echo x > /proc/sys/kernel/domainname 2>&1 && echo wrote-sys; touch /rootfile 2>&1 || echo root-ro; mount | grep -c " / "; mount | grep -E "^(proc|sysfs|devpts|mqueue|shm|tmpfs) " | wc -l'
+  out=$(kr run --bundle b "$ID")
+  lines=($out)
+  assert_eq "${lines[0]}" 0 "/proc/kcore is masked"
+  assert_not_contains "$out" "wrote-sys" "/proc/sys is read-only"
+  assert_contains "$out" "root-ro"
+}
+
+test_devices() {
+  make_bundle b sh -c 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; readlink /dev/ptmx /dev/fd /dev/stdin; head -c 4 /dev/zero | wc -c; echo hi > /dev/null && echo null-ok; ls -l /dev/kiln0'
+  edit_config b '.linux.devices = [{"path":"/dev/kiln0","type":"c","major":1,"minor":3,"fileMode":432,"uid":0,"gid":0}]'
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_contains "$out" "pts/ptmx"
+  assert_contains "$out" "/proc/self/fd"
+  assert_contains "$out" "null-ok"
+  assert_contains "$out" "crw-rw----"
+  assert_contains "$out" "1,   7"
+}
+
+test_capabilities_match_spec() {
+  make_bundle b sh -c 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status'
+  edit_config b '.process.capabilities = {"bounding":["CAP_CHOWN","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_CHOWN","CAP_KILL"],"permitted":["CAP_CHOWN","CAP_KILL"]}'
+  out=$(kr run --bundle b "$ID")
+  # CAP_CHOWN=0 -> bit 0, CAP_KILL=5 -> bit 5, CAP_NET_BIND_SERVICE=10 -> bit 10
+  assert_contains "$out" "CapEff:	0000000000000021"
+  assert_contains "$out" "CapPrm:	0000000000000021"
+  assert_contains "$out" "CapBnd:	0000000000000421"
+  # CVE-2022-29162: nothing inheritable unless asked for
+  assert_contains "$out" "CapInh:	0000000000000000"
+  assert_contains "$out" "CapAmb:	0000000000000000"
+}
+
+test_user_groups_umask_cwd_env_rlimits() {
+  make_bundle b sh -c 'id -u; id -g; id -G; umask; pwd; echo "$FOO"; ulimit -n; ulimit -Hn'
+  edit_config b '.process.user = {"uid":1000,"gid":1001,"additionalGids":[5,7],"umask":23} | .process.cwd = "/work/dir" | .process.env += ["FOO=bar baz"] | .process.rlimits = [{"type":"RLIMIT_NOFILE","soft":321,"hard":654}]'
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_eq "$out" "$(printf '1000\n1001\n1001 5 7\n0027\n/work/dir\nbar baz\n321\n654')"
+}
+
+test_namespaces_new_and_by_path() {
+  make_bundle b sh -c 'readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts'
+  out=$(kr run --bundle b "$ID")
+  assert_not_contains "$out" "$(readlink /proc/self/ns/net)" "new net namespace"
+  # Join an existing network namespace by path.
+  ip netns add "$ID" || fail "ip netns add"
+  make_bundle c sh -c 'readlink /proc/self/ns/net'
+  edit_config c "(.linux.namespaces[] | select(.type==\"network\")) |= {\"type\":\"network\",\"path\":\"/run/netns/$ID\"}"
+  out=$(kr run --bundle c "${ID}c")
+  want=$(ip netns exec "$ID" readlink /proc/self/ns/net)
+  ip netns delete "$ID"
+  assert_eq "$out" "$want" "joined net namespace"
+}
+
+test_user_namespace_mappings() {
+  make_bundle b sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u'
+  edit_config b '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings=[{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings=[{"containerID":0,"hostID":100000,"size":65536}]'
+  chown -R 100000:100000 b/rootfs
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_contains "$out" "100000"
+  assert_eq "$(echo "$out" | tail -1)" 0
+}
+
+test_sysctl_and_readonly_root_off() {
+  make_bundle b sh -c 'cat /proc/sys/net/ipv4/ip_forward; touch /newfile && echo rw-ok'
+  edit_config b '.linux.sysctl = {"net.ipv4.ip_forward":"1"} | .root.readonly = false'
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_eq "$out" "$(printf '1\nrw-ok')"
+  rm -f b/rootfs/newfile
+}
+
+test_bind_mounts_with_options() {
+  mkdir -p host/data; echo hello > host/data/f
+  make_bundle b sh -c 'cat /data/f; echo x > /data/g 2>&1 || echo data-ro; cat /etc/hostfile'
+  echo hostfile > host/file
+  edit_config b ".mounts += [{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$T/host/data\",\"options\":[\"rbind\",\"ro\",\"nosuid\",\"rprivate\"]},{\"destination\":\"/etc/hostfile\",\"type\":\"none\",\"source\":\"$T/host/file\",\"options\":[\"bind\"]}]"
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_eq "$out" "$(printf 'hello\ndata-ro\nhostfile')"
+}
+
+test_no_leftover_mounts_or_processes() {
+  make_bundle b true
+  before=$(wc -l < /proc/self/mountinfo)
+  kr run --bundle b "$ID" || fail "run"
+  after=$(wc -l < /proc/self/mountinfo)
+  assert_eq "$after" "$before" "host mount count"
+  [ -z "$(ls "$STATE" 2>/dev/null)" ] || fail "state left: $(ls "$STATE")"
+}
+
+test_cve_2024_21626_no_fd_leaks_and_cwd_inside() {
+  make_bundle b sh -c 'ls /proc/self/fd | sort -n | tr "\n" " "'
+  # The caller leaks fds 7 (a host dir) and 9 (a file) without CLOEXEC.
+  out=$(kr run --bundle b "$ID" 7</ 9<"$T/b/config.json")
+  assert_eq "$out" "0 1 2 3 " "only stdio (+ ls's own dir fd) inside"
+  # A cwd naming a leaked fd through /proc must not reach the host.
+  make_bundle c sh -c 'pwd; ls'
+  edit_config c '.process.cwd = "/proc/self/fd/7"'
+  out=$(kr run --bundle c "${ID}c" 7</ 2>&1)
+  assert_not_contains "$out" "boot" "host root listed"
+}
+
+test_cve_2019_5736_runtime_binary_unreachable() {
+  sum=$(sha256sum "$KR" | cut -d' ' -f1)
+  # From inside, try to open every /proc/*/exe for writing while the container runs
+  # (including our own init while it is still kiln-runtime: it is non-dumpable).
+  make_bundle b sh -c 'for i in 1 2 3; do for p in /proc/[0-9]*; do echo x 2>/dev/null >> $p/exe && echo "WROTE $p"; done; done; echo done'
+  out=$(kr run --bundle b "$ID" 2>&1)
+  assert_contains "$out" "done"
+  assert_not_contains "$out" "WROTE"
+  assert_eq "$(sha256sum "$KR" | cut -d' ' -f1)" "$sum" "kiln-runtime binary unchanged"
+}
+
+test_bad_input_one_clear_line() {
+  out=$(kr run --bundle "$T/nope" "$ID" 2>&1); rc=$?
+  [ $rc -ne 0 ] || fail "missing bundle accepted"
+  assert_contains "$out" "$T/nope"
+  make_bundle b true
+  echo '{ not json' > b/config.json
+  out=$(kr run --bundle b "$ID" 2>&1); [ $? -ne 0 ] || fail "malformed accepted"
+  assert_contains "$out" "malformed JSON"
+  make_bundle c true
+  edit_config c '.linux.namespaces += [{"type":"foo"}]'
+  out=$(kr run --bundle c "$ID" 2>&1); [ $? -ne 0 ] || fail
+  assert_contains "$out" 'namespace type "foo": unknown'
+  edit_config c 'del(.linux.namespaces[-1]) | .process.capabilities.bounding += ["CAP_NOPE"]'
+  out=$(kr run --bundle c "$ID" 2>&1); [ $? -ne 0 ] || fail
+  assert_contains "$out" 'capability "CAP_NOPE": unknown'
+  edit_config c '.process.capabilities.bounding -= ["CAP_NOPE"] | .process.rlimits += [{"type":"RLIMIT_X","soft":1,"hard":1}]'
+  out=$(kr run --bundle c "$ID" 2>&1); [ $? -ne 0 ] || fail
+  assert_contains "$out" 'rlimit "RLIMIT_X": unknown'
+  make_bundle d /nonexistent
+  out=$(kr run --bundle d "$ID" 2>&1); [ $? -ne 0 ] || fail
+  assert_contains "$out" "no such file or directory"
+  make_bundle e true
+  rm -rf e/rootfs
+  out=$(kr run --bundle e "$ID" 2>&1); [ $? -ne 0 ] || fail
+  assert_contains "$out" "rootfs"
+  [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "more than one line: $out"
+  [ -z "$(ls "$STATE" 2>/dev/null)" ] || fail "state left: $(ls "$STATE")"
+}
+
+run_tests
