@@ -8,6 +8,7 @@
 #include <charconv>
 #include <ctime>
 #include <limits>
+#include <memory>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -29,6 +30,19 @@ void write_cgroup_file(const std::string& path, std::string_view value) {
 
 void write_setting(const std::string& dir, const std::string& file, std::string_view value, std::string_view setting) {
   with_context("set " + std::string(setting), [&] { write_cgroup_file(dir + "/" + file, value); });
+}
+
+void CgroupFileWriter::write(std::string_view value, std::string_view setting) {
+  with_context("set " + std::string(setting), [&] {
+    if (!fd_) {
+      fd_.reset(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd_) throw_errno("write " + std::string(value) + " to " + path_);
+    }
+    for (;;) {
+      if (::write(fd_.get(), value.data(), value.size()) >= 0) return;
+      if (errno != EINTR) throw_errno("write " + std::string(value) + " to " + path_);
+    }
+  });
 }
 
 std::string read_cgroup_file(const std::string& path) { return read_file(path); }
@@ -97,9 +111,9 @@ std::map<std::string, uint64_t> read_flat_keyed_if_exists(const std::string& pat
 std::vector<std::string> hugepage_sizes() {
   static const std::vector<std::string> sizes = [] {
     std::vector<std::string> out;
-    DIR* d = ::opendir("/sys/kernel/mm/hugepages");
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir("/sys/kernel/mm/hugepages"), ::closedir);
     if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
+    while (dirent* e = ::readdir(d.get())) {
       std::string_view name = e->d_name;  // "hugepages-2048kB"
       if (!name.starts_with("hugepages-") || !name.ends_with("kB")) continue;
       name = name.substr(10, name.size() - 12);
@@ -109,7 +123,6 @@ std::vector<std::string> hugepage_sizes() {
       else if (kb % 1024 == 0) out.push_back(std::to_string(kb / 1024) + "MB");
       else out.push_back(std::to_string(kb) + "KB");
     }
-    ::closedir(d);
     return out;
   }();
   return sizes;

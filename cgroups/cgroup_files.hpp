@@ -10,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include "common/unique_fd.hpp"
+
 namespace kiln::cgroups {
 
 // Writes value to path in one write(2) (cgroupfs parses each write as one request).
@@ -17,6 +19,18 @@ namespace kiln::cgroups {
 void write_cgroup_file(const std::string& path, std::string_view value);
 // write_cgroup_file(dir + "/" + file), with "set SETTING: " in front of an error.
 void write_setting(const std::string& dir, const std::string& file, std::string_view value, std::string_view setting);
+
+// One open file taking many writes (devices.allow gets a dozen rules): saves an open per rule.
+// Each write(2) is still one request to the kernel.
+class CgroupFileWriter {
+ public:
+  explicit CgroupFileWriter(std::string path) : path_(std::move(path)) {}
+  void write(std::string_view value, std::string_view setting);
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
 
 std::string read_cgroup_file(const std::string& path);
 std::optional<std::string> read_cgroup_file_if_exists(const std::string& path);

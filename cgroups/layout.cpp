@@ -6,6 +6,7 @@
 #include <sys/vfs.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "cgroups/cgroup_files.hpp"
 #include "common/error.hpp"
@@ -43,13 +44,13 @@ Layout detect_layout(const std::string& mount_root) {
 }
 
 std::vector<V1Hierarchy> v1_hierarchies(const std::string& mount_root) {
-  DIR* dir = ::opendir(mount_root.c_str());
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(mount_root.c_str()), ::closedir);
   if (!dir) throw_errno("cgroup layout: open " + mount_root);
   std::vector<V1Hierarchy> out;
   // Only a real root needs the per-directory check: a stray directory on the tmpfs is not a
   // hierarchy and we must not create cgroups (plain directories) in it.
   const bool real = fs_magic(mount_root) == TMPFS_MAGIC;
-  while (dirent* e = ::readdir(dir)) {
+  while (dirent* e = ::readdir(dir.get())) {
     std::string name = e->d_name;
     if (name == "." || name == ".." || name == "unified") continue;
     if (e->d_type != DT_DIR) continue;  // symlinks are aliases of a combined mount
@@ -73,7 +74,6 @@ std::vector<V1Hierarchy> v1_hierarchies(const std::string& mount_root) {
     }
     out.push_back(std::move(h));
   }
-  ::closedir(dir);
   std::sort(out.begin(), out.end(), [](const V1Hierarchy& a, const V1Hierarchy& b) { return a.mount < b.mount; });
   return out;
 }

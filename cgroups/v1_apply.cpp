@@ -131,13 +131,13 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   // container gets (last, as runc does, so a leading deny-all in the spec cannot drop them).
   if (with_devices) {
     const std::string& d = need("devices", "linux.resources.devices");
-    write_setting(d, "devices.deny", "a", "linux.resources.devices");
+    CgroupFileWriter allow(d + "/devices.allow"), deny(d + "/devices.deny");
+    deny.write("a", "linux.resources.devices");
     for (size_t i = 0; i < r.devices.size(); ++i) {
       const auto& rule = r.devices[i];
-      write_setting(d, rule.allow ? "devices.allow" : "devices.deny", device_rule_line(rule),
-                    "linux.resources.devices[" + std::to_string(i) + "]");
+      (rule.allow ? allow : deny).write(device_rule_line(rule), "linux.resources.devices[" + std::to_string(i) + "]");
     }
-    for (const auto& rule : default_device_rules()) write_setting(d, "devices.allow", device_rule_line(rule), "default devices");
+    for (const auto& rule : default_device_rules()) allow.write(device_rule_line(rule), "default devices");
   }
 }
 

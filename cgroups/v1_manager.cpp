@@ -170,7 +170,12 @@ void V1Manager::destroy() {
     kill_all(SIGKILL);
     wait_for([&] { return pids().empty(); }, 5000);
   }
-  for (const auto& h : hierarchies_) remove_dir(h);
+  for (const auto& h : hierarchies_) {
+    // A process that made it into only some hierarchies (a failed add_process) is not in the
+    // freezer's list; it would keep this directory busy.
+    for (pid_t pid : read_cgroup_procs(h.dir)) ::kill(pid, SIGKILL);
+    remove_dir(h);
+  }
   spdlog::debug("cgroups v1: removed {}", path_.path);
 }
 
