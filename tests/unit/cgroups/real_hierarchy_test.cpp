@@ -396,3 +396,33 @@ TEST(RealCgroups, CreateIsCheap) {
   std::cout << "create+apply: " << us(create_time) / n << " us, with destroy: " << us(total) / n << " us\n";
   EXPECT_LT(us(create_time) / n, 20000);
 }
+
+// Hybrid host: hugetlb is not a v1 hierarchy here but a controller of the unified tree.
+TEST(RealCgroups, HybridHugetlbGoesToUnified) {
+  REQUIRE_ROOT_CGROUPS();
+  Guard g(unique_path());
+  if (g->layout() != Layout::hybrid) GTEST_SKIP() << "not a hybrid host";
+  g->create();
+  const auto paths = g->paths();
+  if (paths.count("hugetlb")) GTEST_SKIP() << "hugetlb is a v1 hierarchy here";
+  const std::string file = paths.at("unified") + "/hugetlb.2MB.max";
+  if (!fs::exists(file)) GTEST_SKIP() << "no 2MB hugetlb in the unified tree";
+  Resources r;
+  r.hugepage_limits.push_back({"2MB", 8 << 20});
+  r.unified["hugetlb.2MB.rsvd.max"] = "8388608";
+  g->apply(r);
+  std::ifstream in(file);
+  uint64_t v = 0;
+  in >> v;
+  EXPECT_EQ(v, 8u << 20);
+  Child c([] {
+    ::pause();
+    return 0;
+  });
+  g->add_process(c.pid);
+  std::ifstream procs(paths.at("unified") + "/cgroup.procs");
+  pid_t p = 0;
+  procs >> p;
+  EXPECT_EQ(p, c.pid);
+  EXPECT_TRUE(g->stats().hugetlb.count("2MB"));
+}
