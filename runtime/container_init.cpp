@@ -106,6 +106,11 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
 
     stage = "join namespaces";
     join_namespaces(spec);
+    if (spec.linux.has_namespace("user")) {
+      // Until now we were the overflow id; become the namespace's root (mapped by the parent).
+      if (::setresgid(0, 0, 0) != 0) throw_errno("setgid 0 in the user namespace");
+      if (::setresuid(0, 0, 0) != 0) throw_errno("setuid 0 in the user namespace");
+    }
     if (cfg.unshare_after_user_join && cfg.unshare_flags && ::unshare(cfg.unshare_flags) != 0)
       throw_errno("create namespaces");
     if (cfg.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
@@ -131,12 +136,13 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     stage = "pivot_root";
     enter_rootfs(spec, rootfs.get(), cfg.no_pivot);
     rootfs.reset();
-    finish_rootfs(spec);
-    // process.cwd is created inside the new root (it is "/" now: nothing resolves above it).
+    // process.cwd is created inside the new root (it is "/" now: nothing resolves above it),
+    // before the root may turn read-only.
     with_context("process.cwd " + proc.cwd, [&] {
       UniqueFd root = open_file("/", O_PATH | O_DIRECTORY);
       mkdir_all_in_root(root.get(), proc.cwd);
     });
+    finish_rootfs(spec);
 
     stage = "set up process";
     if (spec.linux.personality && ::personality(*spec.linux.personality) < 0) throw_errno("set personality");

@@ -23,7 +23,7 @@ namespace {
 class CreateRollback {
  public:
   explicit CreateRollback(const StateDir& dir) : dir_(dir) {}
-  void set_cgroup(cgroups::Manager* m) { cgroup_ = m; }
+  void set_cgroup(std::shared_ptr<cgroups::Manager> m) { cgroup_ = std::move(m); }
   void commit() { committed_ = true; }
   ~CreateRollback() {
     if (committed_) return;
@@ -41,14 +41,14 @@ class CreateRollback {
 
  private:
   const StateDir& dir_;
-  cgroups::Manager* cgroup_ = nullptr;
+  std::shared_ptr<cgroups::Manager> cgroup_;
   bool committed_ = false;
 };
 
 struct Created {
   Launched launched;
   ContainerState state;
-  std::unique_ptr<cgroups::Manager> cgroup;
+  std::shared_ptr<cgroups::Manager> cgroup;
 };
 
 Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std::unique_ptr<CreateRollback>& rollback) {
@@ -59,8 +59,8 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
 
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
-  auto cgroup = cgroups::make_manager(spec.linux.cgroups_path, o.id);
-  rollback->set_cgroup(cgroup.get());
+  std::shared_ptr<cgroups::Manager> cgroup = cgroups::make_manager(spec.linux.cgroups_path, o.id);
+  rollback->set_cgroup(cgroup);
   cgroup->create();
   cgroup->apply(resources);
   if (with_fifo && ::mkfifo(dir.fifo_path().c_str(), 0600) != 0) throw_errno("create exec fifo " + dir.fifo_path());

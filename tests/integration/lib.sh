@@ -4,7 +4,7 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-KILN_BUILD=${KILN_BUILD:-$TOP/build}
+KILN_BUILD=$(cd "${KILN_BUILD:-$TOP/build}" && pwd)
 KR=$KILN_BUILD/cli/kiln-runtime
 KILN=$KILN_BUILD/cli/kiln
 export KILN_TEST_CACHE=${KILN_TEST_CACHE:-/tmp/kiln-test-cache}
@@ -30,7 +30,7 @@ busybox_rootfs() { # busybox_rootfs DIR
     echo 'root:x:0:0:root:/root:/bin/sh' > "$tmp/etc/passwd"
     echo 'nobody:x:65534:65534:nobody:/home:/bin/false' >> "$tmp/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' > "$tmp/etc/group"
-    chmod 1777 "$tmp/tmp"
+    chmod 1777 "$tmp/tmp"; chmod 755 "$tmp"
     mkdir -p "$KILN_TEST_CACHE"; rm -rf "$cache"; mv "$tmp" "$cache"
   fi
   mkdir -p "$1"; cp -a "$cache"/. "$1"/

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# kiln load / unpack / images / inspect / history / rmi / import against fixture images built
+# with umoci + skopeo (tests/fixtures/build-images.sh), compared file by file with umoci unpack.
+source "$(dirname "$0")/lib.sh"
+FIX=$TOP/tests/fixtures
+IMAGES=$(bash "$FIX/build-images.sh") || { echo "fixture build failed" >&2; exit 1; }
+
+# umoci's unpack of the fixture, made once and cached (it is the reference).
+umoci_reference() {
+  local ref=$KILN_TEST_CACHE/umoci-ref
+  if [ ! -e "$ref/.done" ]; then
+    rm -rf "$ref"; mkdir -p "$ref"
+    umoci unpack --image "$IMAGES/oci:multi" "$ref/bundle" >/dev/null || fail "umoci unpack"
+    python3 "$FIX/tree_manifest.py" "$ref/bundle/rootfs" > "$ref/manifest.txt"
+    touch "$ref/.done"
+  fi
+  echo "$ref"
+}
+
+assert_same_as_umoci() { # assert_same_as_umoci ROOTFS
+  local ref; ref=$(umoci_reference)
+  python3 "$FIX/tree_manifest.py" "$1" > "$T/kiln-manifest.txt"
+  diff -u "$ref/manifest.txt" "$T/kiln-manifest.txt" > "$T/diff.txt" || { head -40 "$T/diff.txt"; fail "kiln unpack differs from umoci unpack"; }
+}
+
+load_and_compare() { # load_and_compare SOURCE
+  "$KILN" --root "$T/store" load -q -i "$1" --name test/multi:latest > "$T/out" || fail "load $1"
+  assert_contains "$(cat "$T/out")" "Loaded image: test/multi:latest"
+  "$KILN" --root "$T/store" unpack test/multi "$T/bundle" || fail "unpack"
+  assert_same_as_umoci "$T/bundle/rootfs"
+  [ -z "$(ls -A "$T/store/tmp")" ] || fail "tmp not cleaned: $(ls "$T/store/tmp")"
+}
+
+test_oci_layout_matches_umoci() { load_and_compare "$IMAGES/oci"; }
+test_oci_archive_matches_umoci() { load_and_compare "$IMAGES/multi.oci.tar"; }
+test_docker_archive_matches_umoci() { load_and_compare "$IMAGES/multi.docker.tar"; }
+test_zstd_layers_match_umoci() { load_and_compare "$IMAGES/oci-zstd"; }
+
+test_archive_names_are_used() {
+  out=$("$KILN" --root "$T/store" load -q -i "$IMAGES/multi.docker.tar") || fail "load"
+  assert_contains "$out" "Loaded image: test/multi:latest"
+  out=$("$KILN" --root "$T/store" load -q -i "$IMAGES/multi.oci.tar") || fail "load"
+  assert_contains "$out" "Loaded image: test/multi:latest"
+  # Both archives hold the same config, so the same image id and one row.
+  assert_eq "$("$KILN" --root "$T/store" images -q | wc -l)" 1
+}
+
+test_bundle_config_from_image() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
+  "$KILN" --root "$T/store" unpack m "$T/b" || fail unpack
+  assert_eq "$(jq -c .process.args "$T/b/config.json")" '["/bin/sh","-c","echo hi"]'
+  assert_eq "$(jq -r .process.cwd "$T/b/config.json")" /data
+  assert_eq "$(jq -c .process.user "$T/b/config.json")" '{"gid":2000,"uid":1000}'
+  assert_contains "$(jq -c .process.env "$T/b/config.json")" '"FOO=bar"'
+  assert_eq "$(jq -r .root.path "$T/b/config.json")" rootfs
+}
+
+test_unpack_refuses_nonempty_dir_and_cleans_up() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
+  mkdir -p "$T/full"; touch "$T/full/x"
+  out=$("$KILN" --root "$T/store" unpack m "$T/full" 2>&1); assert_eq $? 125
+  assert_contains "$out" "is not empty"
+  out=$("$KILN" --root "$T/store" unpack nosuch "$T/new" 2>&1); assert_eq $? 125
+  assert_contains "$out" "image nosuch not found"
+  [ ! -e "$T/new" ] || fail "left $T/new behind"
+}
+
+test_layer_store_is_overlay_format() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
+  chains=$("$KILN" --root "$T/store" inspect m | jq -r '.[0].Layers[].ChainID' | sed 's/sha256://')
+  l2=$(echo "$chains" | sed -n 2p); l3=$(echo "$chains" | sed -n 3p)
+  [ -c "$T/store/layers/$l2/diff/data/a.txt" ] || fail "whiteout a.txt is not a char device"
+  assert_eq "$(stat -c %t:%T "$T/store/layers/$l2/diff/data/a.txt")" "0:0"
+  assert_eq "$(getfattr --only-values -n trusted.overlay.opaque "$T/store/layers/$l2/diff/data/dir2" 2>/dev/null)" y
+  [ -c "$T/store/layers/$l3/diff/data/dir1" ] || fail "dir whiteout missing"
+  assert_eq "$(cat "$T/store/layers/$l2/diff/data/hl-link")" "hardlink source"  # copied up from layer 1
+}
+
+test_overlay_mount_equals_flat_unpack() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
+  lower=$("$KILN" --root "$T/store" inspect m | jq -r '.[0].Layers[].ChainID' | sed 's/sha256://' | tac |
+          while read -r c; do printf '%s:' "$T/store/layers/$c/diff"; done)
+  mkdir -p "$T/mnt"
+  mount -t overlay overlay -o "lowerdir=${lower%:}" "$T/mnt" || fail "overlay mount"
+  python3 "$FIX/tree_manifest.py" "$T/mnt" > "$T/ovl.txt"
+  umount "$T/mnt"
+  assert_same_as_umoci_file "$T/ovl.txt"
+}
+assert_same_as_umoci_file() {
+  local ref; ref=$(umoci_reference)
+  # overlayfs reports st_dev of the lower layer per file: hardlink groups split across layers
+  # look the same; compare everything but the hl= column.
+  diff -u <(sed 's/ hl=.*//' "$ref/manifest.txt") <(sed 's/ hl=.*//' "$1") > "$T/d" || { head -30 "$T/d"; fail "overlay view differs"; }
+}
+
+test_second_load_is_instant() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
+  start=$(date +%s%N)
+  "$KILN" --root "$T/store" --debug load -q -i "$IMAGES/oci" --name m2 > /dev/null || fail "second load"
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  echo "second load: ${ms} ms"
+  [ "$ms" -lt 1500 ] || fail "second load took ${ms} ms"
+  assert_eq "$(ls "$T/store/layers" | wc -l)" 3
+}
+
+test_images_inspect_history() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name test/multi:v1 || fail load
+  out=$("$KILN" --root "$T/store" images) || fail images
+  assert_contains "$out" "test/multi"
+  assert_contains "$out" "v1"
+  id=$("$KILN" --root "$T/store" inspect test/multi:v1 | jq -r '.[0].Id')
+  assert_contains "$id" "sha256:"
+  assert_eq "$("$KILN" --root "$T/store" inspect "${id:7:12}" | jq -r '.[0].Config.WorkingDir')" /data
+  assert_eq "$("$KILN" --root "$T/store" inspect "$id" | jq '.[0].Layers | length')" 3
+  out=$("$KILN" --root "$T/store" history test/multi:v1) || fail history
+  assert_contains "$out" "busybox rootfs"
+  assert_contains "$out" "dir whiteout, hardlinks, long names"
+  out=$("$KILN" --root "$T/store" inspect nosuch 2>&1); assert_eq $? 125
+  assert_eq "$out" "kiln: image nosuch not found"
+}
+
+test_rmi_keeps_shared_layers() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name a:1 || fail load
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name a:2 || fail load
+  "$KILN" --root "$T/store" import "$IMAGES/rootfs.tar.gz" b:1 > /dev/null || fail import
+  assert_eq "$(ls "$T/store/layers" | wc -l)" 4
+  out=$("$KILN" --root "$T/store" rmi a:1) || fail rmi
+  assert_eq "$out" "Untagged: a:1"
+  assert_eq "$(ls "$T/store/layers" | wc -l)" 4
+  "$KILN" --root "$T/store" rmi a:2 > /dev/null || fail rmi
+  assert_eq "$(ls "$T/store/layers" | wc -l)" 1
+  "$KILN" --root "$T/store" rmi b:1 > /dev/null || fail rmi
+  assert_eq "$(ls "$T/store/layers" "$T/store/blobs/sha256" "$T/store/images" | grep -vc ':$\|^$')" 0
+}
+
+test_import_rootfs() {
+  id=$("$KILN" --root "$T/store" import "$IMAGES/rootfs.tar.gz" my/rootfs:1) || fail import
+  assert_contains "$id" "sha256:"
+  "$KILN" --root "$T/store" unpack my/rootfs:1 "$T/b" || fail unpack
+  [ -x "$T/b/rootfs/bin/busybox" ] || fail "no busybox"
+  assert_eq "$(stat -c %a "$T/b/rootfs/bin/su-like")" 4755
+  assert_eq "$(stat -c %u:%g "$T/b/rootfs/home/mine")" 1000:1000
+}
+
+test_concurrent_loads_share_layers() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name c:1 & p1=$!
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/multi.oci.tar" --name c:2 & p2=$!
+  wait $p1 || fail "load 1"; wait $p2 || fail "load 2"
+  assert_eq "$(ls "$T/store/layers" | wc -l)" 3
+  [ -z "$(ls -A "$T/store/tmp")" ] || fail "tmp not empty"
+  "$KILN" --root "$T/store" unpack c:2 "$T/b" || fail unpack
+  assert_same_as_umoci "$T/b/rootfs"
+}
+
+test_pinned_image_is_not_removed() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name p:1 || fail load
+  id=$("$KILN" --root "$T/store" inspect p:1 | jq -r '.[0].Id')
+  mkdir -p "$T/store/refs/${id#sha256:}"; touch "$T/store/refs/${id#sha256:}/ctr1"   # what Store::pin writes
+  out=$("$KILN" --root "$T/store" rmi p:1 2>&1); assert_eq $? 125
+  assert_contains "$out" "in use by container ctr1"
+  "$KILN" --root "$T/store" rmi -f p:1 > /dev/null || fail "rmi -f"
+}
+
+test_load_progress_only_on_terminal() {
+  out=$("$KILN" --root "$T/store" load -i "$IMAGES/oci" --name q 2>&1) || fail load
+  assert_eq "$out" "Loaded image: q:latest"
+}
+
+run_tests
