@@ -1,0 +1,417 @@
+#include "image/layer_unpack.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <tuple>
+#include <exception>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/in_root.hpp"
+#include "image/fs_at.hpp"
+
+namespace kiln::image {
+namespace {
+
+constexpr size_t kReadBuffer = 1 << 20;
+constexpr uint64_t kProgressStep = 4 << 20;
+
+struct ArchiveFree {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
+
+// The two-stage stream: input fd -> (hash, copy) -> decompressor -> (hash, cap) -> tar reader.
+struct Stream {
+  int in_fd;
+  const UnpackOptions& opt;
+  Sha256 blob_hash;
+  Sha256 diff_hash;
+  uint64_t in_bytes = 0;
+  uint64_t out_bytes = 0;
+  uint64_t next_progress = kProgressStep;
+  std::vector<char> buf = std::vector<char>(kReadBuffer);
+  archive* outer = nullptr;
+  std::exception_ptr error;
+
+  ssize_t read_input() {
+    ssize_t n;
+    do n = ::read(in_fd, buf.data(), buf.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) throw_errno("read layer");
+    auto u = static_cast<size_t>(n);
+    in_bytes += u;
+    if (opt.expected_size >= 0 && in_bytes > static_cast<uint64_t>(opt.expected_size))
+      throw Error("layer is larger than its descriptor says (" + std::to_string(opt.expected_size) + " bytes)");
+    blob_hash.update(buf.data(), u);
+    if (opt.copy_fd >= 0) write_all(opt.copy_fd, std::string_view(buf.data(), u), "blob copy");
+    if (opt.progress && in_bytes >= next_progress) {
+      opt.progress(in_bytes);
+      next_progress = in_bytes + kProgressStep;
+    }
+    return n;
+  }
+
+  void account_output(const void* data, size_t n) {
+    out_bytes += n;
+    if (out_bytes > opt.max_size)
+      throw Error("layer decompresses to more than the limit of " + std::to_string(opt.max_size) +
+                  " bytes (KILN_MAX_LAYER_SIZE)");
+    diff_hash.update(data, n);
+  }
+};
+
+la_ssize_t read_compressed(archive*, void* ud, const void** out) {
+  auto* s = static_cast<Stream*>(ud);
+  try {
+    ssize_t n = s->read_input();
+    *out = s->buf.data();
+    return n;
+  } catch (...) {
+    s->error = std::current_exception();
+    return -1;
+  }
+}
+
+la_ssize_t read_decompressed(archive*, void* ud, const void** out) {
+  auto* s = static_cast<Stream*>(ud);
+  try {
+    size_t size = 0;
+    la_int64_t off = 0;
+    int r = archive_read_data_block(s->outer, out, &size, &off);
+    if (r == ARCHIVE_EOF) return 0;
+    if (r < ARCHIVE_WARN) {
+      if (s->error) return -1;
+      const char* msg = archive_error_string(s->outer);
+      throw Error(std::string("decompress: ") + (msg ? msg : "unknown error"));
+    }
+    s->account_output(*out, size);
+    return static_cast<la_ssize_t>(size);
+  } catch (...) {
+    if (!s->error) s->error = std::current_exception();
+    return -1;
+  }
+}
+
+std::string join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
+
+// Writes the entries of one tar stream into root_fd.
+class Extractor {
+ public:
+  Extractor(archive* tar, int root_fd, WhiteoutStrategy& ws, const std::exception_ptr& stream_error)
+      : tar_(tar), root_(root_fd), ws_(ws), stream_error_(stream_error) {}
+
+  void entry(archive_entry* e) {
+    const char* raw = archive_entry_pathname(e);
+    if (!raw) throw Error("entry with an unreadable name");
+    std::string name = raw;
+    with_context("entry " + name, [&] { apply(e, name); });
+  }
+
+  // Directory mtimes last: creating children would change them again.
+  void finish() {
+    for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
+      auto [parent, last] = open_parent_in_root(root_, it->first, false);
+      ::utimensat(parent.get(), last.c_str(), it->second.ts, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+
+ private:
+  struct Times {
+    struct timespec ts[2];
+  };
+
+  void apply(archive_entry* e, const std::string& raw) {
+    std::string path = clean_entry_path(raw);
+    if (path.empty()) return;  // "./": the root keeps the mode its owner gave it
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+
+    if (base.starts_with(".wh.")) {
+      cache_.clear();
+      if (base == ".wh..wh..opq") {
+        ws_.opaque(root_, dir);
+      } else if (!base.starts_with(".wh..wh.")) {  // other .wh..wh. names are aufs bookkeeping
+        std::string target = base.substr(4);
+        if (target == "." || target == "..") throw Error("invalid whiteout");
+        ws_.whiteout(root_, parent(dir), target, join(dir, target));
+      }
+      return;
+    }
+
+    int pfd = parent(dir);
+    auto type = archive_entry_filetype(e);
+    const char* hardlink = archive_entry_hardlink(e);
+    struct stat st;
+    bool exists = ::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !(S_ISDIR(st.st_mode) && type == AE_IFDIR && !hardlink)) {
+      if (hardlink && clean_entry_path(hardlink) == path) return;  // a link to itself: nothing to do
+      cache_.clear();
+      remove_at(pfd, base);
+      exists = false;
+    }
+
+    if (hardlink) {
+      make_hardlink(hardlink, pfd, base);
+    } else {
+      switch (type) {
+        case AE_IFDIR: make_dir(e, pfd, base, path, exists); break;
+        case AE_IFREG: make_file(e, pfd, base); break;
+        case AE_IFLNK: make_symlink(e, pfd, base); break;
+        case AE_IFCHR:
+        case AE_IFBLK:
+        case AE_IFIFO: make_node(e, pfd, base, type); break;
+        case AE_IFSOCK: return;  // sockets are not content
+        default: throw Error("unsupported entry type " + std::to_string(type));
+      }
+    }
+    ws_.created(path);
+  }
+
+  // The resolved fd of a directory inside the root, created when missing. Cached: tar
+  // entries come grouped by directory. Any removal clears the cache (a path may change).
+  int parent(const std::string& dir) {
+    if (dir.empty()) return root_;
+    if (auto it = cache_.find(dir); it != cache_.end()) return it->second.get();
+    if (cache_.size() > 256) cache_.clear();
+    UniqueFd fd = mkdir_all_in_root(root_, dir);
+    int raw = fd.get();
+    cache_.emplace(dir, std::move(fd));
+    return raw;
+  }
+
+  void set_owner(int fd, const char* name, int flags, archive_entry* e) {
+    if (!is_root_) return;  // rootless: files stay ours
+    if (::fchownat(fd, name, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e)),
+                   flags) != 0)
+      throw_errno("chown");
+  }
+
+  void set_xattrs(int fd, const std::string& name_at, archive_entry* e) {
+    const char* key;
+    const void* value;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
+      std::string k = key;
+      // overlayfs reads trusted.overlay.* from lower layers (opaque, redirect, metacopy):
+      // a layer must not plant them; the whiteout strategy is the only writer.
+      if (k.starts_with("trusted.overlay.")) continue;
+      int err = name_at.empty() ? (::fsetxattr(fd, key, value, size, 0) == 0 ? 0 : errno)
+                                : set_xattr_at(fd, name_at, k, value, size);
+      if (err == ENOTSUP || (err == EPERM && !is_root_)) {
+        spdlog::debug("xattr {} not set: {}", k, std::strerror(err));
+        continue;
+      }
+      if (err) throw_errno("set xattr " + k, err);
+    }
+  }
+
+  static Times entry_times(archive_entry* e) {
+    Times t;
+    t.ts[1] = {static_cast<time_t>(archive_entry_mtime(e)), archive_entry_mtime_nsec(e)};
+    if (archive_entry_atime_is_set(e))
+      t.ts[0] = {static_cast<time_t>(archive_entry_atime(e)), archive_entry_atime_nsec(e)};
+    else
+      t.ts[0] = t.ts[1];
+    return t;
+  }
+
+  mode_t perm(archive_entry* e) { return archive_entry_perm(e) & 07777; }
+
+  void make_dir(archive_entry* e, int pfd, const std::string& base, const std::string& path, bool exists) {
+    if (!exists && ::mkdirat(pfd, base.c_str(), 0700) != 0) throw_errno("mkdir");
+    UniqueFd d(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!d) throw_errno("open directory");
+    set_owner(d.get(), "", AT_EMPTY_PATH, e);
+    if (::fchmod(d.get(), perm(e)) != 0) throw_errno("chmod");  // after chown: chown clears setgid
+    set_xattrs(d.get(), "", e);
+    dir_times_.emplace_back(path, entry_times(e));
+    if (cache_.size() <= 256) cache_.emplace(path, std::move(d));
+  }
+
+  void make_file(archive_entry* e, int pfd, const std::string& base) {
+    UniqueFd f(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!f) throw_errno("create");
+    const void* data;
+    size_t size;
+    la_int64_t off;
+    int64_t end = 0;
+    int r;
+    while ((r = archive_read_data_block(tar_, &data, &size, &off)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+      const char* p = static_cast<const char*>(data);
+      size_t left = size;
+      off_t at = off;
+      while (left > 0) {
+        ssize_t n = ::pwrite(f.get(), p, left, at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("write");
+        p += n;
+        left -= static_cast<size_t>(n);
+        at += n;
+      }
+      end = std::max<int64_t>(end, off + static_cast<int64_t>(size));
+    }
+    if (r != ARCHIVE_EOF) throw_archive("read data");
+    // Sparse files may end in a hole.
+    if (archive_entry_size_is_set(e) && archive_entry_size(e) > end && ::ftruncate(f.get(), archive_entry_size(e)) != 0)
+      throw_errno("truncate");
+    set_owner(f.get(), "", AT_EMPTY_PATH, e);
+    if (::fchmod(f.get(), perm(e)) != 0) throw_errno("chmod");
+    set_xattrs(f.get(), "", e);
+    Times t = entry_times(e);
+    if (::futimens(f.get(), t.ts) != 0) throw_errno("set times");
+  }
+
+  void make_symlink(archive_entry* e, int pfd, const std::string& base) {
+    const char* target = archive_entry_symlink(e);
+    if (!target) throw Error("symlink without a target");
+    // The target is stored as given: it is only ever resolved inside a root later.
+    if (::symlinkat(target, pfd, base.c_str()) != 0) throw_errno("symlink");
+    set_owner(pfd, base.c_str(), AT_SYMLINK_NOFOLLOW, e);
+    set_xattrs(pfd, base, e);
+    Times t = entry_times(e);
+    ::utimensat(pfd, base.c_str(), t.ts, AT_SYMLINK_NOFOLLOW);
+  }
+
+  void make_node(archive_entry* e, int pfd, const std::string& base, unsigned type) {
+    if (::mknodat(pfd, base.c_str(), type | perm(e), archive_entry_rdev(e)) != 0) throw_errno("mknod");
+    set_owner(pfd, base.c_str(), AT_SYMLINK_NOFOLLOW, e);
+    if (::fchmodat(pfd, base.c_str(), perm(e), 0) != 0) throw_errno("chmod");
+    set_xattrs(pfd, base, e);
+    Times t = entry_times(e);
+    ::utimensat(pfd, base.c_str(), t.ts, AT_SYMLINK_NOFOLLOW);
+  }
+
+  void make_hardlink(const char* raw_target, int pfd, const std::string& base) {
+    std::string target = clean_entry_path(raw_target);
+    if (target.empty()) throw Error("hardlink to the root directory");
+    // The target is resolved inside the root like any other name; linkat(2) without
+    // AT_SYMLINK_FOLLOW links a symlink itself, so nothing outside can be reached.
+    UniqueFd tparent;
+    std::string tlast;
+    bool found = false;
+    try {
+      std::tie(tparent, tlast) = open_parent_in_root(root_, target, false);
+      struct stat st;
+      found = ::fstatat(tparent.get(), tlast.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+      if (found && S_ISDIR(st.st_mode)) throw Error("hardlink to directory " + target);
+    } catch (const Error& e) {
+      if (e.code() != ENOENT && e.code() != ENOTDIR) throw;
+    }
+    if (found) {
+      if (::linkat(tparent.get(), tlast.c_str(), pfd, base.c_str(), 0) != 0) throw_errno("hardlink to " + target);
+      return;
+    }
+    if (!ws_.copy_up(target, pfd, base)) throw Error("hardlink to " + target + ", which is not in the image");
+  }
+
+  [[noreturn]] void throw_archive(const std::string& what) {
+    if (stream_error_) std::rethrow_exception(stream_error_);  // the real cause: cap, digest, read error
+    const char* msg = archive_error_string(tar_);
+    throw Error(what + ": " + (msg ? msg : "unknown error"), archive_errno(tar_));
+  }
+
+  archive* tar_;
+  int root_;
+  WhiteoutStrategy& ws_;
+  const std::exception_ptr& stream_error_;
+  bool is_root_ = ::geteuid() == 0;
+  std::unordered_map<std::string, UniqueFd> cache_;
+  std::vector<std::pair<std::string, Times>> dir_times_;
+};
+
+}  // namespace
+
+uint64_t max_layer_size_from_env() {
+  const char* v = std::getenv("KILN_MAX_LAYER_SIZE");
+  if (!v || !*v) return kDefaultMaxLayerSize;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v, &end, 10);
+  if (*end || n == 0) throw Error("KILN_MAX_LAYER_SIZE=" + std::string(v) + ": not a positive number of bytes");
+  return n;
+}
+
+std::string clean_entry_path(const std::string& name) {
+  std::vector<std::string> parts;
+  for (const auto& c : path_components(name)) {
+    if (c == "..") {
+      if (parts.empty()) throw Error("entry " + name + " climbs out of the root");
+      parts.pop_back();
+    } else {
+      parts.push_back(c);
+    }
+  }
+  std::string out;
+  for (const auto& p : parts) out += out.empty() ? p : "/" + p;
+  return out;
+}
+
+UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts, const UnpackOptions& options) {
+  Stream s{input_fd, options};
+  ArchivePtr outer(archive_read_new());
+  ArchivePtr tar(archive_read_new());
+  if (!outer || !tar) throw Error("libarchive: out of memory");
+  archive_read_support_filter_all(outer.get());
+  archive_read_support_format_raw(outer.get());
+  archive_read_support_format_tar(tar.get());
+  s.outer = outer.get();
+
+  auto fail = [&](archive* a, const std::string& what) {
+    if (s.error) std::rethrow_exception(s.error);
+    const char* msg = archive_error_string(a);
+    throw Error(what + ": " + (msg ? msg : "unknown error"));
+  };
+
+  if (archive_read_open(outer.get(), &s, nullptr, read_compressed, nullptr) != ARCHIVE_OK) fail(outer.get(), "open layer");
+  archive_entry* raw_entry;
+  UnpackResult res;
+  int r = archive_read_next_header(outer.get(), &raw_entry);
+  if (r == ARCHIVE_EOF) {
+    // An empty input: libarchive's raw reader reports EOF; a 0-byte layer has no entries.
+    res.compression = "none";
+  } else {
+    if (r < ARCHIVE_WARN) fail(outer.get(), "read layer");
+    res.compression = archive_filter_count(outer.get()) > 1 ? archive_filter_name(outer.get(), 0) : "none";
+    if (archive_read_open(tar.get(), &s, nullptr, read_decompressed, nullptr) != ARCHIVE_OK) fail(tar.get(), "read tar");
+    whiteouts.begin_layer();
+    Extractor x(tar.get(), root_fd, whiteouts, s.error);
+    archive_entry* e;
+    for (;;) {
+      r = archive_read_next_header(tar.get(), &e);
+      if (r == ARCHIVE_EOF) break;
+      if (r < ARCHIVE_WARN) fail(tar.get(), "read tar");
+      x.entry(e);
+    }
+    x.finish();
+    // The diff_id covers the whole decompressed stream, including the tar's trailing blocks.
+    const void* out;
+    while (read_decompressed(nullptr, &s, &out) > 0) {
+    }
+    if (s.error) std::rethrow_exception(s.error);
+  }
+  // ...and the blob digest covers every input byte, even ones the decompressor did not need.
+  while (s.read_input() > 0) {
+  }
+  res.digest = s.blob_hash.finish();
+  res.diff_id = s.diff_hash.finish();
+  res.size = s.in_bytes;
+  res.diff_size = s.out_bytes;
+  if (options.progress) options.progress(s.in_bytes);
+  return res;
+}
+
+}  // namespace kiln::image

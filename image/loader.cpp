@@ -1,0 +1,267 @@
+#include "image/loader.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "image/image_source.hpp"
+#include "image/layer_unpack.hpp"
+#include "image/media_types.hpp"
+#include "image/store_lock.hpp"
+#include "image/whiteout.hpp"
+
+namespace kiln::image {
+namespace {
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::tm tm;
+  ::gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string layer_media_type(const std::string& compression, bool docker) {
+  if (compression == "gzip") return std::string(docker ? media::docker_layer_gzip : media::oci_layer_gzip);
+  if (compression == "zstd") return std::string(media::oci_layer_zstd);
+  return std::string(docker ? media::docker_layer_tar : media::oci_layer_tar);
+}
+
+uint64_t effective_max(uint64_t v) { return v ? v : max_layer_size_from_env(); }
+
+// Extracts an image archive (a tar of an OCI layout or of `docker save` output) so it can be
+// read like a directory; the same hardened extractor as for layers keeps its names inside.
+void extract_archive(const std::string& path, const std::string& dest) {
+  UniqueFd in = open_file(path, O_RDONLY);
+  mkdir_p(dest, 0700);
+  UniqueFd root = open_file(dest, O_PATH | O_DIRECTORY);
+  FlattenWhiteouts ws;
+  UnpackOptions opt;
+  opt.max_size = std::numeric_limits<uint64_t>::max();  // the layers inside are capped one by one
+  with_context("read archive " + path, [&] { unpack_layer(in.get(), root.get(), ws, opt); });
+}
+
+struct Loader {
+  const Store& store;
+  const LoadOptions& opt;
+  const std::string& work;
+  uint64_t bytes_before = 0;  // input bytes of earlier layers, for progress
+  int seq = 0;
+
+  // Unpacks one layer blob into work/layer-N/diff and commits it; returns its record.
+  LayerRecord unpack(UniqueFd in, const std::vector<Digest>& chains, size_t i, const Digest& diff_id,
+                     const SourceLayer& sl, bool docker, size_t total_layers) {
+    std::string dir = work + "/layer-" + std::to_string(seq++);
+    mkdir_p(dir + "/diff", 0755);
+    std::vector<UniqueFd> lowers;
+    for (size_t j = i; j-- > 0;) lowers.push_back(open_file(store.layer_path(chains[j]) + "/diff", O_PATH | O_DIRECTORY));
+    OverlayWhiteouts ws(std::move(lowers));
+    UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
+    std::string blob_tmp = dir + ".blob";
+    UniqueFd blob = open_file(blob_tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+    UnpackOptions uo;
+    uo.max_size = effective_max(opt.max_layer_size);
+    uo.copy_fd = blob.get();
+    uo.expected_size = sl.size;
+    if (opt.progress) {
+      uo.progress = [&, i, total_layers](uint64_t n) {
+        opt.progress(LoadProgress{i + 1, total_layers, bytes_before + n, false});
+      };
+    }
+    UnpackResult res = unpack_layer(in.get(), diff.get(), ws, uo);
+    bytes_before += res.size;
+    if (sl.digest) {
+      check_digest(*sl.digest, res.digest, "blob");
+      if (sl.size >= 0 && static_cast<int64_t>(res.size) != sl.size)
+        throw Error("blob " + sl.digest->str() + " is " + std::to_string(res.size) + " bytes, descriptor says " +
+                    std::to_string(sl.size));
+    }
+    check_digest(diff_id, res.diff_id, "layer diff_id");
+
+    LayerRecord lr;
+    lr.chain_id = chains[i];
+    lr.diff_id = diff_id;
+    lr.digest = res.digest;
+    lr.size = static_cast<int64_t>(res.size);
+    lr.diff_size = res.diff_size;
+    lr.media_type = sl.media_type.empty() ? layer_media_type(res.compression, docker) : sl.media_type;
+    blob.reset();
+    store.commit_blob_file(lr.digest, blob_tmp);
+    if (!store.commit_layer(lr, dir)) spdlog::debug("layer {} was stored by another load meanwhile", lr.chain_id.str());
+    return lr;
+  }
+
+  LoadedImage load_one(const ImageSource& source, const SourceImage& img) {
+    std::string label = !img.names.empty() ? img.names.front() : img.config_digest.str();
+    return with_context("image " + label, [&] { return load_checked(source, img); });
+  }
+
+  LoadedImage load_checked(const ImageSource& source, const SourceImage& img) {
+    ImageConfig cfg = with_context("config " + img.config_digest.str(), [&] { return parse_image_config(img.config_json); });
+    if (img.layers.size() != cfg.diff_ids.size())
+      throw Error("manifest lists " + std::to_string(img.layers.size()) + " layers but the config has " +
+                  std::to_string(cfg.diff_ids.size()) + " diff_ids");
+    bool docker = !img.manifest;
+    auto chains = chain_ids(cfg.diff_ids);
+    Manifest man;
+    if (img.manifest) {
+      man = *img.manifest;
+    } else {
+      man.media_type = media::docker_manifest;
+      man.config = Descriptor{img.config_media_type, img.config_digest, static_cast<int64_t>(img.config_json.size()), {}, {}};
+    }
+    ImageRecord rec;
+    LoadedImage out;
+    for (size_t i = 0; i < img.layers.size(); ++i) {
+      const SourceLayer& sl = img.layers[i];
+      auto existing = store.layer(chains[i]);
+      LayerRecord lr;
+      if (existing && store.has_blob(existing->digest) && (!sl.digest || *sl.digest == existing->digest)) {
+        lr = *existing;  // stored before: nothing to read
+      } else {
+        UniqueFd in;
+        try {
+          in = source.open(sl.path);
+        } catch (const Error& e) {
+          if (e.code() == ENOENT)
+            throw Error("layer blob " + (sl.digest ? sl.digest->str() : sl.path) + " is missing");
+          throw;
+        }
+        std::string what = "layer " + (sl.digest ? sl.digest->str() : sl.path);
+        lr = with_context(what, [&] { return unpack(std::move(in), chains, i, cfg.diff_ids[i], sl, docker, img.layers.size()); });
+        ++out.layers_unpacked;
+      }
+      rec.layers.push_back(lr);
+      if (docker) man.layers.push_back(Descriptor{lr.media_type, lr.digest, lr.size, {}, {}});
+    }
+    std::string manifest_json = img.manifest ? img.manifest_json : manifest_to_json(man);
+    Digest mdigest = sha256_of(manifest_json);
+    store.put_blob(img.config_digest, img.config_json);
+    store.put_blob(mdigest, manifest_json);
+    rec.id = img.config_digest;
+    rec.manifest = mdigest;
+    rec.names = opt.name ? std::vector<std::string>{*opt.name} : img.names;
+    rec.created = cfg.created;
+    rec.loaded = now_rfc3339();
+    store.commit_image(rec);
+    if (opt.progress) opt.progress(LoadProgress{img.layers.size(), img.layers.size(), bytes_before, true});
+    out.id = rec.id;
+    out.names = rec.names;
+    for (auto& n : out.names) n = normalize_name(n);
+    return out;
+  }
+};
+
+}  // namespace
+
+std::vector<LoadedImage> load(const Store& store, const std::string& path, const LoadOptions& options) {
+  if (options.name) normalize_name(*options.name);  // reject a bad name before any work
+  auto lock = store.lock_shared();
+  clean_stale_temp(store.tmp_dir());
+  TempDir work(store.tmp_dir());
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw_errno("load " + path);
+  std::string src = path;
+  if (!S_ISDIR(st.st_mode)) {
+    src = work.path() + "/src";
+    extract_archive(path, src);
+  }
+  auto source = with_context("load " + path, [&] { return open_image_source(src); });
+  Platform platform = options.platform.value_or(host_platform());
+  auto images = with_context("load " + path, [&] { return source->images(platform); });
+  if (options.name && images.size() != 1)
+    throw Error("load " + path + ": --name needs an archive with one image, this one has " + std::to_string(images.size()));
+  Loader loader{store, options, work.path()};
+  std::vector<LoadedImage> out;
+  for (const auto& img : images) out.push_back(with_context("load " + path, [&] { return loader.load_one(*source, img); }));
+  return out;
+}
+
+LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const std::string& name,
+                          const LoadOptions& options) {
+  std::string norm = normalize_name(name);
+  auto lock = store.lock_shared();
+  clean_stale_temp(store.tmp_dir());
+  TempDir work(store.tmp_dir());
+  return with_context("import " + tar_path, [&] {
+    UniqueFd in = open_file(tar_path, O_RDONLY);
+    std::string dir = work.path() + "/layer";
+    mkdir_p(dir + "/diff", 0755);
+    UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
+    std::string blob_tmp = dir + ".blob";
+    UniqueFd blob = open_file(blob_tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    OverlayWhiteouts ws;
+    UnpackOptions uo;
+    uo.max_size = effective_max(options.max_layer_size);
+    uo.copy_fd = blob.get();
+    if (options.progress) uo.progress = [&](uint64_t n) { options.progress(LoadProgress{1, 1, n, false}); };
+    UnpackResult res = unpack_layer(in.get(), diff.get(), ws, uo);
+    blob.reset();
+
+    LayerRecord lr{res.diff_id, res.diff_id, res.digest, layer_media_type(res.compression, false),
+                   static_cast<int64_t>(res.size), res.diff_size};
+    std::string now = now_rfc3339();
+    Platform host = host_platform();
+    nlohmann::json cfg = {{"architecture", host.architecture},
+                          {"os", "linux"},
+                          {"created", now},
+                          {"config", nlohmann::json::object()},
+                          {"rootfs", {{"type", "layers"}, {"diff_ids", {res.diff_id.str()}}}},
+                          {"history", {{{"created", now}, {"created_by", "kiln import " + tar_path}}}}};
+    std::string config_json = cfg.dump();
+    Manifest man;
+    man.media_type = media::oci_manifest;
+    man.config = Descriptor{std::string(media::oci_config), sha256_of(config_json), static_cast<int64_t>(config_json.size()), {}, {}};
+    man.layers.push_back(Descriptor{lr.media_type, lr.digest, lr.size, {}, {}});
+    std::string manifest_json = manifest_to_json(man);
+
+    store.commit_blob_file(lr.digest, blob_tmp);
+    if (!store.layer(lr.chain_id)) store.commit_layer(lr, dir);
+    store.put_blob(man.config.digest, config_json);
+    Digest mdigest = sha256_of(manifest_json);
+    store.put_blob(mdigest, manifest_json);
+    ImageRecord rec;
+    rec.id = man.config.digest;
+    rec.manifest = mdigest;
+    rec.names = {norm};
+    rec.layers = {lr};
+    rec.created = now;
+    rec.loaded = now;
+    store.commit_image(rec);
+    return LoadedImage{rec.id, rec.names, 1};
+  });
+}
+
+void unpack_rootfs(const Store& store, const Image& image, const std::string& dir, uint64_t max_layer_size) {
+  auto lock = store.lock_shared();
+  UniqueFd root = open_file(dir, O_PATH | O_DIRECTORY);
+  FlattenWhiteouts ws;
+  UnpackOptions uo;
+  uo.max_size = effective_max(max_layer_size);
+  for (const auto& l : image.record.layers) {
+    with_context("layer " + l.digest.str(), [&] {
+      UniqueFd in;
+      try {
+        in = open_file(store.blob_path(l.digest), O_RDONLY);
+      } catch (const Error& e) {
+        if (e.code() == ENOENT) throw Error("blob " + l.digest.str() + " is missing from the store");
+        throw;
+      }
+      UnpackResult res = unpack_layer(in.get(), root.get(), ws, uo);
+      check_digest(l.digest, res.digest, "stored blob");
+      check_digest(l.diff_id, res.diff_id, "layer diff_id");
+    });
+  }
+}
+
+}  // namespace kiln::image
