@@ -66,7 +66,10 @@ std::string normalize_name(std::string_view name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '/' || c == ':' || c == '@'))
       throw Error("invalid image name \"" + n + "\": bad character");
   }
-  if (n.front() == '/' || n.front() == ':' || n.back() == ':') throw Error("invalid image name \"" + n + "\"");
+  // docker.io is the default registry: "docker.io/library/busybox" is shown as "busybox".
+  if (n.starts_with("docker.io/library/")) n.erase(0, 18);
+  else if (n.starts_with("docker.io/")) n.erase(0, 10);
+  if (n.empty() || n.front() == '/' || n.front() == ':' || n.back() == ':') throw Error("invalid image name \"" + n + "\"");
   auto slash = n.rfind('/');
   auto colon = n.rfind(':');
   if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) n += ":latest";

@@ -117,7 +117,8 @@ class Extractor {
     const char* raw = archive_entry_pathname(e);
     if (!raw) throw Error("entry with an unreadable name");
     std::string name = raw;
-    with_context("entry " + name, [&] { apply(e, name); });
+    std::string path = clean_entry_path(name);  // its error names the entry already
+    with_context("entry " + name, [&] { apply(e, path); });
   }
 
   // Directory mtimes last: creating children would change them again.
@@ -133,8 +134,11 @@ class Extractor {
     struct timespec ts[2];
   };
 
-  void apply(archive_entry* e, const std::string& raw) {
-    std::string path = clean_entry_path(raw);
+  void apply(archive_entry* e, const std::string& path) {
+    if (stale_) {
+      cache_.clear();
+      stale_ = false;
+    }
     if (path.empty()) return;  // "./": the root keeps the mode its owner gave it
     auto slash = path.rfind('/');
     std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
@@ -142,6 +146,7 @@ class Extractor {
 
     if (base.starts_with(".wh.")) {
       cache_.clear();
+      stale_ = true;  // a whiteout may delete directories below cached paths
       if (base == ".wh..wh..opq") {
         ws_.opaque(root_, dir);
       } else if (!base.starts_with(".wh..wh.")) {  // other .wh..wh. names are aufs bookkeeping
@@ -158,8 +163,8 @@ class Extractor {
     struct stat st;
     bool exists = ::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(S_ISDIR(st.st_mode) && type == AE_IFDIR && !hardlink)) {
-      if (hardlink && clean_entry_path(hardlink) == path) return;  // a link to itself: nothing to do
-      cache_.clear();
+      if (hardlink && clean_entry_path(hardlink, "hardlink target") == path) return;  // a link to itself: nothing to do
+      stale_ = true;  // not cleared now: pfd itself may live in the cache
       remove_at(pfd, base);
       exists = false;
     }
@@ -297,7 +302,7 @@ class Extractor {
   }
 
   void make_hardlink(const char* raw_target, int pfd, const std::string& base) {
-    std::string target = clean_entry_path(raw_target);
+    std::string target = clean_entry_path(raw_target, "hardlink target");
     if (target.empty()) throw Error("hardlink to the root directory");
     // The target is resolved inside the root like any other name; linkat(2) without
     // AT_SYMLINK_FOLLOW links a symlink itself, so nothing outside can be reached.
@@ -331,6 +336,7 @@ class Extractor {
   const std::exception_ptr& stream_error_;
   bool is_root_ = ::geteuid() == 0;
   std::unordered_map<std::string, UniqueFd> cache_;
+  bool stale_ = false;
   std::vector<std::pair<std::string, Times>> dir_times_;
 };
 
@@ -345,11 +351,11 @@ uint64_t max_layer_size_from_env() {
   return n;
 }
 
-std::string clean_entry_path(const std::string& name) {
+std::string clean_entry_path(const std::string& name, const char* what) {
   std::vector<std::string> parts;
   for (const auto& c : path_components(name)) {
     if (c == "..") {
-      if (parts.empty()) throw Error("entry " + name + " climbs out of the root");
+      if (parts.empty()) throw Error(std::string(what) + " " + name + " climbs out of the root");
       parts.pop_back();
     } else {
       parts.push_back(c);

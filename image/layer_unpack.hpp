@@ -43,8 +43,8 @@ struct UnpackResult {
 // Unpacks the stream read from input_fd into root_fd. Throws kiln::Error naming the entry.
 UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts, const UnpackOptions& options = {});
 
-// Cleans an archive entry name: throws "entry NAME climbs out of the root" for escaping "..".
+// Cleans an archive entry name: throws "<what> NAME climbs out of the root" for escaping "..".
 // Returns "" for the root itself.
-std::string clean_entry_path(const std::string& name);
+std::string clean_entry_path(const std::string& name, const char* what = "entry");
 
 }  // namespace kiln::image

@@ -71,7 +71,7 @@ test_layer_store_is_overlay_format() {
   l2=$(echo "$chains" | sed -n 2p); l3=$(echo "$chains" | sed -n 3p)
   [ -c "$T/store/layers/$l2/diff/data/a.txt" ] || fail "whiteout a.txt is not a char device"
   assert_eq "$(stat -c %t:%T "$T/store/layers/$l2/diff/data/a.txt")" "0:0"
-  assert_eq "$(getfattr --only-values -n trusted.overlay.opaque "$T/store/layers/$l2/diff/data/dir2" 2>/dev/null)" y
+  assert_eq "$(python3 -c 'import os,sys;print(os.getxattr(sys.argv[1],"trusted.overlay.opaque").decode())' "$T/store/layers/$l2/diff/data/dir2")" y
   [ -c "$T/store/layers/$l3/diff/data/dir1" ] || fail "dir whiteout missing"
   assert_eq "$(cat "$T/store/layers/$l2/diff/data/hl-link")" "hardlink source"  # copied up from layer 1
 }
@@ -90,7 +90,7 @@ assert_same_as_umoci_file() {
   local ref; ref=$(umoci_reference)
   # overlayfs reports st_dev of the lower layer per file: hardlink groups split across layers
   # look the same; compare everything but the hl= column.
-  diff -u <(sed 's/ hl=.*//' "$ref/manifest.txt") <(sed 's/ hl=.*//' "$1") > "$T/d" || { head -30 "$T/d"; fail "overlay view differs"; }
+  diff -u <(sed 's/ *hl=.*//; s/ *$//' "$ref/manifest.txt") <(sed 's/ *hl=.*//; s/ *$//' "$1") > "$T/d" || { head -30 "$T/d"; fail "overlay view differs"; }
 }
 
 test_second_load_is_instant() {
@@ -122,7 +122,8 @@ test_images_inspect_history() {
 test_rmi_keeps_shared_layers() {
   "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name a:1 || fail load
   "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name a:2 || fail load
-  "$KILN" --root "$T/store" import "$IMAGES/rootfs.tar.gz" b:1 > /dev/null || fail import
+  mkdir -p "$T/r/etc"; echo other > "$T/r/etc/other"; tar -C "$T/r" -cf "$T/r.tar" .
+  "$KILN" --root "$T/store" import "$T/r.tar" b:1 > /dev/null || fail import
   assert_eq "$(ls "$T/store/layers" | wc -l)" 4
   out=$("$KILN" --root "$T/store" rmi a:1) || fail rmi
   assert_eq "$out" "Untagged: a:1"
