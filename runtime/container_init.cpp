@@ -22,15 +22,13 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/in_root.hpp"
-#include "runtime/credentials.hpp"
-#include "runtime/exec_path.hpp"
+#include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-extern char** environ;
 
 namespace kiln::runtime {
 namespace {
@@ -67,23 +65,12 @@ void join_namespaces(const Spec& spec) {
   }
 }
 
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
 
 void write_oom_score_adj(int value) {
   write_file("/proc/self/oom_score_adj", std::to_string(value));
 }
 
-void enter_cwd(const std::string& cwd) {
-  if (::chdir(cwd.c_str()) != 0) throw_errno("chdir to process.cwd " + cwd);
-  char buf[PATH_MAX];
-  // A cwd outside our root shows as "(unreachable)/..." or fails: refuse it.
-  if (!::getcwd(buf, sizeof buf) || buf[0] != '/') throw Error("process.cwd " + cwd + ": resolves outside the container");
-}
+
 
 }  // namespace
 
@@ -145,19 +132,9 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     finish_rootfs(spec);
 
     stage = "set up process";
+    if (proc.terminal) setup_terminal(proc, channel);
     if (spec.linux.personality && ::personality(*spec.linux.personality) < 0) throw_errno("set personality");
-    apply_rlimits(proc.rlimits);
-    // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
-    if (!proc.no_new_privileges && cfg.load_seccomp) cfg.load_seccomp();
-    apply_user_and_capabilities(proc, cfg.setgroups_allowed);
-    apply_no_new_privileges(proc);
-    enter_cwd(proc.cwd);
-    std::string executable = resolve_executable(proc.args[0], proc.env);
-    std::vector<char*> argv = c_strings(proc.args);
-    std::vector<char*> envp = c_strings(proc.env);
-    if (proc.no_new_privileges && cfg.load_seccomp) cfg.load_seccomp();
-    // Everything we still hold (channel, fifo) closes itself at execve.
-    ::syscall(SYS_close_range, 3u + static_cast<unsigned>(cfg.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+    PreparedExec exec = prepare_process(proc, cfg.seccomp, channel, cfg.setgroups_allowed, cfg.preserve_fds);
 
     stage = "wait for start";
     channel.send(SyncType::ready);
@@ -174,8 +151,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     if (cfg.start_container_hooks) cfg.start_container_hooks();
 
     stage = "exec";
-    ::execve(executable.c_str(), argv.data(), envp.data());
-    throw_errno("exec " + executable);
+    exec_prepared(exec);
   } catch (const std::exception& e) {
     int err = 0;
     if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runtime/mount_plan.hpp"
+#include "runtime/seccomp_compile.hpp"
 #include "runtime/spec.hpp"
 #include "runtime/sync_channel.hpp"
 
@@ -21,9 +22,9 @@ struct InitConfig {
   bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
   bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
   int unshare_flags = 0;
+  const SeccompProgram* seccomp = nullptr;  // loaded as late as possible before execve
   // Steps supplied by the lifecycle layer (seccomp, hooks); each may be empty.
   std::function<void()> create_container_hooks;  // in the container's namespaces, before pivot_root
-  std::function<void()> load_seccomp;            // as late as possible before execve
   std::function<void()> start_container_hooks;   // after start, before execve
 };
 

@@ -66,7 +66,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   cfg.pause_for_hooks = static_cast<bool>(options.create_runtime_hooks);
   cfg.create_container_hooks = options.create_container_hooks;
   cfg.start_container_hooks = options.start_container_hooks;
-  cfg.load_seccomp = options.load_seccomp;
+  cfg.seccomp = options.seccomp;
 
   // Namespaces: new ones are created by clone3 itself, except cgroup (unshared by the child
   // once it sits in its cgroup) and, when joining a user namespace by path, everything but
@@ -129,7 +129,24 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
       options.create_runtime_hooks(pid);
       parent_end.send(SyncType::hooks_done);
     }
-    parent_end.expect(SyncType::ready);
+    // Before "ready" the child may hand us fds: its pty master, its seccomp notify fd.
+    for (;;) {
+      int fd = -1;
+      SyncMessage msg = parent_end.receive(&fd);
+      if (msg.type == SyncType::seccomp_listener) {
+        out.seccomp_listener.reset(fd);
+        continue;
+      }
+      if (msg.type == SyncType::pty_master) {
+        out.pty_master.reset(fd);
+        continue;
+      }
+      if (fd >= 0) ::close(fd);
+      if (msg.type == SyncType::ready) break;
+      if (msg.type == SyncType::error)
+        throw Error(msg.stage[0] ? std::string(msg.stage) + ": " + msg.text : std::string(msg.text), msg.err);
+      throw Error("sync: unexpected message " + std::to_string(static_cast<uint32_t>(msg.type)) + " from container init");
+    }
     spdlog::debug("launch: init {} is ready", pid);
   } catch (...) {
     kill_and_reap(pid);

@@ -23,13 +23,15 @@ struct LaunchOptions {
   std::function<void(pid_t)> create_runtime_hooks;  // prestart + createRuntime, in the runtime's namespaces
   std::function<void()> create_container_hooks;
   std::function<void()> start_container_hooks;
-  std::function<void()> load_seccomp;
+  const SeccompProgram* seccomp = nullptr;
 };
 
 struct Launched {
   pid_t pid = -1;
   UniqueFd pidfd;
   SyncChannel channel;  // run: send SyncType::start on it
+  UniqueFd seccomp_listener;  // SCMP_ACT_NOTIFY profiles: the filter's notify fd
+  UniqueFd pty_master;        // process.terminal: the master side of the container's pty
 };
 
 // On failure the child is killed and reaped before the error is thrown; the caller removes

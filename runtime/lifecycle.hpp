@@ -20,6 +20,7 @@ struct CreateOptions {
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;
+  bool detach = false;  // run -d (set by run_container)
 };
 
 // Sets everything up and leaves the init waiting for start. Nothing is left behind on failure.
@@ -38,6 +39,10 @@ nlohmann::json container_state_json(const std::string& root, const std::string& 
 void pause_container(const std::string& root, const std::string& id);
 void resume_container(const std::string& root, const std::string& id);
 std::vector<pid_t> container_pids(const std::string& root, const std::string& id);
+
+// poststart/poststop: a failing hook is logged as a warning and the step goes on (the spec).
+void run_poststart_hooks(const ContainerState& state);
+void run_poststop_hooks(const ContainerState& state);
 
 struct ListedContainer {
   ContainerState state;

@@ -14,10 +14,20 @@
 #include "common/signals.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/console.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/seccomp_cache.hpp"
+#include "runtime/seccomp_load.hpp"
+#include "runtime/seccomp_profile.hpp"
 #include "runtime/spec.hpp"
+
+#include <filesystem>
+#include <optional>
 
 namespace kiln::runtime {
 namespace {
+
+using json = nlohmann::json;
 
 // Everything create made, undone in reverse unless commit() is called.
 class CreateRollback {
@@ -57,6 +67,11 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   Spec spec = load_spec(o.bundle);
   cgroups::Resources resources = with_context("config.json", [&] { return cgroups::parse_resources(spec.linux.resources); });
 
+  Hooks hooks = with_context("config.json", [&] { return parse_hooks(spec.hooks); });
+  std::optional<SeccompProgram> seccomp;
+  if (!spec.linux.seccomp.is_null())
+    seccomp = with_context("config.json", [&] { return prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache"); });
+
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
   std::shared_ptr<cgroups::Manager> cgroup = cgroups::make_manager(spec.linux.cgroups_path, o.id);
@@ -70,17 +85,55 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   lo.preserve_fds = o.preserve_fds;
   lo.exec_fifo = with_fifo ? dir.fifo_path() : "";
   lo.cgroup = cgroup.get();
-  Launched launched = launch(spec, lo);
+  lo.seccomp = seccomp ? &*seccomp : nullptr;
 
   ContainerState st;
   st.id = o.id;
-  st.pid = launched.pid;
-  st.pid_start_time = process_start_time(launched.pid);
   st.bundle = spec.bundle;
   st.rootfs = spec.root_path;
   st.created = now_rfc3339();
-  st.owner = "";
   st.annotations = spec.annotations;
+  // Hooks see the state as the spec defines it; the pid is filled in as it becomes known.
+  auto hook_state = [&st](pid_t pid, Status status) {
+    ContainerState s = st;
+    s.pid = pid;
+    return state_to_oci_json(s, status).dump();
+  };
+  if (!hooks.prestart.empty() || !hooks.createRuntime.empty()) {
+    lo.create_runtime_hooks = [&](pid_t pid) {
+      std::string state = hook_state(pid, Status::creating);
+      run_hooks(hooks.prestart, state, "prestart");
+      run_hooks(hooks.createRuntime, state, "createRuntime");
+    };
+  }
+  // These two run in the container's init. Its pid on the host is what /proc/self names
+  // before pivot_root (the host's procfs is still mounted there).
+  std::string child_state;
+  if (!hooks.createContainer.empty() || !hooks.startContainer.empty()) {
+    lo.create_container_hooks = [&] {
+      pid_t host_pid = static_cast<pid_t>(std::stol(std::filesystem::read_symlink("/proc/self").string()));
+      child_state = hook_state(host_pid, Status::creating);
+      run_hooks(hooks.createContainer, child_state, "createContainer");
+    };
+    lo.start_container_hooks = [&] { run_hooks(hooks.startContainer, child_state, "startContainer"); };
+  }
+  if (spec.process.terminal && o.console_socket.empty() && (with_fifo || o.detach))
+    throw Error("process.terminal is true but no --console-socket was given to receive the pty");
+  Launched launched = launch(spec, lo);
+  if (launched.pty_master && !o.console_socket.empty()) {
+    send_console_master(o.console_socket, launched.pty_master.get());
+    launched.pty_master.reset();
+  }
+  if (launched.seccomp_listener) {
+    const SeccompProfile profile = parse_seccomp(spec.linux.seccomp);
+    if (!profile.listener_path.empty())
+      send_listener_fd(profile.listener_path, launched.seccomp_listener.get(),
+                       seccomp_process_state(json::parse(hook_state(launched.pid, Status::creating)), launched.pid,
+                                             profile.listener_metadata));
+  }
+
+  st.pid = launched.pid;
+  st.pid_start_time = process_start_time(launched.pid);
   st.cgroups_path = spec.linux.cgroups_path;
   st.hooks = spec.hooks;
   st.has_user_namespace = spec.linux.has_namespace("user");
@@ -134,20 +187,25 @@ int run_container(const CreateOptions& o, bool detach) {
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
   sigprocmask(SIG_BLOCK, &set, &old);
-  Created c = with_context("run container " + o.id, [&] { return create_common(o, false, dir, rollback); });
+  CreateOptions opts = o;
+  opts.detach = detach;
+  Created c = with_context("run container " + o.id, [&] { return create_common(opts, false, dir, rollback); });
   rollback->commit();
   c.launched.channel.send(SyncType::start);
+  run_poststart_hooks(c.state);
   if (detach) {
     sigprocmask(SIG_SETMASK, &old, nullptr);
     return 0;
   }
-  int status = wait_forwarding_signals(c.launched.pid);
+  int status = c.launched.pty_master ? relay_terminal(c.launched.pty_master.get(), c.launched.pid)
+                                     : wait_forwarding_signals(c.launched.pid);
   // The process is gone: take the cgroup and the state with it, like runc run.
   try {
     c.cgroup->destroy();
   } catch (const Error& e) {
     spdlog::warn("run {}: {}", o.id, e.what());
   }
+  run_poststop_hooks(c.state);
   dir.remove();
   sigprocmask(SIG_SETMASK, &old, nullptr);
   return status;

@@ -8,6 +8,7 @@
 #include "cgroups/manager.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "runtime/hooks.hpp"
 #include "runtime/lifecycle.hpp"
 
 namespace kiln::runtime {
@@ -38,7 +39,22 @@ void signal_process(const ContainerState& st, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
 }
 
+void run_hooks_warning(const ContainerState& st, Status status, const char* phase,
+                       std::vector<Hook> Hooks::*which) {
+  try {
+    Hooks hooks = parse_hooks(st.hooks);
+    const auto& list = hooks.*which;
+    if (list.empty()) return;
+    run_hooks(list, state_to_oci_json(st, status).dump(), phase);
+  } catch (const Error& e) {
+    spdlog::warn("container {}: {}", st.id, e.what());
+  }
+}
+
 }  // namespace
+
+void run_poststart_hooks(const ContainerState& st) { run_hooks_warning(st, Status::running, "poststart", &Hooks::poststart); }
+void run_poststop_hooks(const ContainerState& st) { run_hooks_warning(st, Status::stopped, "poststop", &Hooks::poststop); }
 
 void start_container(const std::string& root, const std::string& id) {
   StateDir dir(root, id);
@@ -53,6 +69,7 @@ void start_container(const std::string& root, const std::string& id) {
   UniqueFd fifo(fd);
   write_all(fifo.get(), "0", "start container " + id + ": write exec fifo");
   ::unlink(dir.fifo_path().c_str());
+  run_poststart_hooks(st);
 }
 
 void kill_container(const std::string& root, const std::string& id, int sig, bool all) {
@@ -92,6 +109,7 @@ void delete_container(const std::string& root, const std::string& id, bool force
     if (!wait_gone(st.pid, st.pid_start_time, 5000)) throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
   }
   mgr->destroy();
+  run_poststop_hooks(st);
   dir.remove();
 }
 

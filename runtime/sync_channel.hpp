@@ -17,6 +17,7 @@ enum class SyncType : uint32_t {
   start = 5,         // parent -> child (run): exec the process now
   error = 6,         // child -> parent: setup failed (stage, errno, message)
   pty_master = 7,    // child -> parent: the terminal's master fd rides along (SCM_RIGHTS)
+  seccomp_listener = 8,  // child -> parent: the seccomp notify fd (SCM_RIGHTS)
 };
 
 struct SyncMessage {

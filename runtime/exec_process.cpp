@@ -1,0 +1,222 @@
+#include "runtime/exec_process.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "cgroups/manager.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/signals.hpp"
+#include "runtime/console.hpp"
+#include "runtime/process_setup.hpp"
+#include "runtime/seccomp_cache.hpp"
+#include "runtime/spec.hpp"
+#include "runtime/state.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+void set_env(std::vector<std::string>& env, const std::string& entry) {
+  std::string key = entry.substr(0, entry.find('='));
+  for (auto& e : env) {
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = entry;
+      return;
+    }
+  }
+  env.push_back(entry);
+}
+
+Process build_process(const ExecOptions& o, const Spec& spec) {
+  if (!o.process_file.empty()) {
+    std::string text = read_file(o.process_file);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(o.process_file + ": malformed JSON: " + e.what());
+    }
+    return with_context(o.process_file, [&] { return parse_process(j, "process"); });
+  }
+  if (o.args.empty()) throw Error("exec: no command given (pass args or --process)");
+  Process p = spec.process;
+  p.args = o.args;
+  p.terminal = o.tty;
+  for (const auto& e : o.env) {
+    if (e.find('=') == std::string::npos || e[0] == '=') throw Error("exec --env: must be KEY=VALUE");
+    set_env(p.env, e);
+  }
+  if (!o.cwd.empty()) {
+    if (o.cwd[0] != '/') throw Error("exec --cwd " + o.cwd + ": must be absolute");
+    p.cwd = o.cwd;
+  }
+  if (!o.user.empty()) {
+    size_t colon = o.user.find(':');
+    try {
+      p.user.uid = static_cast<uid_t>(std::stoul(o.user.substr(0, colon)));
+      p.user.gid = colon == std::string::npos ? 0 : static_cast<gid_t>(std::stoul(o.user.substr(colon + 1)));
+    } catch (const std::exception&) {
+      throw Error("exec --user " + o.user + ": must be UID[:GID]");
+    }
+  }
+  for (unsigned g : o.additional_gids) p.user.additional_gids.push_back(g);
+  for (const auto& c : o.caps) {
+    int v = with_context("exec --cap", [&] { return capability_from_name(c); });
+    for (auto* set : {&p.capabilities.bounding, &p.capabilities.effective, &p.capabilities.permitted})
+      if (std::find(set->begin(), set->end(), v) == set->end()) set->push_back(v);
+  }
+  if (o.no_new_privs) p.no_new_privileges = true;
+  return p;
+}
+
+struct ExecChild {
+  const Process* process;
+  const SeccompProgram* seccomp;
+  int pidfd;
+  int join_flags;
+  bool user_namespace;
+  int preserve_fds;
+};
+
+[[noreturn]] void exec_child(const ExecChild& c, const SyncChannel& channel) {
+  const char* stage = "join container";
+  try {
+    // Still kiln-runtime until execve, and visible in the container's pid namespace: no one
+    // in there may open /proc/<us>/exe (CVE-2019-5736).
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    for (int sig = 1; sig < NSIG; ++sig)
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    channel.expect(SyncType::go);
+    if (c.join_flags && ::setns(c.pidfd, c.join_flags) != 0) throw_errno("join the container's namespaces");
+    if (c.user_namespace) {
+      if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) throw_errno("become root in the user namespace");
+    }
+    if (::chdir("/") != 0) throw_errno("chdir /");
+    stage = "set up process";
+    if (c.process->terminal) setup_terminal(*c.process, channel);
+    PreparedExec exec = prepare_process(*c.process, c.seccomp, channel, true, c.preserve_fds);
+    channel.send(SyncType::ready);
+    stage = "exec";
+    exec_prepared(exec);
+  } catch (const std::exception& e) {
+    int err = 0;
+    if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();
+    channel.send_error(stage, e.what(), err);
+    ::_exit(err == ENOENT ? 127 : 126);
+  }
+}
+
+int wait_child(pid_t pid) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
+  for (;;) {
+    int status;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return exit_status_from_wait(status);
+    siginfo_t info;
+    int sig = ::sigwaitinfo(&set, &info);
+    if (sig > 0 && sig != SIGCHLD) ::kill(pid, sig);
+  }
+}
+
+}  // namespace
+
+int exec_in_container(const ExecOptions& o) {
+  StateDir dir(o.root, o.id);
+  ContainerState st = dir.load();
+  Status status = current_status(dir, st);
+  if (status != Status::running && status != Status::created)
+    throw Error("exec in container " + o.id + ": container is " + status_name(status) + ", not running");
+  Spec spec = load_spec(st.bundle);
+  Process proc = build_process(o, spec);
+  if (proc.terminal && o.detach && o.console_socket.empty())
+    throw Error("exec in container " + o.id + ": a terminal with --detach needs --console-socket");
+  std::optional<SeccompProgram> seccomp;
+  if (!spec.linux.seccomp.is_null()) seccomp = prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache");
+
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0));
+  if (pidfd < 0 || !process_alive(st.pid, st.pid_start_time)) throw Error("container " + o.id + " not running", ESRCH);
+  UniqueFd init_fd(pidfd);
+  int flags = 0;
+  for (const auto& ns : spec.linux.namespaces)
+    if (ns.type != "pid") flags |= ns.clone_flag;
+  // The pid namespace is joined by us: it only changes where our children are born.
+  if (spec.linux.has_namespace("pid") && ::setns(pidfd, CLONE_NEWPID) != 0) throw_errno("join pid namespace of " + o.id);
+
+  auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
+  ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd, flags, st.has_user_namespace, o.preserve_fds};
+  sigset_t set, old;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, &old);
+
+  auto [parent_end, child_end] = SyncChannel::make_pair();
+  int cg_fd = cgroup->clone_into_fd();
+  struct clone_args args {};
+  args.exit_signal = SIGCHLD;
+  if (cg_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cg_fd);
+  }
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+  if (pid < 0) throw_errno("clone exec process");
+  if (pid == 0) {
+    parent_end.close();
+    exec_child(child, child_end);
+  }
+  child_end.close();
+  UniqueFd master;
+  try {
+    if (cg_fd < 0) cgroup->add_process(pid);
+    parent_end.send(SyncType::go);
+    // fds may come first (pty master, seccomp listener), then ready; EOF after ready = exec'd.
+    for (bool ready = false;;) {
+      int fd = -1;
+      SyncMessage msg = parent_end.receive(&fd);
+      if (msg.type == SyncType::pty_master) {
+        master.reset(fd);
+        continue;
+      }
+      if (fd >= 0) ::close(fd);
+      if (msg.type == SyncType::ready) {
+        ready = true;
+        continue;
+      }
+      if (msg.type == SyncType::error && msg.err == EPIPE && ready && !msg.stage[0]) break;  // exec'd
+      if (msg.type == SyncType::error) throw Error(std::string(msg.stage) + ": " + msg.text, msg.err);
+    }
+  } catch (...) {
+    ::kill(pid, SIGKILL);
+    int ws;
+    ::waitpid(pid, &ws, 0);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    throw;
+  }
+  if (master && !o.console_socket.empty()) {
+    send_console_master(o.console_socket, master.get());
+    master.reset();
+  }
+  if (!o.pid_file.empty()) write_file_atomic(o.pid_file, std::to_string(pid), 0644);
+  if (o.detach) return 0;
+  int rc = master ? relay_terminal(master.get(), pid) : wait_child(pid);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  return rc;
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,92 @@
+#include "runtime/process_setup.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/error.hpp"
+#include "common/unique_fd.hpp"
+#include "runtime/credentials.hpp"
+#include "runtime/exec_path.hpp"
+#include "runtime/seccomp_load.hpp"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace kiln::runtime {
+namespace {
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+void enter_cwd(const std::string& cwd) {
+  if (::chdir(cwd.c_str()) != 0) throw_errno("chdir to process.cwd " + cwd);
+  char buf[4096];
+  // A cwd outside our root shows as "(unreachable)/..." or fails: refuse it (CVE-2024-21626).
+  if (!::getcwd(buf, sizeof buf) || buf[0] != '/') throw Error("process.cwd " + cwd + ": resolves outside the container");
+}
+
+}  // namespace
+
+void install_seccomp(const SeccompProgram* program, const SyncChannel& channel) {
+  if (!program) return;
+  int rc = load_seccomp(*program);
+  if (rc < 0) throw_errno("load seccomp filter", -rc);
+  if (program->needs_listener) {
+    channel.send_fd(SyncType::seccomp_listener, rc);
+    ::close(rc);
+  }
+}
+
+void setup_terminal(const Process& process, const SyncChannel& channel) {
+  UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) throw_errno("open /dev/ptmx");
+  if (::unlockpt(master.get()) != 0) throw_errno("unlock pty");
+  // TIOCGPTPEER opens the slave through the master: no path lookup that could be raced.
+  int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) throw_errno("open pty slave");
+  if (process.console_height || process.console_width) {
+    struct winsize ws {};
+    ws.ws_row = static_cast<unsigned short>(process.console_height);
+    ws.ws_col = static_cast<unsigned short>(process.console_width);
+    ::ioctl(master.get(), TIOCSWINSZ, &ws);
+  }
+  if (::setsid() < 0 && errno != EPERM) throw_errno("setsid");
+  if (::ioctl(slave, TIOCSCTTY, 0) != 0) throw_errno("make the pty the controlling terminal");
+  for (int fd = 0; fd < 3; ++fd)
+    if (::dup2(slave, fd) < 0) throw_errno("dup pty slave");
+  if (slave > 2) ::close(slave);
+  channel.send_fd(SyncType::pty_master, master.get());
+}
+
+PreparedExec prepare_process(const Process& proc, const SeccompProgram* seccomp, const SyncChannel& channel,
+                             bool setgroups_allowed, int preserve_fds) {
+  apply_rlimits(proc.rlimits);
+  // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
+  if (!proc.no_new_privileges) install_seccomp(seccomp, channel);
+  apply_user_and_capabilities(proc, setgroups_allowed);
+  apply_no_new_privileges(proc);
+  enter_cwd(proc.cwd);
+  PreparedExec out{resolve_executable(proc.args[0], proc.env), proc.args, proc.env};
+  if (proc.no_new_privileges) install_seccomp(seccomp, channel);
+  // Everything we still hold (channel, fifo) closes itself at execve.
+  ::syscall(SYS_close_range, 3u + static_cast<unsigned>(preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+  return out;
+}
+
+void exec_prepared(const PreparedExec& exec) {
+  std::vector<char*> argv = c_strings(exec.args);
+  std::vector<char*> envp = c_strings(exec.env);
+  ::execve(exec.path.c_str(), argv.data(), envp.data());
+  throw_errno("exec " + exec.path);
+}
+
+}  // namespace kiln::runtime
