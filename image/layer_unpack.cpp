@@ -124,8 +124,12 @@ class Extractor {
   // Directory mtimes last: creating children would change them again.
   void finish() {
     for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
-      auto [parent, last] = open_parent_in_root(root_, it->first, false);
-      ::utimensat(parent.get(), last.c_str(), it->second.ts, AT_SYMLINK_NOFOLLOW);
+      try {
+        auto [parent, last] = open_parent_in_root(root_, it->first, false);
+        ::utimensat(parent.get(), last.c_str(), it->second.ts, AT_SYMLINK_NOFOLLOW);
+      } catch (const Error&) {
+        // A later entry of the same layer removed or replaced it: nothing to stamp.
+      }
     }
   }
 

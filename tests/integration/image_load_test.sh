@@ -167,4 +167,43 @@ test_load_progress_only_on_terminal() {
   assert_eq "$out" "Loaded image: q:latest"
 }
 
+test_multi_platform_index_picks_host_or_platform() {
+  for a in amd64 arm64; do
+    mkdir -p "$T/$a"; echo "$a" > "$T/$a/arch"; tar -C "$T/$a" -cf "$T/$a.tar" arch
+    python3 "$FIX/make_oci.py" "$T/img-$a" "$T/$a.tar" || fail make_oci
+  done
+  python3 - "$T" <<'PY' || fail "index"
+import hashlib, json, os, shutil, sys
+t = sys.argv[1]; out = t + "/multi"
+os.makedirs(out + "/blobs/sha256")
+shutil.copy(t + "/img-amd64/oci-layout", out)
+entries = []
+for arch in ("arm64", "amd64"):
+    src = t + "/img-" + arch
+    for b in os.listdir(src + "/blobs/sha256"): shutil.copy(src + "/blobs/sha256/" + b, out + "/blobs/sha256/")
+    m = json.load(open(src + "/index.json"))["manifests"][0]
+    m.pop("annotations"); m["platform"] = {"os": "linux", "architecture": arch}; entries.append(m)
+idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}).encode()
+d = hashlib.sha256(idx).hexdigest(); open(out + "/blobs/sha256/" + d, "wb").write(idx)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + d,
+           "size": len(idx), "annotations": {"org.opencontainers.image.ref.name": "test/multiarch:1"}}]}, open(out + "/index.json", "w"))
+PY
+  "$KILN" --root "$T/store" load -q -i "$T/multi" || fail "load host platform"
+  "$KILN" --root "$T/store" unpack test/multiarch:1 "$T/b1" || fail unpack
+  assert_eq "$(cat "$T/b1/rootfs/arch")" amd64
+  "$KILN" --root "$T/store" load -q -i "$T/multi" --platform linux/arm64 --name arm || fail "load arm64"
+  "$KILN" --root "$T/store" unpack arm "$T/b2" || fail unpack
+  assert_eq "$(cat "$T/b2/rootfs/arch")" arm64
+  out=$("$KILN" --root "$T/store" load -q -i "$T/multi" --platform linux/s390x 2>&1); assert_eq $? 125
+  assert_contains "$out" "no image for platform linux/s390x"
+}
+
+test_load_progress_on_terminal() {
+  script -qec "$KILN --root $T/store load -i $IMAGES/oci --name tty" /dev/null > "$T/tty.out" || fail "load on a tty"
+  assert_contains "$(cat "$T/tty.out")" "layer 3/3"
+  assert_contains "$(cat "$T/tty.out")" "MiB/s"
+  script -qec "$KILN --root $T/store load -q -i $IMAGES/oci --name tty2" /dev/null > "$T/tty2.out" || fail "load -q"
+  assert_not_contains "$(cat "$T/tty2.out")" "MiB/s"
+}
+
 run_tests
