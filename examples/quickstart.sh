@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # the single-quoted scripts are expanded by the container's shell
+# kiln quick start. On a fresh Debian 12 machine, as root, from any directory:
+#   examples/quickstart.sh
+# Installs what is missing, builds kiln, makes a busybox root filesystem and runs a few
+# containers in it, showing what they see. Everything it makes is removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "quickstart: containers need root: sudo $0" >&2; exit 1; }
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "1. Install the Debian packages kiln needs (tests/install-deps.sh; does nothing if present)"
+tests/install-deps.sh
+step "2. Build kiln-runtime (the OCI runtime) and kiln into build/"
+cmake -S . -B build -G Ninja >/dev/null
+ninja -C build kiln-runtime kiln | tail -1
+KR=$PWD/build/cli/kiln-runtime
+
+T=$(mktemp -d /tmp/kiln-quickstart.XXXXXX)
+kr() { "$KR" --root "$T/state" "$@"; }   # every container's state lives under $T/state
+cleanup() {
+  for id in $(kr list -q 2>/dev/null); do kr delete --force "$id" || true; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+step "3. A root filesystem: Debian's static busybox and its applets, in $T/rootfs"
+mkdir -p "$T/rootfs"/{bin,proc,sys,dev,tmp,etc,root}
+cp /bin/busybox "$T/rootfs/bin/busybox"
+for app in $(/bin/busybox --list); do [ -e "$T/rootfs/bin/$app" ] || ln -s busybox "$T/rootfs/bin/$app"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$T/rootfs/etc/passwd"
+
+step "4. A bundle: 'kiln-runtime spec' writes a default config.json; jq edits it"
+mkdir "$T/default" && (cd "$T/default" && "$KR" spec)
+jq -c '{hostname, namespaces: [.linux.namespaces[].type], readonly_root: .root.readonly}' "$T/default/config.json"
+bundle() { # bundle NAME HOSTNAME SCRIPT: $T/NAME/config.json, running `sh -c SCRIPT` as NAME
+  mkdir -p "$T/$1"
+  jq --arg h "$2" --arg s "$3" --arg r "$T/rootfs" \
+    '.hostname = $h | .root.path = $r | .process.args = ["sh", "-c", $s]' \
+    "$T/default/config.json" > "$T/$1/config.json"
+}
+run() { # run NAME HOSTNAME SCRIPT: a container in the foreground, with our stdio
+  bundle "$@"
+  echo "\$ kiln-runtime run --bundle $T/$1 $1        # sh -c '$3'"
+  kr run --bundle "$T/$1" "$1"
+}
+
+step "5. Its own hostname (the host is '$(hostname)')"
+run alpha alpha 'echo "hostname: $(hostname)"'
+run beta beta 'echo "hostname: $(hostname)"'
+
+step "6. Its own PID namespace: the shell is PID 1 and sees only its own processes"
+run pids gamma 'echo "my PID: $$"; sleep 9 & ps; kill $!'
+
+step "7. Its own mounts: the busybox rootfs as /, a fresh /proc, /dev, /sys (none of it on the host)"
+run mounts delta 'mount | head -n 8; echo ...; ls /'
+echo "mounts of $T on the host: $(grep -c "$T" /proc/self/mountinfo || true)"
+
+step "8. Two containers at once, detached: create, start, list, state, kill, delete"
+for name in web1 web2; do
+  bundle "$name" "$name" 'trap "echo $(hostname) got SIGTERM; exit 0" TERM; echo "$(hostname) up"; while :; do sleep 1; done'
+  echo "\$ kiln-runtime create --bundle $T/$name $name"
+  kr create --bundle "$T/$name" "$name" > "$T/$name.log" 2>&1   # its output goes to a log file
+done
+kr list
+kr start web1 && kr start web2 && sleep 1
+echo "\$ kiln-runtime list"; kr list
+echo "\$ kiln-runtime state web1"; kr state web1 | jq -c '{id, status, pid}'
+echo "\$ kiln-runtime ps web2"; kr ps web2
+echo "\$ kiln-runtime kill web1 TERM; kiln-runtime kill web2 KILL"
+kr kill web1 TERM && kr kill web2 KILL
+for name in web1 web2; do   # wait until both are stopped
+  for _ in $(seq 50); do [ "$(kr state "$name" | jq -r .status)" = stopped ] && break; sleep 0.1; done
+done
+kr list
+echo "their output:"; cat "$T/web1.log" "$T/web2.log"
+kr delete web1 && kr delete web2
+echo "\$ kiln-runtime list    # after delete"; kr list
+
+step "9. Exit status: kiln-runtime run exits with the container's status"
+status=0; run fails epsilon 'echo "exiting with 3"; exit 3' || status=$?
+echo "kiln-runtime run exited with $status"
+
+# ---------------------------------------------------------------------------------------------
+# Later steps go here (images and secrets): `kiln load` a busybox image, `kiln run` it, pass a
+# secret at launch. Keep each step short: a step line, the command, what it shows.
+# ---------------------------------------------------------------------------------------------
+
+step "Done. Next: tests/run.sh builds and runs every test; bench/start.sh compares start times."
