@@ -33,7 +33,7 @@ void signal_process(const ContainerState& st, int sig) {
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0));
   if (pidfd < 0 || !process_alive(st.pid, st.pid_start_time)) {
     if (pidfd >= 0) ::close(pidfd);
-    throw Error("container " + st.id + " not running", ESRCH);
+    throw Error("cannot signal container " + st.id + ": container not running", ESRCH);
   }
   UniqueFd owned(pidfd);
   if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
@@ -76,7 +76,7 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
   StateDir dir(root, id);
   ContainerState st = dir.load();
   Status status = current_status(dir, st);
-  if (status == Status::stopped && !all) throw Error("container " + id + " not running", ESRCH);
+  if (status == Status::stopped && !all) throw Error("cannot signal container " + id + ": container not running", ESRCH);
   if (all) {
     auto mgr = cgroups::make_manager(st.cgroups_path, id);
     mgr->kill_all(sig);

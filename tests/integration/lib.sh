@@ -78,6 +78,8 @@ run_tests() {
       failed=$((failed + 1)); echo "  FAIL $name"; sed 's/^/      /' "$T.log" | tail -25
       [ -n "$left" ] && echo "      left behind: $left"
     fi
+    # Remove what a failed test left (after the check above has reported it).
+    for c in $(ls "$T/state" 2>/dev/null); do "$KR" --root "$T/state" delete --force "$c" >/dev/null 2>&1; done
     # Unmount anything a failed test left before deleting its dir.
     grep -F "$T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
     rm -rf "$T" "$T.log"
