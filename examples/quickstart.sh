@@ -51,7 +51,7 @@ run alpha alpha 'echo "hostname: $(hostname)"'
 run beta beta 'echo "hostname: $(hostname)"'
 
 step "6. Its own PID namespace: the shell is PID 1 and sees only its own processes"
-run pids gamma 'echo "my PID: $$"; sleep 9 & ps; kill $!'
+run pids gamma 'echo "my PID: $$"; sleep 9 & sleep 0.2; ps; kill $!'
 
 step "7. Its own mounts: the busybox rootfs as /, a fresh /proc, /dev, /sys (none of it on the host)"
 run mounts delta 'mount | head -n 8; echo ...; ls /'

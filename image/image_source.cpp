@@ -13,7 +13,14 @@ namespace {
 constexpr off_t kMaxSmallFile = 32 << 20;
 }
 
-UniqueFd ImageSource::open(const std::string& path) const { return open_in_root(dir_.get(), path, O_RDONLY); }
+UniqueFd ImageSource::open(const std::string& path) const {
+  // O_NONBLOCK: a FIFO planted in a source must not hang the load; only regular files pass.
+  UniqueFd fd = open_in_root(dir_.get(), path, O_RDONLY | O_NONBLOCK);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + path);
+  if (!S_ISREG(st.st_mode)) throw Error(path + " is not a regular file");
+  return fd;
+}
 
 std::string ImageSource::read_small(const std::string& path, const std::string& what) const {
   UniqueFd fd;

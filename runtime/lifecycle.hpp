@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool detach = false;  // run -d (set by run_container)
+  // A config.json held in memory (kiln run: it may carry secrets, so it never touches the
+  // disk). When set, `bundle` is only the base for relative paths and the state's bundle.
+  std::optional<nlohmann::json> config;
 };
 
 // Sets everything up and leaves the init waiting for start. Nothing is left behind on failure.

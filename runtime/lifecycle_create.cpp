@@ -64,7 +64,7 @@ struct Created {
 Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std::unique_ptr<CreateRollback>& rollback) {
   validate_container_id(o.id);
   // Validate everything the config says before touching the system.
-  Spec spec = load_spec(o.bundle);
+  Spec spec = o.config ? with_context("config", [&] { return parse_spec(*o.config, o.bundle); }) : load_spec(o.bundle);
   cgroups::Resources resources = with_context("config.json", [&] { return cgroups::parse_resources(spec.linux.resources); });
 
   Hooks hooks = with_context("config.json", [&] { return parse_hooks(spec.hooks); });
