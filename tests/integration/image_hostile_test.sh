@@ -189,4 +189,34 @@ test_not_an_image() {
   SRC=$T/empty expect_refused "not an OCI image layout or docker archive"
 }
 
+test_fifo_blob_does_not_hang() {
+  good_image; b=$(layer_blob); rm "$T/img/blobs/sha256/$b"; mkfifo "$T/img/blobs/sha256/$b"
+  out=$(timeout 10 "$KILN" --root "$T/store" load -q -i "$T/img" 2>&1); rc=$?
+  assert_eq $rc 125; assert_contains "$out" "is not a regular file"
+  check_nothing_left
+}
+
+test_crash_leftovers_are_cleaned() {
+  good_image
+  # What a load killed mid-way leaves: a work dir of a dead process under tmp/.
+  mkdir -p "$T/store/tmp/999999999-abcdef/layer-0/diff/half"
+  "$KILN" --root "$T/store" load -q -i "$T/img" --name ok > /dev/null || fail load
+  assert_eq "$(ls -A "$T/store/tmp")" "" "stale tmp dir not cleaned"
+  assert_eq "$(ls "$T/store/layers" | wc -l)" 1
+}
+
+test_killed_load_leaves_consistent_store() {
+  setup_canary
+  mkdir -p "$T/big"; head -c 96M /dev/urandom > "$T/big/blob"; tar -C "$T/big" -cf "$T/big.tar" blob
+  python3 "$FIX/make_oci.py" "$T/img" "$T/big.tar"; rm -rf "$T/big" "$T/big.tar"
+  "$KILN" --root "$T/store" load -q -i "$T/img" --name big & pid=$!
+  sleep 0.4; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  # Whatever was committed is complete: every layer dir has its metadata.
+  for l in "$T/store/layers"/*; do [ -e "$l" ] || continue; [ -f "$l/layer.json" ] || fail "half layer $l"; done
+  "$KILN" --root "$T/store" load -q -i "$T/img" --name big > /dev/null || fail "reload after kill"
+  assert_eq "$(ls -A "$T/store/tmp")" "" "leftovers of the killed load"
+  "$KILN" --root "$T/store" unpack big "$T/b" || fail unpack
+  assert_eq "$(stat -c %s "$T/b/rootfs/blob")" $((96 << 20))
+}
+
 run_tests
