@@ -17,12 +17,23 @@
 #include "image/whiteout.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static std::string base = [] {
-    char t[] = "/tmp/kiln-layer-fuzz.XXXXXX";
-    std::string b = ::mkdtemp(t);
-    kiln::mkdir_p(b + "/canary");
-    return b;
-  }();
+  // The work dir lives for the whole run and is removed at exit (libFuzzer exits normally).
+  struct Base {
+    std::string path;
+    Base() {
+      char t[] = "/tmp/kiln-layer-fuzz.XXXXXX";
+      path = ::mkdtemp(t);
+      kiln::mkdir_p(path + "/canary");
+    }
+    ~Base() {
+      try {
+        kiln::remove_tree(path);
+      } catch (...) {
+      }
+    }
+  };
+  static Base b;
+  const std::string& base = b.path;
   static unsigned round = 0;
   std::string root = base + "/root";
   kiln::mkdir_p(root);
