@@ -318,6 +318,8 @@ class Extractor {
       struct stat st;
       found = ::fstatat(tparent.get(), tlast.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
       if (found && S_ISDIR(st.st_mode)) throw Error("hardlink to directory " + target);
+      // A whiteout this layer made means the target is deleted, not a device to link to.
+      if (found && S_ISCHR(st.st_mode) && st.st_rdev == 0) throw Error("hardlink to " + target + ", which this layer deletes");
     } catch (const Error& e) {
       if (e.code() != ENOENT && e.code() != ENOTDIR) throw;
     }

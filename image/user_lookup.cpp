@@ -57,13 +57,12 @@ ResolvedUser resolve_user(int root, const std::string& spec) {
   std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
   auto passwd = read_db(root, "/etc/passwd");
   std::string user_name;
-  bool gid_from_passwd = false;
   if (auto n = number(user)) {
     r.uid = *n;
     for (const auto& f : passwd)
       if (f.size() >= 4 && number(f[2]) == n) {
         user_name = f[0];
-        if (auto g = number(f[3])) r.gid = *g, gid_from_passwd = true;
+        if (auto g = number(f[3])) r.gid = *g;
         break;
       }
   } else {
@@ -76,12 +75,11 @@ ResolvedUser resolve_user(int root, const std::string& spec) {
         r.uid = *u;
         r.gid = *g;
         user_name = user;
-        found = gid_from_passwd = true;
+        found = true;
         break;
       }
     if (!found) throw Error("user " + user + " not found in the image's /etc/passwd");
   }
-  (void)gid_from_passwd;
   auto groups = read_db(root, "/etc/group");
   if (!group.empty()) {
     if (auto n = number(group)) {
