@@ -8,6 +8,10 @@
 #include "runtime/container_init.hpp"
 
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/personality.h>
@@ -72,6 +76,27 @@ void write_oom_score_adj(int value) {
 
 
 
+// move_mount(2) the detached mount fd onto destination inside the rootfs.
+void attach_detached_mount(int rootfs_fd, int mount_fd, const std::string& destination) {
+  UniqueFd target = mkdir_all_in_root(rootfs_fd, destination);
+  if (::syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, proc_fd_path(target.get()).c_str(),
+                MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    throw_errno("move_mount");
+  ::close(mount_fd);
+}
+
+// A new network namespace has only `lo`, and it is down; containers expect 127.0.0.1 to work.
+void bring_loopback_up() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) throw_errno("socket for loopback");
+  struct ifreq ifr {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) throw_errno("read flags of lo");
+  if (ifr.ifr_flags & IFF_UP) return;
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) throw_errno("bring lo up");
+}
+
 }  // namespace
 
 void container_init(const InitConfig& cfg, const SyncChannel& channel) {
@@ -88,7 +113,9 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    close_inherited_fds(cfg.preserve_fds, {channel.fd(), cfg.exec_fifo_fd});
+    std::vector<int> keep = {channel.fd(), cfg.exec_fifo_fd};
+    for (const auto& m : cfg.detached_mounts) keep.push_back(m.first);
+    close_inherited_fds(cfg.preserve_fds, keep);
     channel.expect(SyncType::go);
 
     stage = "join namespaces";
@@ -113,6 +140,9 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     stage = "mount rootfs";
     bool in_userns = spec.linux.has_namespace("user");
     UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, in_userns);
+    for (const auto& [fd, destination] : cfg.detached_mounts)
+      with_context("attach mount at " + destination, [&] { attach_detached_mount(rootfs.get(), fd, destination); });
+    if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
     if (cfg.pause_for_hooks) {
       channel.send(SyncType::create_hooks);
       channel.expect(SyncType::hooks_done);

@@ -22,7 +22,8 @@ struct InitConfig {
   bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
   bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
   int unshare_flags = 0;
-  const SeccompProgram* seccomp = nullptr;  // loaded as late as possible before execve
+  const SeccompProgram* seccomp = nullptr;
+  std::vector<std::pair<int, std::string>> detached_mounts;  // fd -> destination in the rootfs  // loaded as late as possible before execve
   // Steps supplied by the lifecycle layer (seccomp, hooks); each may be empty.
   std::function<void()> create_container_hooks;  // in the container's namespaces, before pivot_root
   std::function<void()> start_container_hooks;   // after start, before execve

@@ -67,6 +67,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   cfg.create_container_hooks = options.create_container_hooks;
   cfg.start_container_hooks = options.start_container_hooks;
   cfg.seccomp = options.seccomp;
+  cfg.detached_mounts = options.detached_mounts;
 
   // Namespaces: new ones are created by clone3 itself, except cgroup (unshared by the child
   // once it sits in its cgroup) and, when joining a user namespace by path, everything but

@@ -24,6 +24,7 @@ struct LaunchOptions {
   std::function<void()> create_container_hooks;
   std::function<void()> start_container_hooks;
   const SeccompProgram* seccomp = nullptr;
+  std::vector<std::pair<int, std::string>> detached_mounts;
 };
 
 struct Launched {

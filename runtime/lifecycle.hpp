@@ -12,6 +12,14 @@
 
 namespace kiln::runtime {
 
+// A mount made detached on the host (fsmount()/open_tree() fd, attached nowhere) that the
+// container's init attaches at `destination` inside its own mount namespace: it is never
+// visible in the host's mount tree (kiln's secret tmpfs).
+struct DetachedMount {
+  int fd = -1;
+  std::string destination;
+};
+
 struct CreateOptions {
   std::string root;  // state root (--root)
   std::string id;
@@ -25,6 +33,7 @@ struct CreateOptions {
   // A config.json held in memory (kiln run: it may carry secrets, so it never touches the
   // disk). When set, `bundle` is only the base for relative paths and the state's bundle.
   std::optional<nlohmann::json> config;
+  std::vector<DetachedMount> detached_mounts;  // fds stay owned by the caller
 };
 
 // Sets everything up and leaves the init waiting for start. Nothing is left behind on failure.

@@ -86,6 +86,10 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   lo.exec_fifo = with_fifo ? dir.fifo_path() : "";
   lo.cgroup = cgroup.get();
   lo.seccomp = seccomp ? &*seccomp : nullptr;
+  for (const auto& m : o.detached_mounts) {
+    if (m.destination.empty() || m.destination[0] != '/') throw Error("detached mount destination " + m.destination + ": must be absolute");
+    lo.detached_mounts.emplace_back(m.fd, m.destination);
+  }
 
   ContainerState st;
   st.id = o.id;

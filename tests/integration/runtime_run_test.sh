@@ -180,4 +180,10 @@ test_bad_input_one_clear_line() {
   [ -z "$(ls "$STATE" 2>/dev/null)" ] || fail "state left: $(ls "$STATE")"
 }
 
+test_loopback_up_in_new_network_namespace() {
+  make_bundle b sh -c 'ip link show lo | grep -c "UP"; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok'
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_contains "$out" "ping-ok"
+}
+
 run_tests

@@ -1,0 +1,282 @@
+#include "runtime/run_monitor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/signals.hpp"
+#include "common/unique_fd.hpp"
+#include "runtime/run_rootfs.hpp"
+#include "runtime/state.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+CreateOptions create_options(const RunJob& job) {
+  CreateOptions o;
+  o.root = job.records.runtime_root();
+  o.id = job.record.id;
+  o.bundle = job.record.container_dir;
+  o.config = job.spec;
+  o.detached_mounts = job.detached_mounts;
+  return o;
+}
+
+// --timeout: a child that sleeps, then SIGKILLs every process of the container and exits 124.
+// It dies with its parent (PDEATHSIG), so it can never outlive the monitor.
+class Timer {
+ public:
+  Timer(const std::string& root, const std::string& id, int seconds) {
+    if (seconds <= 0) return;
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw_errno("fork the --timeout timer");
+    if (pid_ > 0) return;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
+    struct timespec ts = {seconds, 0};
+    while (::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
+    }
+    // The container may still be being created: retry for a little while.
+    for (int i = 0; i < 100; ++i) {
+      try {
+        kill_container(root, id, SIGKILL, true);
+        ::_exit(124);
+      } catch (const std::exception&) {
+        ::usleep(50 * 1000);
+      }
+    }
+    ::_exit(124);
+  }
+  ~Timer() { stop(); }
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // True when it fired.
+  bool stop() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 124;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// The container has exited: record it, unmount, and with --rm remove everything.
+void finish(RunJob& job, int status, bool timed_out) {
+  RunRecord& r = job.record;
+  r.exit_code = status;
+  r.timed_out = timed_out;
+  r.finished = now_rfc3339();
+  spdlog::debug("run {}: exited with status {}{}", r.id, status, timed_out ? " (timeout)" : "");
+  unmount_rootfs(r.rootfs);
+  if (r.auto_remove) remove_run_container(job.records, r, job.release_image, true);
+  else job.records.save(r);
+}
+
+void report(int fd, const std::string& line) {
+  try {
+    write_all(fd, line + "\n", "report to kiln");
+  } catch (const Error&) {
+    // kiln went away; the container runs on.
+  }
+}
+
+[[noreturn]] void monitor_main(RunJob& job, int report_fd) {
+  bool reported = false;
+  int code = 1;
+  try {
+    ::setsid();
+    ::signal(SIGHUP, SIG_IGN);
+    ::signal(SIGPIPE, SIG_IGN);
+    UniqueFd null = open_file("/dev/null", O_RDONLY);
+    UniqueFd log = open_file(job.records.log_path(job.record.id), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (::dup2(null.get(), 0) < 0 || ::dup2(log.get(), 1) < 0 || ::dup2(log.get(), 2) < 0) throw_errno("monitor: redirect stdio");
+    RunRecord& r = job.record;
+    r.monitor_pid = ::getpid();
+    r.monitor_start_time = process_start_time(r.monitor_pid);
+    job.records.save(r);
+    const std::string root = job.records.runtime_root();
+    create_container(create_options(job));
+    pid_t pid = 0;
+    try {
+      start_container(root, r.id);
+      pid = container_state_json(root, r.id).at("pid").get<pid_t>();
+    } catch (...) {
+      try {
+        delete_container(root, r.id, true);
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
+    r.started = now_rfc3339();
+    job.records.save(r);
+    Timer timer(root, r.id, r.timeout);
+    report(report_fd, "OK");
+    reported = true;
+    ::close(report_fd);
+    int wstatus = 0;
+    while (::waitpid(pid, &wstatus, 0) < 0) {
+      if (errno != EINTR) throw_errno("monitor: wait for container");
+    }
+    bool fired = timer.stop();
+    int status = fired ? 124 : exit_status_from_wait(wstatus);
+    try {
+      delete_container(root, r.id, true);
+    } catch (const std::exception& e) {
+      spdlog::warn("run {}: {}", r.id, e.what());
+    }
+    finish(job, status, fired);
+    code = 0;
+  } catch (const Error& e) {
+    if (!reported) report(report_fd, "E" + std::to_string(e.code()) + " " + e.what());
+    else spdlog::error("monitor {}: {}", job.record.id, e.what());
+  } catch (const std::exception& e) {
+    if (!reported) report(report_fd, std::string("E0 internal error: ") + e.what());
+  }
+  ::_exit(code);
+}
+
+}  // namespace
+
+int run_attached(RunJob& job) {
+  RunRecord& r = job.record;
+  r.monitor_pid = ::getpid();
+  r.monitor_start_time = process_start_time(r.monitor_pid);
+  r.started = now_rfc3339();
+  job.records.save(r);
+  Timer timer(job.records.runtime_root(), r.id, r.timeout);
+  int status = run_container(create_options(job), false);
+  bool fired = timer.stop();
+  if (fired) status = 124;
+  finish(job, status, fired);
+  return status;
+}
+
+void run_detached(RunJob& job) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe for the monitor");
+  UniqueFd rd(p[0]), wr(p[1]);
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork the monitor");
+  if (pid == 0) {
+    rd.reset();
+    monitor_main(job, wr.release());
+  }
+  wr.reset();
+  std::string msg;
+  char c;
+  for (;;) {
+    ssize_t n = ::read(rd.get(), &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    msg += c;
+  }
+  if (msg == "OK") return;
+  int st;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (msg.size() > 1 && msg[0] == 'E') {
+    size_t sp = msg.find(' ');
+    int err = std::atoi(msg.substr(1, sp - 1).c_str());
+    throw Error(sp == std::string::npos ? "monitor failed" : msg.substr(sp + 1), err);
+  }
+  throw Error("monitor of container " + job.record.id.substr(0, 12) + " exited before the container started");
+}
+
+void remove_run_container(const RunRecords& records, const RunRecord& r, const std::function<void()>& release_image,
+                          bool force) {
+  const std::string root = records.runtime_root();
+  RunStatus st = records.status(r);
+  bool monitor_alive = r.monitor_pid > 0 && r.monitor_pid != ::getpid() && process_alive(r.monitor_pid, r.monitor_start_time);
+  if (!force && (st.process_alive || (monitor_alive && !r.exit_code)))
+    throw Error("container " + r.name + " is running: stop it first or use rm -f");
+  if (monitor_alive) {
+    ::kill(r.monitor_pid, SIGKILL);
+    for (int i = 0; i < 200 && process_alive(r.monitor_pid, r.monitor_start_time); ++i) ::usleep(5000);
+  }
+  StateDir sd(root, r.id);
+  if (sd.exists()) delete_container(root, r.id, true);
+  if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
+  if (!r.container_dir.empty()) remove_tree(r.container_dir);
+  if (release_image) {
+    try {
+      release_image();
+    } catch (const std::exception& e) {
+      spdlog::warn("remove {}: {}", r.id, e.what());
+    }
+  }
+  records.remove(r);
+}
+
+RunGuard::~RunGuard() {
+  if (committed_) return;
+  try {
+    remove_run_container(records_, record_, release_, true);
+  } catch (const std::exception& e) {
+    spdlog::warn("cleanup of container {}: {}", record_.id, e.what());
+  }
+}
+
+void signal_run_container(const RunRecords& records, const RunRecord& r, int sig) {
+  try {
+    kill_container(records.runtime_root(), r.id, sig, sig == SIGKILL);
+  } catch (const Error& e) {
+    if (records.status(r).process_alive) throw;
+    throw Error("container " + r.name + " is not running");
+  }
+}
+
+void stop_run_container(const RunRecords& records, const RunRecord& r, int timeout_seconds) {
+  auto exited = [&] {
+    RunRecord now = r;
+    try {
+      now = records.load(r.id);
+    } catch (const Error&) {
+      return true;  // removed (--rm)
+    }
+    RunStatus s = records.status(now);
+    if (s.process_alive) return false;
+    bool monitor = now.monitor_pid > 0 && process_alive(now.monitor_pid, now.monitor_start_time);
+    return now.exit_code.has_value() || !monitor;
+  };
+  if (exited()) return;
+  auto wait_until = [&](std::chrono::steady_clock::time_point deadline) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (exited()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return exited();
+  };
+  try {
+    kill_container(records.runtime_root(), r.id, SIGTERM, false);
+  } catch (const Error&) {
+  }
+  if (wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds))) return;
+  try {
+    kill_container(records.runtime_root(), r.id, SIGKILL, true);
+  } catch (const Error&) {
+  }
+  if (!wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+    throw Error("container " + r.name + " did not stop after SIGKILL");
+}
+
+}  // namespace kiln::runtime

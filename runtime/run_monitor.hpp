@@ -1,0 +1,66 @@
+// Running a `kiln run` container once its record, rootfs and spec exist.
+//
+// Foreground: kiln itself is the monitor: run_container() attaches stdio (or relays the pty),
+// forwards signals and returns the status; kiln records it and cleans up.
+//
+// Detached: kiln forks a monitor (like conmon) and returns once the container runs. The
+// monitor: setsid, stdin from /dev/null, stdout/stderr into the record's log file, create (the
+// container's init is the monitor's child, so it can be waited for), start, report "started" or
+// the create error back to kiln over a pipe, wait, record the exit status and finish time,
+// unmount the rootfs, and with --rm remove everything. The spec (which may carry secrets) only
+// ever lives in the two processes' memory.
+//
+// --timeout: a small timer child kills the container after N seconds; the status is then 124.
+#pragma once
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "runtime/lifecycle.hpp"
+#include "runtime/run_records.hpp"
+
+namespace kiln::runtime {
+
+struct RunJob {
+  RunRecords records;
+  RunRecord record;  // created on disk, rootfs mounted
+  nlohmann::json spec;
+  std::vector<DetachedMount> detached_mounts;
+  std::function<void()> release_image;  // unpin (the image store is not this library's)
+};
+
+// Returns the container's exit status (124 after --timeout). Throws when it cannot start.
+int run_attached(RunJob& job);
+// Returns once the container runs; throws the reason it did not start.
+void run_detached(RunJob& job);
+
+// Everything a container has, gone: its processes (killed), cgroup and runtime state, rootfs
+// mount, container dir, image pin and record. Idempotent; without force a running container is
+// an error ("container X is running: stop it first or use rm -f").
+void remove_run_container(const RunRecords& records, const RunRecord& record, const std::function<void()>& release_image,
+                          bool force);
+
+// Undoes a half-made `kiln run` unless committed: one clear error, nothing left behind.
+class RunGuard {
+ public:
+  RunGuard(const RunRecords& records, const RunRecord& record, std::function<void()> release_image)
+      : records_(records), record_(record), release_(std::move(release_image)) {}
+  ~RunGuard();
+  RunGuard(const RunGuard&) = delete;
+  RunGuard& operator=(const RunGuard&) = delete;
+  void commit() { committed_ = true; }
+
+ private:
+  const RunRecords& records_;
+  const RunRecord& record_;
+  std::function<void()> release_;
+  bool committed_ = false;
+};
+
+// Sends sig to the container's processes (SIGKILL: all of them).
+void signal_run_container(const RunRecords& records, const RunRecord& record, int sig);
+// SIGTERM (or the given signal), then SIGKILL after timeout_seconds; returns once it has exited.
+void stop_run_container(const RunRecords& records, const RunRecord& record, int timeout_seconds);
+
+}  // namespace kiln::runtime
