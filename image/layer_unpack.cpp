@@ -55,7 +55,7 @@ struct Stream {
     in_bytes += u;
     if (opt.expected_size >= 0 && in_bytes > static_cast<uint64_t>(opt.expected_size))
       throw Error("layer is larger than its descriptor says (" + std::to_string(opt.expected_size) + " bytes)");
-    blob_hash.update(buf.data(), u);
+    if (opt.hash) blob_hash.update(buf.data(), u);
     if (opt.copy_fd >= 0) write_all(opt.copy_fd, std::string_view(buf.data(), u), "blob copy");
     if (opt.progress && in_bytes >= next_progress) {
       opt.progress(in_bytes);
@@ -69,7 +69,7 @@ struct Stream {
     if (out_bytes > opt.max_size)
       throw Error("layer decompresses to more than the limit of " + std::to_string(opt.max_size) +
                   " bytes (KILN_MAX_LAYER_SIZE)");
-    diff_hash.update(data, n);
+    if (opt.hash) diff_hash.update(data, n);
   }
 };
 
@@ -110,14 +110,16 @@ std::string join(const std::string& dir, const std::string& name) { return dir.e
 // Writes the entries of one tar stream into root_fd.
 class Extractor {
  public:
-  Extractor(archive* tar, int root_fd, WhiteoutStrategy& ws, const std::exception_ptr& stream_error)
-      : tar_(tar), root_(root_fd), ws_(ws), stream_error_(stream_error) {}
+  Extractor(archive* tar, int root_fd, WhiteoutStrategy& ws, const std::exception_ptr& stream_error,
+            const UnpackOptions& opt)
+      : tar_(tar), root_(root_fd), ws_(ws), stream_error_(stream_error), opt_(opt) {}
 
   void entry(archive_entry* e) {
     const char* raw = archive_entry_pathname(e);
     if (!raw) throw Error("entry with an unreadable name");
     std::string name = raw;
     std::string path = clean_entry_path(name);  // its error names the entry already
+    if (opt_.select && !opt_.select(path, archive_entry_size(e))) return;  // data is read past
     with_context("entry " + name, [&] { apply(e, path); });
   }
 
@@ -340,6 +342,7 @@ class Extractor {
   int root_;
   WhiteoutStrategy& ws_;
   const std::exception_ptr& stream_error_;
+  const UnpackOptions& opt_;
   bool is_root_ = ::geteuid() == 0;
   std::unordered_map<std::string, UniqueFd> cache_;
   bool stale_ = false;
@@ -400,7 +403,7 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
     res.compression = archive_filter_count(outer.get()) > 1 ? archive_filter_name(outer.get(), 0) : "none";
     if (archive_read_open(tar.get(), &s, nullptr, read_decompressed, nullptr) != ARCHIVE_OK) fail(tar.get(), "read tar");
     whiteouts.begin_layer();
-    Extractor x(tar.get(), root_fd, whiteouts, s.error);
+    Extractor x(tar.get(), root_fd, whiteouts, s.error, options);
     archive_entry* e;
     for (;;) {
       r = archive_read_next_header(tar.get(), &e);

@@ -30,6 +30,11 @@ struct UnpackOptions {
   int64_t expected_size = -1;     // when >= 0, more input bytes than this is an error
   // Called every few MiB with the input bytes consumed so far (for progress displays).
   std::function<void(uint64_t)> progress;
+  // When set, only entries (cleaned path, size) it accepts are written; the rest are read
+  // past. Used to pull the small metadata out of an image archive before its layers.
+  std::function<bool(const std::string&, int64_t)> select;
+  // false: skip both sha256 computations (the digests in the result are then empty).
+  bool hash = true;
 };
 
 struct UnpackResult {

@@ -40,14 +40,41 @@ uint64_t effective_max(uint64_t v) { return v ? v : max_layer_size_from_env(); }
 
 // Extracts an image archive (a tar of an OCI layout or of `docker save` output) so it can be
 // read like a directory; the same hardened extractor as for layers keeps its names inside.
-void extract_archive(const std::string& path, const std::string& dest) {
+// Two passes keep a re-load cheap: the first writes only files up to kSmallFile (index,
+// manifests, configs, small layers), the second, run only when some layer is not stored
+// yet, writes the big ones. Neither hashes: every blob is verified when it is used.
+constexpr int64_t kSmallFile = 32 << 20;
+enum class Pass { small, big };
+
+void extract_archive(const std::string& path, const std::string& dest, Pass pass) {
   UniqueFd in = open_file(path, O_RDONLY);
   mkdir_p(dest, 0700);
   UniqueFd root = open_file(dest, O_PATH | O_DIRECTORY);
   FlattenWhiteouts ws;
   UnpackOptions opt;
   opt.max_size = std::numeric_limits<uint64_t>::max();  // the layers inside are capped one by one
+  opt.hash = false;
+  opt.select = [pass](const std::string&, int64_t size) { return (size > kSmallFile) == (pass == Pass::big); };
   with_context("read archive " + path, [&] { unpack_layer(in.get(), root.get(), ws, opt); });
+}
+
+// True when some layer of the source's images is not in the store yet (or the config
+// cannot be read: the load itself then reports why).
+bool needs_layers(const Store& store, const std::vector<SourceImage>& images) {
+  for (const auto& img : images) {
+    try {
+      auto chains = chain_ids(parse_image_config(img.config_json).diff_ids);
+      if (chains.size() != img.layers.size()) return true;
+      for (size_t i = 0; i < chains.size(); ++i) {
+        auto existing = store.layer(chains[i]);
+        const auto& sl = img.layers[i];
+        if (!existing || !store.has_blob(existing->digest) || (sl.digest && *sl.digest != existing->digest)) return true;
+      }
+    } catch (const Error&) {
+      return true;
+    }
+  }
+  return false;
 }
 
 struct Loader {
@@ -172,13 +199,15 @@ std::vector<LoadedImage> load(const Store& store, const std::string& path, const
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw_errno("load " + path);
   std::string src = path;
-  if (!S_ISDIR(st.st_mode)) {
+  bool archive = !S_ISDIR(st.st_mode);
+  if (archive) {
     src = work.path() + "/src";
-    extract_archive(path, src);
+    extract_archive(path, src, Pass::small);
   }
   auto source = with_context("load " + path, [&] { return open_image_source(src); });
   Platform platform = options.platform.value_or(host_platform());
   auto images = with_context("load " + path, [&] { return source->images(platform); });
+  if (archive && needs_layers(store, images)) extract_archive(path, src, Pass::big);
   if (options.name && images.size() != 1)
     throw Error("load " + path + ": --name needs an archive with one image, this one has " + std::to_string(images.size()));
   Loader loader{store, options, work.path()};
