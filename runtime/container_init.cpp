@@ -133,6 +133,8 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
       throw_errno("set domainname " + spec.domainname);
 
+    // The caller's session keyring (and the keys in it) must not be shared with the container.
+    if (cfg.new_session_keyring) ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, nullptr);
     stage = "sysctl";
     apply_sysctl(spec.linux.sysctl);
     if (proc.oom_score_adj) with_context("process.oomScoreAdj", [&] { write_oom_score_adj(*proc.oom_score_adj); });

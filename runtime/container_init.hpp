@@ -15,6 +15,7 @@ struct InitConfig {
   const Spec* spec = nullptr;
   MountPlan mounts;
   bool no_pivot = false;
+  bool new_session_keyring = true;  // a fresh anonymous session keyring (unless --no-new-keyring)
   int preserve_fds = 0;
   int exec_fifo_fd = -1;       // create: wait for `start` by reading one byte from it
   bool pause_for_hooks = false;  // prestart/createRuntime hooks exist: stop before pivot_root

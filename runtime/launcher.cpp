@@ -73,6 +73,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   // once it sits in its cgroup) and, when joining a user namespace by path, everything but
   // pid (created after the join, so the user namespace owns them).
   uint64_t flags = 0;
+  bool new_time_ns = false;
   const Namespace* user = spec.linux.find_namespace("user");
   bool join_user = user && !user->path.empty();
   int later = 0;
@@ -89,13 +90,23 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
     if (ns.type == "cgroup") {
       cfg.new_cgroup_namespace = true;
     } else if (ns.type == "time") {
-      flags |= CLONE_NEWTIME;
+      new_time_ns = true;
     } else if (join_user && ns.type != "pid") {
       later |= ns.clone_flag;
     } else {
       flags |= static_cast<uint64_t>(ns.clone_flag);
     }
   }
+  if (new_time_ns) {
+    // Offsets can only be written before any process lives in the time namespace: unshare
+    // it here (that only affects our children), set the offsets, then clone into it.
+    if (::unshare(CLONE_NEWTIME) != 0) throw_errno("create time namespace");
+    std::string offsets;
+    for (const auto& [clock, off] : spec.linux.time_offsets)
+      offsets += clock + " " + std::to_string(off.first) + " " + std::to_string(off.second) + "\n";
+    if (!offsets.empty()) with_context("linux.timeOffsets", [&] { write_file("/proc/self/timens_offsets", offsets); });
+  }
+  cfg.new_session_keyring = !options.no_new_keyring;
   cfg.unshare_after_user_join = join_user;
   cfg.unshare_flags = later;
   // A new user namespace written from outside with a gid map: setgroups stays allowed for root.

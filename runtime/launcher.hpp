@@ -17,6 +17,7 @@ namespace kiln::runtime {
 
 struct LaunchOptions {
   bool no_pivot = false;
+  bool no_new_keyring = false;
   int preserve_fds = 0;
   std::string exec_fifo;  // create: the fifo the init waits on; empty for run
   cgroups::Manager* cgroup = nullptr;

@@ -82,6 +82,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
 
   LaunchOptions lo;
   lo.no_pivot = o.no_pivot;
+  lo.no_new_keyring = o.no_new_keyring;
   lo.preserve_fds = o.preserve_fds;
   lo.exec_fifo = with_fifo ? dir.fifo_path() : "";
   lo.cgroup = cgroup.get();

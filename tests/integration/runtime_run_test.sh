@@ -186,4 +186,12 @@ test_loopback_up_in_new_network_namespace() {
   assert_contains "$out" "ping-ok"
 }
 
+test_time_namespace_offsets() {
+  make_bundle b sh -c 'cut -d. -f1 /proc/uptime'
+  edit_config b '.linux.namespaces += [{"type":"time"}] | .linux.timeOffsets = {"boottime":{"secs":86400,"nanosecs":0},"monotonic":{"secs":86400}}'
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  host=$(cut -d. -f1 /proc/uptime)
+  [ "$out" -ge $((host + 86000)) ] || fail "uptime inside $out, host $host: offset not applied"
+}
+
 run_tests
