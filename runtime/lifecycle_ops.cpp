@@ -83,6 +83,15 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
     return;
   }
   signal_process(st, sig);
+  // On cgroup v1 a SIGKILL to a frozen process does nothing until it is thawed; thaw so the
+  // kill takes effect, like runc (containerd's `task kill -s KILL` of a paused task).
+  if (status == Status::paused && sig == SIGKILL) {
+    try {
+      cgroups::make_manager(st.cgroups_path, id)->thaw();
+    } catch (const Error& e) {
+      spdlog::warn("container {}: thaw after SIGKILL: {}", id, e.what());
+    }
+  }
 }
 
 void delete_container(const std::string& root, const std::string& id, bool force) {
