@@ -307,16 +307,30 @@ test_containerd_detached_task() {
   [ ! -d "/sys/fs/cgroup/memory/$ID/$name" ] || fail "container cgroup left after task rm"
 }
 
-test_containerd_kill_all_and_force_rm() {
+task_status() { c task ls | awk -v n="$1" '$1 == n {print $3}'; }
+wait_task_stopped() {
+  local i
+  for i in $(seq 50); do [ "$(task_status "$1")" == STOPPED ] && return 0; sleep 0.1; done
+  return 1
+}
+
+test_containerd_kill_paused_and_kill_all() {
   ctd_setup
+  # SIGKILL to a paused task: on cgroup v1 the runtime must thaw it (as runc does) or the task
+  # stays PAUSED until someone resumes it.
+  name=${ID}p
+  c run -d --null-io "${R[@]}" "$IMAGE" "$name" sleep 1000 || fail "ctr run -d"
+  c task pause "$name" || fail "ctr task pause"
+  c task kill -s KILL "$name" || fail "ctr task kill -s KILL"
+  wait_task_stopped "$name" || fail "paused task after SIGKILL: status $(task_status "$name"), want STOPPED"
+  c task rm "$name" >/dev/null 2>&1 || fail "ctr task rm"
+  c c rm "$name" || fail "ctr c rm"
+  # kill --all (SIGKILL to every process of the cgroup); a running task cannot be removed first.
   name=${ID}k
   c run -d --null-io "${R[@]}" "$IMAGE" "$name" sh -c 'sleep 1000 & sleep 1000 & wait' || fail "ctr run -d"
-  err=$(c task rm "$name" 2>&1) && fail "task rm of a running task succeeded"
+  c task rm "$name" >/dev/null 2>&1 && fail "task rm of a running task succeeded"
   c task kill -a -s KILL "$name" || fail "ctr task kill --all"
-  for i in $(seq 50); do
-    [ "$(c task ls | awk -v n="$name" '$1 == n {print $3}')" == STOPPED ] && break; sleep 0.1
-  done
-  assert_eq "$(c task ls | awk -v n="$name" '$1 == n {print $3}')" "STOPPED" "status after kill --all"
+  wait_task_stopped "$name" || fail "status after kill --all: $(task_status "$name")"
   c task rm "$name" >/dev/null 2>&1 || fail "ctr task rm"
   c c rm "$name" || fail "ctr c rm"
 }
