@@ -194,4 +194,20 @@ test_update_and_events() {
   kr delete -f "$ID"
 }
 
+test_cve_2019_5736_exec_process_not_reachable() {
+  # While `exec` joins the container, its process is kiln-runtime until execve. From inside,
+  # a watcher tries to resolve /proc/PID/exe of every process: a host kiln-runtime path must
+  # never show (the joining process is non-dumpable, so /proc/PID/exe is not accessible).
+  make_bundle b sh -c 'while [ ! -e /dev/shm/stop ]; do for p in /proc/[0-9]*; do l=$(readlink $p/exe 2>/dev/null); case "$l" in *kiln*) echo "SAW $p $l";; esac; done; done; echo watched'
+  sum=$(sha256sum "$KR" | cut -d' ' -f1)
+  kr run -d --bundle b "$ID" > "$T/watch.out" || fail run
+  for i in $(seq 30); do kr exec "$ID" true || fail "exec $i"; done
+  kr exec "$ID" touch /dev/shm/stop || fail "exec touch"
+  for i in $(seq 100); do [ "$(status_of "$ID")" == stopped ] && break; sleep 0.1; done
+  assert_contains "$(cat "$T/watch.out")" "watched"
+  assert_not_contains "$(cat "$T/watch.out")" "SAW"
+  assert_eq "$(sha256sum "$KR" | cut -d' ' -f1)" "$sum" "kiln-runtime binary unchanged"
+  kr delete -f "$ID"
+}
+
 run_tests
