@@ -4,12 +4,14 @@
 // nothing behind (RunGuard). Exit status: the container's; 125 kiln failed, 126 the command
 // cannot be executed, 127 it was not found.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "cli/command_registry.hpp"
 #include "common/clock.hpp"
@@ -21,6 +23,7 @@
 #include "runtime/run_monitor.hpp"
 #include "runtime/run_rootfs.hpp"
 #include "runtime/run_spec.hpp"
+#include "runtime/secret_inject.hpp"
 
 namespace {
 
@@ -32,6 +35,7 @@ struct Flags {
   bool rm = false, detach = false, interactive = false, tty = false, read_only = false;
   std::string name, user, workdir, hostname, memory, cpus, network = "none";
   std::vector<std::string> env, env_files, cap_add, cap_drop, volumes, security_opts;
+  std::vector<std::string> secrets;  // --secret (issue 7)
   int64_t pids_limit = 0;
   int timeout = 0;
 };
@@ -104,6 +108,15 @@ uint64_t nofile_hard_limit() {
 }
 
 int run(const Flags& f, const std::vector<std::string>& command) {
+  // --- secrets (issue 7): checked before anything is made; no core dump may hold a value ---
+  if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  std::vector<rt::SecretRequest> secret_requests = rt::parse_secret_requests(f.secrets);
+  std::optional<rt::SecretStore> secret_store;
+  if (!secret_requests.empty()) {
+    secret_store.emplace(kiln::cli::globals().root);
+    for (const auto& r : secret_requests) secret_store->info(r.name);  // "secret NAME not found"
+  }
+  // ---
   rt::RunFlags rf = to_run_flags(f, command);
   kiln::image::Store store(kiln::cli::globals().root);
   kiln::image::Image img = store.resolve(f.image);
@@ -155,10 +168,21 @@ int run(const Flags& f, const std::vector<std::string>& command) {
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
   job.record.env_keys = rt::env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
   job.record.hostname = job.spec.value("hostname", "");
+  // --- secrets (issue 7): values go only into the in-memory spec and a detached tmpfs; the
+  // record keeps names and targets (kiln inspect) ---
+  rt::PreparedSecrets secrets;
+  if (!secret_requests.empty()) {
+    secrets = rt::prepare_secrets(*secret_store, secret_requests, {in.user.uid, in.user.gid});
+    rt::apply_env_secrets(job.spec, secrets);
+    if (secrets.mount) job.detached_mounts.push_back(secrets.mount->detached());
+    job.record.extra["secrets"] = rt::secret_requests_json(secret_requests);
+  }
+  // ---
   records.save(job.record);
 
   if (f.detach) {
     rt::run_detached(job);
+    rt::wipe_process_env(job.spec);  // the container has its copy; drop ours
     guard.commit();
     std::printf("%s\n", rec.id.c_str());
     return 0;
@@ -199,6 +223,7 @@ kiln::cli::RegisterCommand reg("run", "Run a container from a local image", [](C
   sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
   sub.add_option("--network", f->network, "none (private, loopback only; default) or host");
   sub.add_option("--security-opt", f->security_opts, "seccomp=unconfined|FILE")->allow_extra_args(false);
+  sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")->allow_extra_args(false);
   sub.add_option("IMAGE", f->image, "image name or id")->required();
   sub.prefix_command();  // everything after IMAGE is the command
   CLI::App* app = &sub;
