@@ -155,6 +155,7 @@ struct Loader {
       LayerRecord lr;
       if (existing && store.has_blob(existing->digest) && (!sl.digest || *sl.digest == existing->digest)) {
         lr = *existing;  // stored before: nothing to read
+        spdlog::debug("layer {} already stored", lr.chain_id.str());
       } else {
         UniqueFd in;
         try {
@@ -165,6 +166,7 @@ struct Loader {
           throw;
         }
         std::string what = "layer " + (sl.digest ? sl.digest->str() : sl.path);
+        spdlog::debug("unpacking {}", what);
         lr = with_context(what, [&] { return unpack(std::move(in), chains, i, cfg.diff_ids[i], sl, docker, img.layers.size()); });
         ++out.layers_unpacked;
       }
