@@ -6,8 +6,10 @@
 #include <memory>
 
 #include "cli/command_registry.hpp"
+#include "common/error.hpp"
 #include "image/image_store.hpp"
 #include "image/loader.hpp"
+#include "image/secret_scan.hpp"
 
 namespace {
 
@@ -45,6 +47,15 @@ kiln::cli::RegisterCommand reg("load", "Load an image from a docker-save tar, an
     for (const auto& img : kiln::image::load(store, s->input, opt)) {
       if (img.names.empty()) std::printf("Loaded image ID: %s\n", img.id.str().c_str());
       for (const auto& n : img.names) std::printf("Loaded image: %s\n", n.c_str());
+      // Secrets baked into the image (issue 7): warn, never print a value; `kiln scan` for details.
+      // The load itself succeeded, so a failing scan is only a warning too.
+      const std::string& shown = img.names.empty() ? img.id.str() : img.names[0];
+      try {
+        for (const auto& f : kiln::image::scan_image(store, store.resolve(img.id.str())))
+          std::fprintf(stderr, "kiln: warning: possible secret in %s: %s\n", shown.c_str(), kiln::image::describe(f).c_str());
+      } catch (const kiln::Error& e) {
+        std::fprintf(stderr, "kiln: warning: secret scan of %s failed: %s\n", shown.c_str(), e.what());
+      }
     }
     return 0;
   };
