@@ -179,6 +179,12 @@ int run(const Flags& f, const std::vector<std::string>& command) {
   }
   // ---
   records.save(job.record);
+  // `kiln exec` (the runtime's exec) reads the container's process settings from the bundle:
+  // give it the spec WITHOUT the environment, which may carry secrets. exec takes the env
+  // from the container's init instead.
+  nlohmann::json on_disk = job.spec;
+  on_disk["process"]["env"] = nlohmann::json::array();
+  kiln::write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600);
 
   if (f.detach) {
     rt::run_detached(job);

@@ -1,0 +1,47 @@
+// kiln ps [-a] [-q]: containers started by `kiln run` (running ones; -a: all).
+#include <cstdio>
+#include <memory>
+
+#include "cli/command_registry.hpp"
+#include "runtime/run_ps.hpp"
+#include "runtime/run_records.hpp"
+
+namespace {
+
+struct Opts {
+  bool all = false, quiet = false, no_trunc = false;
+};
+
+std::string cut(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
+
+kiln::cli::RegisterCommand reg("ps", "List containers", [](CLI::App& sub) -> kiln::cli::Action {
+  auto o = std::make_shared<Opts>();
+  sub.add_flag("-a,--all", o->all, "also stopped containers");
+  sub.add_flag("-q,--quiet", o->quiet, "ids only");
+  sub.add_flag("--no-trunc", o->no_trunc, "full ids and commands");
+  return [o] {
+    namespace rt = kiln::runtime;
+    rt::RunRecords records(rt::default_run_root());
+    if (!o->quiet)
+      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "CREATED");
+    for (const auto& r : records.list()) {
+      rt::RunStatus s = records.status(r);
+      if (!o->all && s.state != "running") continue;
+      std::string id = o->no_trunc ? r.id : r.id.substr(0, 12);
+      if (o->quiet) {
+        std::printf("%s\n", id.c_str());
+        continue;
+      }
+      std::string cmd;
+      for (const auto& a : r.command) cmd += (cmd.empty() ? "" : " ") + a;
+      cmd = "\"" + (o->no_trunc ? cmd : cut(cmd, 20)) + "\"";
+      int64_t age = rt::seconds_since(r.created);
+      std::string created = age < 0 ? "?" : rt::human_duration(age) + " ago";
+      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", id.c_str(), cut(r.name, 20).c_str(), cut(r.image, 20).c_str(),
+                  cmd.c_str(), rt::status_text(r, s).c_str(), created.c_str());
+    }
+    return 0;
+  };
+});
+
+}  // namespace

@@ -1,0 +1,43 @@
+#include "runtime/run_ps.hpp"
+
+#include <ctime>
+
+namespace kiln::runtime {
+
+int64_t seconds_since(const std::string& t) {
+  if (t.size() < 19) return -1;
+  struct tm tm = {};
+  if (!::strptime(t.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return -1;
+  time_t then = ::timegm(&tm);
+  time_t now = ::time(nullptr);
+  return now >= then ? static_cast<int64_t>(now - then) : 0;
+}
+
+std::string human_duration(int64_t s) {
+  auto plural = [](int64_t n, const char* unit) { return std::to_string(n) + " " + unit + (n == 1 ? "" : "s"); };
+  if (s < 1) return "Less than a second";
+  if (s < 60) return plural(s, "second");
+  int64_t m = s / 60;
+  if (m == 1) return "About a minute";
+  if (m < 60) return plural(m, "minute");
+  int64_t h = m / 60;
+  if (h == 1) return "About an hour";
+  if (h < 48) return plural(h, "hour");
+  return plural(h / 24, "day");
+}
+
+std::string status_text(const RunRecord& r, const RunStatus& s) {
+  if (s.state == "exited") {
+    int64_t ago = seconds_since(r.finished);
+    std::string code = s.exit_code ? std::to_string(*s.exit_code) : "?";
+    return "Exited (" + code + ")" + (r.timed_out ? " timeout" : "") + (ago >= 0 ? " " + human_duration(ago) + " ago" : "");
+  }
+  if (s.state == "running") {
+    int64_t up = seconds_since(r.started.empty() ? r.created : r.started);
+    return "Up " + human_duration(up < 0 ? 0 : up);
+  }
+  if (s.state == "created") return "Created";
+  return "Exited (unknown)";
+}
+
+}  // namespace kiln::runtime
