@@ -142,8 +142,8 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     stage = "mount rootfs";
     bool in_userns = spec.linux.has_namespace("user");
     UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, in_userns);
-    for (const auto& [fd, destination] : cfg.detached_mounts)
-      with_context("attach mount at " + destination, [&] { attach_detached_mount(rootfs.get(), fd, destination); });
+    for (const auto& m : cfg.detached_mounts)
+      with_context("attach mount at " + m.second, [&] { attach_detached_mount(rootfs.get(), m.first, m.second); });
     if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
     if (cfg.pause_for_hooks) {
       channel.send(SyncType::create_hooks);

@@ -76,7 +76,8 @@ void apply_sysctl(const std::map<std::string, std::string>& sysctl) {
     std::string path = "/proc/sys/" + key;
     for (size_t i = 10; i < path.size(); ++i)
       if (path[i] == '.') path[i] = '/';
-    with_context("set sysctl " + key, [&] { write_file(path, value); });
+    const std::string& text = value;  // clang 14 cannot capture structured bindings
+    with_context("set sysctl " + key, [&] { write_file(path, text); });
   }
 }
 
