@@ -2,6 +2,10 @@
 // host's mount table) and env entries in the in-memory spec. Needs root (fsopen).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -61,6 +65,35 @@ TEST(SecretTmpfs, DetachedFilesOwnerModeFlags) {
   EXPECT_TRUE(vfs.f_flag & ST_NOEXEC);
   EXPECT_LT(::openat(m.fd(), "new", O_WRONLY | O_CREAT | O_CLOEXEC, 0600), 0);
   EXPECT_EQ(errno, EROFS);
+}
+
+// What the container's init does with the fd: move_mount() it onto a directory inside its own
+// mount namespace. The target is given as a dir fd with MOVE_MOUNT_T_EMPTY_PATH: a
+// "/proc/self/fd/N" path as the target fails with EINVAL on this kernel (6.x).
+TEST(SecretTmpfs, AttachesOnlyInsideAnotherMountNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempRoot dir;
+  SecretMount m = make_secret_tmpfs({{"s", "value-in-ns", 0400, 0, 0}});
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
+    if (::syscall(SYS_mount, "none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
+    int target = ::open(dir.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (target < 0) ::_exit(12);
+    if (::syscall(SYS_move_mount, m.fd(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) ::_exit(13);
+    try {
+      ::_exit(read_file(dir.dir + "/s") == "value-in-ns" ? 0 : 14);
+    } catch (...) {
+      ::_exit(15);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(read_file("/proc/self/mountinfo").find(dir.dir), std::string::npos);
+  EXPECT_FALSE(path_exists(dir.dir + "/s"));
 }
 
 TEST(PrepareSecrets, UnknownNameFailsFirst) {
