@@ -79,8 +79,8 @@ void write_oom_score_adj(int value) {
 // move_mount(2) the detached mount fd onto destination inside the rootfs.
 void attach_detached_mount(int rootfs_fd, int mount_fd, const std::string& destination) {
   UniqueFd target = mkdir_all_in_root(rootfs_fd, destination);
-  if (::syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, proc_fd_path(target.get()).c_str(),
-                MOVE_MOUNT_F_EMPTY_PATH) != 0)
+  // The target must be the fd itself: a /proc/self/fd/N path gives EINVAL here.
+  if (::syscall(SYS_move_mount, mount_fd, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
     throw_errno("move_mount");
   ::close(mount_fd);
 }
