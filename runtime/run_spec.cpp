@@ -1,6 +1,7 @@
 #include "runtime/run_spec.hpp"
 
 #include <sys/capability.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -28,10 +29,12 @@ std::string upper(std::string s) {
 
 std::string env_key(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
-// Every capability this kernel and libcap know, as "CAP_NAME".
+// Every capability this kernel knows and kiln itself may pass on (its own bounding set: a
+// capability kiln lacks cannot be granted), as "CAP_NAME": what "ALL" means.
 std::vector<std::string> all_capabilities() {
   std::vector<std::string> out;
-  for (int i = 0; cap_valid(i); ++i) {
+  for (int i = 0; cap_valid(i) && i < static_cast<int>(cap_max_bits()); ++i) {
+    if (::prctl(PR_CAPBSET_READ, i) != 1) continue;
     char* name = cap_to_name(static_cast<cap_value_t>(i));
     if (!name) continue;
     std::string n = upper(name);

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# kiln run / ps / logs / stop / kill / rm / exec / inspect / stats against a busybox image
+# imported into a per-test store; every test checks that nothing is left behind (mounts under
+# $T, cgroups and processes named by the container ids, records, upper dirs).
+. "$(dirname "$0")/lib.sh"
+FIX=$TOP/tests/fixtures
+IMAGES=$(bash "$FIX/build-images.sh") || { echo "fixture build failed" >&2; exit 1; }
+
+setup() {
+  export KILN_ROOT=$T/store KILN_RUN_ROOT=$T/run
+  "$KILN" import "$IMAGES/rootfs.tar.gz" busybox:latest >/dev/null || fail "import busybox"
+}
+# Nothing of any container left: no record, no container dir, no mount, no cgroup.
+assert_clean() {
+  [ -z "$(ls "$KILN_RUN_ROOT/containers" 2>/dev/null)" ] || fail "records left: $(ls "$KILN_RUN_ROOT/containers")"
+  [ -z "$(ls "$KILN_RUN_ROOT/runtime" 2>/dev/null | grep -v seccomp-cache)" ] || fail "runtime state left"
+  [ -z "$(ls "$KILN_ROOT/containers" 2>/dev/null | grep -v '^\.init$')" ] || fail "container dirs left"
+  ! grep -qF "$T" /proc/self/mountinfo || fail "mounts left: $(grep -F "$T" /proc/self/mountinfo)"
+  [ -z "$(find /sys/fs/cgroup -maxdepth 3 -path '*/kiln/*' -type d 2>/dev/null | grep -f <(ls "$KILN_RUN_ROOT/containers" 2>/dev/null; echo nomatch-x))" ] || fail "cgroups left"
+}
+
+test_foreground_status_and_output() {
+  setup
+  assert_eq "$("$KILN" run --rm busybox echo hello)" hello
+  assert_status 3 "$KILN" run --rm busybox sh -c 'exit 3'
+  # a crashing container (pid 1 cannot be signalled from inside its namespace: crash a child)
+  assert_status 139 "$KILN" run --rm busybox sh -c 'sh -c "kill -SEGV \$\$"; exit $?'
+  assert_clean
+}
+
+test_missing_command_127_and_nothing_left() {
+  setup
+  out=$("$KILN" run busybox nope 2>&1); rc=$?
+  assert_eq $rc 127 "missing command"
+  assert_eq "$out" 'kiln: run busybox: exec: "nope": executable file not found in $PATH'
+  assert_status 126 "$KILN" run busybox /etc/passwd
+  assert_status 125 "$KILN" run no-such-image true
+  assert_status 125 "$KILN" run --memory 12q busybox true
+  assert_status 125 "$KILN" run --cap-add NOPE busybox true
+  assert_status 125 "$KILN" run -v relative:/x busybox true
+  assert_clean
+}
+
+test_safe_defaults() {
+  setup
+  out=$("$KILN" run --rm busybox sh -c 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; ulimit -n; ip -o link | wc -l; cat /proc/kcore 2>&1 | head -c 0; grep " /proc/sys " /proc/self/mountinfo')
+  assert_contains "$out" "CapEff:	00000000a80425fb"
+  assert_contains "$out" "Seccomp:	2"
+  assert_contains "$out" "NoNewPrivs:	1"
+  assert_contains "$out" "1024"
+  assert_contains "$out" " /proc/sys ro,"
+  out=$("$KILN" run --rm busybox ip -o link)
+  assert_contains "$out" "lo:"; assert_contains "$out" "UP"
+  assert_eq "$(echo "$out" | wc -l)" 1 "only loopback"
+  assert_contains "$("$KILN" run --rm --security-opt seccomp=unconfined busybox grep Seccomp: /proc/self/status)" "0"
+  assert_contains "$("$KILN" run --rm --cap-drop ALL busybox grep CapBnd /proc/self/status)" "0000000000000000"
+  assert_contains "$("$KILN" run --rm --cap-add ALL busybox grep CapEff /proc/self/status)" "$(grep CapBnd /proc/self/status | cut -f2)"
+  assert_clean
+}
+
+test_flags() {
+  setup
+  echo "FROMFILE=1" > "$T/envf"; echo "# c" >> "$T/envf"
+  mkdir -p "$T/vol"; echo data > "$T/vol/f"
+  out=$("$KILN" run --rm --read-only --user nobody --workdir /tmp --hostname box -e A=b --env-file "$T/envf" \
+        --memory 64m --pids-limit 20 --cpus 0.5 -v "$T/vol:/data:ro" busybox \
+        sh -c 'id -u; pwd; hostname; echo $A $FROMFILE; cat /data/f; touch /data/g 2>&1; touch /x 2>&1;
+               cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us')
+  for want in 65534 /tmp box "b 1" data "Read-only file system" 67108864 20 50000; do assert_contains "$out" "$want"; done
+  [ ! -e "$T/vol/g" ] || fail "wrote through a :ro volume"
+  assert_eq "$("$KILN" run --rm --network host busybox ip -o link | wc -l)" "$(ip -o link | wc -l)" "host network"
+  assert_clean
+}
+
+test_timeout_124() {
+  setup
+  start=$(date +%s)
+  assert_status 124 "$KILN" run --rm --timeout 1 busybox sleep 30
+  [ $(( $(date +%s) - start )) -lt 10 ] || fail "timeout too slow"
+  id=$("$KILN" run -d --timeout 1 busybox sleep 30)
+  sleep 2.5
+  assert_contains "$("$KILN" ps -a)" "Exited (124)"
+  "$KILN" rm "$id" >/dev/null || fail "rm"
+  assert_clean
+}
+
+test_detached_ps_logs_stop_rm() {
+  setup
+  id=$("$KILN" run -d --name "w$ID" busybox sh -c 'echo started; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done')
+  assert_eq ${#id} 64 "id length"
+  sleep 0.5
+  assert_contains "$("$KILN" ps)" "w$ID"
+  assert_contains "$("$KILN" ps)" "Up "
+  assert_contains "$("$KILN" logs "w$ID")" started
+  assert_status 125 "$KILN" run -d --name "w$ID" busybox true   # name in use
+  assert_contains "$("$KILN" exec "w$ID" hostname)" "${id:0:12}"
+  assert_status 1 "$KILN" rm "w$ID"                                # running
+  "$KILN" stop -t 5 "w$ID" >/dev/null || fail stop
+  assert_contains "$("$KILN" ps -a)" "Exited (0)"
+  assert_contains "$("$KILN" logs "w$ID")" bye
+  "$KILN" rm "${id:0:12}" >/dev/null || fail rm
+  id2=$("$KILN" run -d busybox sleep 30)
+  "$KILN" kill "$id2" >/dev/null || fail kill
+  sleep 0.5
+  assert_contains "$("$KILN" ps -a)" "Exited (137)"
+  "$KILN" rm "$id2" >/dev/null
+  "$KILN" run -d --rm busybox true >/dev/null
+  sleep 1
+  assert_clean
+}
+
+test_inspect_never_shows_env_values() {
+  setup
+  id=$(SECRETV=s3cr3t-value "$KILN" run -d -e SECRETV -e PLAIN=visible-not busybox sleep 30)
+  out=$("$KILN" inspect "$id")
+  assert_contains "$out" SECRETV
+  assert_not_contains "$out" s3cr3t-value
+  assert_not_contains "$out" visible-not
+  ! grep -rq s3cr3t-value "$KILN_RUN_ROOT" "$KILN_ROOT" 2>/dev/null || fail "env value on disk"
+  assert_eq "$("$KILN" exec "$id" sh -c 'echo $SECRETV')" s3cr3t-value
+  assert_contains "$("$KILN" stats --no-stream)" "${id:0:12}"
+  "$KILN" rm -f "$id" >/dev/null
+  assert_clean
+}
+
+test_monitor_killed_then_rm_cleans() {
+  setup
+  id=$("$KILN" run -d busybox sleep 60)
+  mon=$(jq -r .monitor_pid "$KILN_RUN_ROOT/containers/$id/record.json")
+  kill -9 "$mon"
+  sleep 0.3
+  "$KILN" ps -a | grep -q "${id:0:12}" || fail "ps lost the container"
+  "$KILN" rm -f "$id" >/dev/null || fail "rm -f"
+  id=$("$KILN" run -d busybox sh -c 'sleep 0.2')
+  mon=$(jq -r .monitor_pid "$KILN_RUN_ROOT/containers/$id/record.json")
+  kill -9 "$mon"; sleep 1
+  assert_contains "$("$KILN" ps -a)" "Exited (unknown)"
+  "$KILN" rm "$id" >/dev/null || fail "rm after monitor death"
+  assert_clean
+}
+
+test_concurrent_runs_same_store() {
+  setup
+  for i in $(seq 1 10); do "$KILN" run -d busybox true > "$T/id.$i" & done
+  for i in $(seq 1 10); do "$KILN" run --rm busybox true & done
+  wait
+  sleep 1
+  assert_eq "$(cat "$T"/id.* | sort -u | wc -l)" 10 "ids"
+  assert_eq "$("$KILN" ps -a -q | wc -l)" 10 "containers"
+  "$KILN" rm $(cat "$T"/id.*) >/dev/null || fail rm
+  assert_clean
+}
+
+run_tests
