@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Many identical containers from one image: N (default 50) containers started concurrently,
+# each running `true`, timed until all have exited; disk used per container; time to remove
+# them all. kiln (`kiln run -d IMAGE true`, overlay per container) side by side with runc and
+# crun on N bundles sharing ONE read-only rootfs (the cheapest layout a peer can have; `run` in
+# the foreground, all at once). Then `kiln run --rm IMAGE true` against `podman run --rm`
+# (runtime runc), one at a time. Prints the times and the ratios.
+#
+#   bench/many.sh [-n N] [--no-podman]        (as root; build kiln first)
+set -euo pipefail
+N=50; PODMAN=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    -n) N=${2:?-n needs a number}; shift 2 ;;
+    --no-podman) PODMAN=0; shift ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "many.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "many.sh: -n wants a positive number" >&2; exit 2; }
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+KILN=${KILN:-$TOP/build/cli/kiln}
+die() { echo "many.sh: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "run as root"
+[ -x "$KILN" ] || die "no $KILN: ninja -C $TOP/build kiln"
+IMAGES=$(bash "$TOP/tests/fixtures/build-images.sh") || die "fixture images"
+
+W=$(mktemp -d /tmp/kiln-many.XXXXXX)
+TAG=kmany$$
+export KILN_ROOT=$W/store KILN_RUN_ROOT=$W/run
+PRE=''; mountpoint -q /sys/fs/cgroup/unified && PRE='umount /sys/fs/cgroup/unified && '
+cleanup() {
+  set +e
+  "$KILN" rm -f $("$KILN" ps -aq --no-trunc 2>/dev/null) >/dev/null 2>&1
+  find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -depth -type d -name "$TAG-*" -exec rmdir {} + 2>/dev/null
+  grep -F "$W" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  podman rmi -f "$TAG" >/dev/null 2>&1
+  rm -rf "$W"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.0f'; }
+
+"$KILN" import "$IMAGES/rootfs.tar.gz" busybox:latest >/dev/null
+"$KILN" run --rm busybox true   # warm: init layer, seccomp cache
+
+# --- kiln: N detached containers at once, until every one has exited
+t0=$(now)
+for i in $(seq "$N"); do "$KILN" run -d busybox true >/dev/null & done
+wait
+while [ "$("$KILN" ps -a | grep -c 'Exited (0)')" -lt "$N" ]; do sleep 0.02; done
+t1=$(now)
+kiln_start=$(ms "$t0" "$t1")
+kiln_disk=$(du -sk --exclude=.init "$KILN_ROOT/containers" | cut -f1)
+t0=$(now); "$KILN" rm $("$KILN" ps -aq --no-trunc) >/dev/null; t1=$(now)
+kiln_rm=$(ms "$t0" "$t1")
+
+# --- runc / crun: N bundles sharing one read-only rootfs
+mkdir -p "$W/rootfs"; tar -xzf "$IMAGES/rootfs.tar.gz" -C "$W/rootfs"; mkdir -p "$W/rootfs"/{proc,sys,dev}
+runc spec --bundle "$W" 2>/dev/null || (cd "$W" && runc spec)
+jq --arg r "$W/rootfs" '.root = {path: $r, readonly: true} | .process.args = ["true"] | .process.terminal = false' \
+  "$W/config.json" > "$W/config.shared.json"
+for i in $(seq "$N"); do mkdir -p "$W/b/$i"; cp "$W/config.shared.json" "$W/b/$i/config.json"; done
+peer() { # peer NAME CMD-PREFIX
+  local name=$1 prefix=$2 t0 t1
+  mkdir -p "$W/root-$name"
+  t0=$(now)
+  for i in $(seq "$N"); do
+    sh -c "$prefix $name --root $W/root-$name run --bundle $W/b/$i $TAG-$name-$i" </dev/null >/dev/null 2>&1 &
+  done
+  wait
+  t1=$(now)
+  ms "$t0" "$t1"
+}
+runc_start=$(peer runc "")
+# crun 1.8 refuses the hybrid cgroup layout: run it where the cgroup2 mount is gone.
+crun_start=$(
+  mkdir -p "$W/root-crun"; t0=$(now)
+  for i in $(seq "$N"); do unshare -m sh -c "${PRE}exec crun --root $W/root-crun run --bundle $W/b/$i $TAG-crun-$i" </dev/null >/dev/null 2>&1 & done
+  wait; t1=$(now); ms "$t0" "$t1")
+shared_disk=$(du -sk "$W/rootfs" | cut -f1)
+
+echo "== $N identical containers, started at once, until all have exited (running true)"
+printf '  %-6s %6s ms   disk per container %s KiB   remove all %s ms\n' kiln "$kiln_start" "$(( kiln_disk / N ))" "$kiln_rm"
+printf '  %-6s %6s ms   (shared read-only rootfs: %s KiB for all; run removes on exit)\n' runc "$runc_start" "$shared_disk"
+printf '  %-6s %6s ms\n' crun "$crun_start"
+echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x"
+
+if [ "$PODMAN" = 1 ] && command -v podman >/dev/null; then
+  podman import "$IMAGES/rootfs.tar.gz" "$TAG" >/dev/null 2>&1 || { echo "podman import failed"; exit 0; }
+  podman run --rm --runtime runc "$TAG" true >/dev/null 2>&1 || true
+  R=10
+  t0=$(now); for _ in $(seq $R); do "$KILN" run --rm busybox true; done; t1=$(now); k=$(ms "$t0" "$t1")
+  t0=$(now); for _ in $(seq $R); do podman run --rm --runtime runc "$TAG" true >/dev/null 2>&1; done; t1=$(now); p=$(ms "$t0" "$t1")
+  echo "== run --rm IMAGE true, one at a time (mean of $R)"
+  printf '  kiln   %5s ms\n  podman %5s ms (runtime runc)\n' "$((k / R))" "$((p / R))"
+  echo "  podman/kiln $(echo "$p / $k" | bc -l | xargs printf '%.1f')x"
+fi
