@@ -82,9 +82,24 @@ step "9. Exit status: kiln-runtime run exits with the container's status"
 status=0; run fails epsilon 'echo "exiting with 3"; exit 3' || status=$?
 echo "kiln-runtime run exited with $status"
 
-# ---------------------------------------------------------------------------------------------
-# Later steps go here (images and secrets): `kiln load` a busybox image, `kiln run` it, pass a
-# secret at launch. Keep each step short: a step line, the command, what it shows.
-# ---------------------------------------------------------------------------------------------
+# --- kiln load / kiln run ---------------------------------------------------------------------
+# A busybox image into a store under $T, then several identical containers from it at once:
+# each is one overlay mount over the same read-only layers plus a few KiB of its own.
+export KILN_ROOT=$T/store KILN_RUN_ROOT=$T/run
+KILN=$PWD/build/cli/kiln
+trap '"$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null 2>&1; cleanup' EXIT
+step "10. A busybox image into kiln's store (kiln import of a rootfs tar; kiln load takes docker/OCI archives)"
+mkdir -p "$T/img/bin"; cp /bin/busybox "$T/img/bin/"; for a in sh echo hostname sleep cat; do ln -sf busybox "$T/img/bin/$a"; done
+tar -C "$T/img" -czf "$T/busybox.tar.gz" . && "$KILN" import "$T/busybox.tar.gz" busybox:latest >/dev/null
+echo "\$ kiln images"; "$KILN" images
+step "11. kiln run: five identical containers at once, detached"
+for i in 1 2 3 4 5; do "$KILN" run -d --name "box$i" busybox sh -c 'echo "hello from $(hostname)"; sleep 2' >/dev/null & done; wait
+echo "\$ kiln ps"; "$KILN" ps
+echo "\$ kiln logs box3"; sleep 0.3; "$KILN" logs box3
+echo "\$ kiln run --rm --read-only busybox sh -c 'echo hi > /x'   # the image cannot be changed"
+"$KILN" run --rm --read-only busybox sh -c 'echo hi > /x' || echo "(exit status $?)"
+echo "\$ kiln stop -t 1 box1 box2 box3 box4 box5 && kiln rm ..."
+"$KILN" stop -t 1 box1 box2 box3 box4 box5 >/dev/null; "$KILN" ps -a; "$KILN" rm box1 box2 box3 box4 box5 >/dev/null
+# --- end kiln load / kiln run ------------------------------------------------------------------
 
 step "Done. Next: tests/run.sh builds and runs every test; bench/start.sh compares start times."
