@@ -4,7 +4,7 @@
 # them all. kiln (`kiln run -d IMAGE true`, overlay per container) side by side with runc and
 # crun on N bundles sharing ONE read-only rootfs (the cheapest layout a peer can have; `run` in
 # the foreground, all at once). Then `kiln run --rm IMAGE true` against `podman run --rm`
-# (runtime runc; --ulimit nofile/nproc: podman's defaults exceed this host's hard limits), one at a time. Prints the times and the ratios.
+# (runtime runc), one at a time. Prints the times and the ratios.
 #
 #   bench/many.sh [-n N] [--no-podman]        (as root; build kiln first)
 set -euo pipefail
