@@ -194,7 +194,14 @@ int run_container(const CreateOptions& o, bool detach) {
   sigprocmask(SIG_BLOCK, &set, &old);
   CreateOptions opts = o;
   opts.detach = detach;
-  Created c = with_context("run container " + o.id, [&] { return create_common(opts, false, dir, rollback); });
+  Created c = [&] {
+    try {
+      return with_context("run container " + o.id, [&] { return create_common(opts, false, dir, rollback); });
+    } catch (...) {
+      sigprocmask(SIG_SETMASK, &old, nullptr);
+      throw;
+    }
+  }();
   rollback->commit();
   c.launched.channel.send(SyncType::start);
   run_poststart_hooks(c.state);

@@ -83,10 +83,16 @@ rt::RunFlags to_run_flags(const Flags& f, const std::vector<std::string>& comman
 // rootfs of an image that lacks them still starts. Made once per store, atomically.
 std::string init_layer(const std::string& store_root) {
   std::string dir = store_root + "/containers/.init";
-  if (kiln::path_exists(dir + "/proc")) return dir;
+  if (kiln::path_exists(dir + "/run/secrets")) return dir;
+  if (kiln::path_exists(dir + "/proc")) {
+    // A store made before run/secrets existed: add it in place.
+    kiln::mkdir_p(dir + "/run/secrets", 0755);
+    return dir;
+  }
   std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
   kiln::remove_tree(tmp);
-  for (const char* d : {"proc", "sys", "dev", "etc"}) kiln::mkdir_p(tmp + "/" + d, 0755);
+  // run/secrets: the mount point of the secrets tmpfs, also under --read-only.
+  for (const char* d : {"proc", "sys", "dev", "etc", "run/secrets"}) kiln::mkdir_p(tmp + "/" + d, 0755);
   if (::rename(tmp.c_str(), dir.c_str()) != 0) kiln::remove_tree(tmp);  // another run made it first
   return dir;
 }
