@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "common/signals.hpp"
 #include "common/unique_fd.hpp"
+#include "runtime/signal_forwarding.hpp"
 
 namespace kiln::runtime {
 
@@ -83,9 +84,7 @@ bool copy_some(int from, int to) {
 }  // namespace
 
 int relay_terminal(int master_fd, pid_t pid) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
+  sigset_t set = forwarded_signals();
   sigprocmask(SIG_BLOCK, &set, nullptr);
   UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
   if (!sfd) throw_errno("signalfd");

@@ -28,6 +28,7 @@
 #include "common/in_root.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
+#include "runtime/signal_forwarding.hpp"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -108,11 +109,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     // kiln-runtime; execve resets this for the container's process (CVE-2019-5736).
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // The runtime blocks the signals it forwards; the container starts with a clean slate.
-    for (int sig = 1; sig < NSIG; ++sig)
-      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    reset_signals_for_exec();
     std::vector<int> keep = {channel.fd(), cfg.exec_fifo_fd};
     for (const auto& m : cfg.detached_mounts) keep.push_back(m.first);
     close_inherited_fds(cfg.preserve_fds, keep);

@@ -22,6 +22,7 @@
 #include "runtime/console.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/seccomp_cache.hpp"
+#include "runtime/signal_forwarding.hpp"
 #include "runtime/spec.hpp"
 #include "runtime/state.hpp"
 
@@ -96,11 +97,7 @@ struct ExecChild {
     // Still kiln-runtime until execve, and visible in the container's pid namespace: no one
     // in there may open /proc/<us>/exe (CVE-2019-5736).
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    for (int sig = 1; sig < NSIG; ++sig)
-      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    reset_signals_for_exec();
     channel.expect(SyncType::go);
     if (c.join_flags && ::setns(c.pidfd, c.join_flags) != 0) throw_errno("join the container's namespaces");
     if (c.user_namespace) {
@@ -121,19 +118,6 @@ struct ExecChild {
   }
 }
 
-int wait_child(pid_t pid) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
-  for (;;) {
-    int status;
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return exit_status_from_wait(status);
-    siginfo_t info;
-    int sig = ::sigwaitinfo(&set, &info);
-    if (sig > 0 && sig != SIGCHLD) ::kill(pid, sig);
-  }
-}
 
 }  // namespace
 
@@ -161,10 +145,8 @@ int exec_in_container(const ExecOptions& o) {
 
   auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
   ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd, flags, st.has_user_namespace, o.preserve_fds};
-  sigset_t set, old;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, &old);
+  sigset_t old;
+  block_forwarded_signals(&old);
 
   auto [parent_end, child_end] = SyncChannel::make_pair();
   int cg_fd = cgroup->clone_into_fd();
@@ -214,7 +196,7 @@ int exec_in_container(const ExecOptions& o) {
   }
   if (!o.pid_file.empty()) write_file_atomic(o.pid_file, std::to_string(pid), 0644);
   if (o.detach) return 0;
-  int rc = master ? relay_terminal(master.get(), pid) : wait_child(pid);
+  int rc = master ? relay_terminal(master.get(), pid) : wait_forwarding_signals(pid);
   sigprocmask(SIG_SETMASK, &old, nullptr);
   return rc;
 }

@@ -19,6 +19,7 @@
 #include "runtime/seccomp_cache.hpp"
 #include "runtime/seccomp_load.hpp"
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/signal_forwarding.hpp"
 #include "runtime/spec.hpp"
 
 #include <filesystem>
@@ -153,24 +154,6 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   return {std::move(launched), std::move(st), std::move(cgroup)};
 }
 
-int wait_forwarding_signals(pid_t pid) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  for (;;) {
-    int status;
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return exit_status_from_wait(status);
-    if (r < 0 && errno != EINTR) throw_errno("wait for container process");
-    siginfo_t info;
-    int sig = ::sigwaitinfo(&set, &info);
-    if (sig > 0 && sig != SIGCHLD) {
-      spdlog::debug("forwarding {} to {}", signal_name(sig), pid);
-      ::kill(pid, sig);
-    }
-  }
-}
 
 }  // namespace
 
@@ -188,10 +171,8 @@ int run_container(const CreateOptions& o, bool detach) {
   std::unique_ptr<CreateRollback> rollback;
   // Block the signals we forward before the child exists, so none is lost in between; the
   // container's init restores an empty mask before exec.
-  sigset_t set, old;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, &old);
+  sigset_t old;
+  block_forwarded_signals(&old);
   CreateOptions opts = o;
   opts.detach = detach;
   Created c = [&] {
