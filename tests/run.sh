@@ -10,8 +10,8 @@ filter=${1:-}
 tests/install-deps.sh
 jobs=$(nproc)
 
-echo "== build (Release)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+echo "== build (-O2, no debug info)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" >/dev/null
 ninja -C build -j "$jobs"
 
 echo "== unit tests"
