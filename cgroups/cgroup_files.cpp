@@ -134,4 +134,22 @@ void sleep_us(long us) {
   }
 }
 
+void remove_cgroup_tree(const std::string& dir) {
+  if (std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir); d) {
+    while (dirent* e = ::readdir(d.get())) {
+      std::string name = e->d_name;
+      if (e->d_type == DT_DIR && name != "." && name != "..") remove_cgroup_tree(dir + "/" + name);
+    }
+  } else if (errno == ENOENT) {
+    return;
+  }
+  int err = 0;
+  wait_for([&] {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return err = 0, true;
+    err = errno;
+    return err != EBUSY;
+  }, 5000);
+  if (err != 0) throw_errno("remove cgroup " + dir, err);
+}
+
 }  // namespace kiln::cgroups

@@ -51,6 +51,14 @@ std::map<std::string, uint64_t> read_flat_keyed_if_exists(const std::string& pat
 // The host's huge page sizes as cgroup files name them ("2MB", "1GB"), from /sys/kernel/mm/hugepages.
 std::vector<std::string> hugepage_sizes();
 
+// rmdir dir and every cgroup below it (a container may have made its own), deepest first,
+// waiting up to 5 s for each to empty (a task just killed is still leaving: EBUSY). cgroupfs
+// directories hold only interface files, which rmdir does not mind. A missing dir is fine.
+void remove_cgroup_tree(const std::string& dir);
+
+// "/a/b/c" -> "/a/b".
+inline std::string parent_of(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
+
 // Polls pred() with growing sleeps (from 100us) until it holds or timeout_ms passes.
 template <typename Pred>
 bool wait_for(Pred pred, int timeout_ms);

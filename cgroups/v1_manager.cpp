@@ -16,32 +16,6 @@
 #include "common/files.hpp"
 
 namespace kiln::cgroups {
-namespace {
-
-std::string parent_of(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
-
-// rmdir dir and every cgroup below it (a container may have made its own), deepest first.
-// cgroupfs directories hold only interface files, which rmdir does not mind.
-void remove_cgroup_tree(const std::string& dir) {
-  if (std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir); d) {
-    while (dirent* e = ::readdir(d.get())) {
-      std::string name = e->d_name;
-      if (e->d_type == DT_DIR && name != "." && name != "..") remove_cgroup_tree(dir + "/" + name);
-    }
-  } else if (errno == ENOENT) {
-    return;
-  }
-  // EBUSY: a task that was just killed is still leaving the cgroup; give it a moment.
-  int err = 0;
-  wait_for([&] {
-    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return err = 0, true;
-    err = errno;
-    return err != EBUSY;
-  }, 5000);
-  if (err != 0) throw_errno("remove cgroup " + dir, err);
-}
-
-}  // namespace
 
 V1Manager::V1Manager(std::string mount_root, const std::vector<V1Hierarchy>& hierarchies, const CgroupPath& path)
     : path_(path), mount_root_(std::move(mount_root)) {

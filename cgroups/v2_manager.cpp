@@ -20,8 +20,6 @@
 namespace kiln::cgroups {
 namespace {
 
-std::string parent_of(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
-
 void make_dirs(const std::string& root, const std::string& d) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (::mkdir(d.c_str(), 0755) == 0 || errno == EEXIST) return;
@@ -29,24 +27,6 @@ void make_dirs(const std::string& root, const std::string& d) {
     make_dirs(root, parent_of(d));  // a missing parent (or one a concurrent destroy removed)
   }
   throw_errno("create cgroup " + d);
-}
-
-void remove_cgroup_tree(const std::string& dir) {
-  if (std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir); d) {
-    while (dirent* e = ::readdir(d.get())) {
-      std::string name = e->d_name;
-      if (e->d_type == DT_DIR && name != "." && name != "..") remove_cgroup_tree(dir + "/" + name);
-    }
-  } else if (errno == ENOENT) {
-    return;
-  }
-  int err = 0;
-  wait_for([&] {
-    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return err = 0, true;
-    err = errno;
-    return err != EBUSY;  // EBUSY: killed tasks are still leaving
-  }, 5000);
-  if (err != 0) throw_errno("remove cgroup " + dir, err);
 }
 
 std::vector<std::string> words(const std::string& s) {

@@ -46,7 +46,8 @@ failed=()
 for t in tests/integration/*_test.sh; do
   [ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
   echo "-- $t"
-  if ! bash "$t"; then failed+=("$t"); fi
+  # Each test has its own timeout (lib.sh); this bounds a suite's set-up too.
+  if ! timeout -k 10 "${KILN_SUITE_TIMEOUT:-1200}" bash "$t" < /dev/null; then failed+=("$t"); fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"

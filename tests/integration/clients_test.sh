@@ -59,6 +59,14 @@ wait_no_processes_under_T() {
   return 1
 }
 
+# Runs a shell command line on a new pseudo-terminal (script(1)), as a person at a terminal would.
+# Inner commands use timeout --foreground: plain timeout moves itself into a background process
+# group, where a client that sets the terminal to raw mode is stopped by SIGTTOU. The outer
+# timeout bounds script itself (it waits for every holder of the pty to let go).
+in_pty() {
+  SHELL=/bin/sh timeout -k 5 $((TO + 20)) script -qec "$1" /dev/null < /dev/null
+}
+
 unmount_under_T() {
   grep -F " $T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
   return 0
@@ -184,14 +192,14 @@ test_podman_tty() {
   podman_setup
   # podman run -t needs a terminal: script(1) gives it one. kiln-runtime sends the pty master to
   # conmon over --console-socket.
-  out=$(script -qec "timeout $TO podman --root $T/root --runroot $T/runroot --runtime $KR run --rm -t --cgroup-parent=/$ID $IMAGE sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; exit 4'" /dev/null </dev/null); rc=$?
+  out=$(in_pty "timeout --foreground -k 5 $TO podman --root $T/root --runroot $T/runroot --runtime $KR run --rm -t --cgroup-parent=/$ID $IMAGE sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; exit 4'"); rc=$?
   assert_eq "$rc" 4 "exit status of podman run -t"
   assert_contains "$out" "/dev/pts/0"
   assert_contains "$out" "stdin-is-tty"
   name=${ID}t
   cid=$(p run -d --name "$name" --cgroup-parent="/$ID" "$IMAGE" sh -c 'trap "exit 0" TERM; while true; do sleep 0.1; done') || fail "podman run -d: $cid"
   echo "$cid" >> "$T/cids"
-  out=$(script -qec "timeout $TO podman --root $T/root --runroot $T/runroot exec -t $name sh -c 'tty; exit 6'" /dev/null </dev/null); rc=$?
+  out=$(in_pty "timeout --foreground -k 5 $TO podman --root $T/root --runroot $T/runroot exec -t $name sh -c 'tty; exit 6'"); rc=$?
   assert_eq "$rc" 6 "exit status of podman exec -t"
   assert_contains "$out" "/dev/pts/"
   p rm -f -t 2 "$name" >/dev/null || fail "podman rm -f"
@@ -338,14 +346,14 @@ test_containerd_kill_paused_and_kill_all() {
 test_containerd_tty() {
   command -v script >/dev/null || { echo "skip: script (bsdutils) not installed"; return 0; }
   ctd_setup
-  cmd="TMPDIR=$T/tmp timeout $TO ctr -a $T/c.sock -n $ID"
-  out=$(script -qec "$cmd run --rm -t ${R[*]} $IMAGE ${ID}t sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; exit 5'" /dev/null </dev/null); rc=$?
+  cmd="TMPDIR=$T/tmp timeout --foreground -k 5 $TO ctr -a $T/c.sock -n $ID"
+  out=$(in_pty "$cmd run --rm -t ${R[*]} $IMAGE ${ID}t sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; exit 5'"); rc=$?
   assert_eq "$rc" 5 "exit status of ctr run -t"
   assert_contains "$out" "/dev/pts/0"
   assert_contains "$out" "stdin-is-tty"
   name=${ID}e
   c run -d --null-io "${R[@]}" "$IMAGE" "$name" sh -c 'trap "exit 0" TERM; sleep 1000 & wait' || fail "ctr run -d"
-  out=$(script -qec "$cmd task exec -t --fifo-dir $T/fifo --exec-id x1 $name sh -c 'tty; exit 6'" /dev/null </dev/null); rc=$?
+  out=$(in_pty "$cmd task exec -t --fifo-dir $T/fifo --exec-id x1 $name sh -c 'tty; exit 6'"); rc=$?
   assert_eq "$rc" 6 "exit status of ctr task exec -t"
   assert_contains "$out" "/dev/pts/"
 }

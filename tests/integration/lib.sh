@@ -58,19 +58,25 @@ leftovers() { # prints anything a test left on the host under its own names
   pgrep -f "$2" | grep -v "^$$\$" | while read -r p; do echo "process $p $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"; done
 }
 
+# Each test runs as its own process (this file re-run with KILN_ONE_TEST=name) under timeout(1):
+# a test that hangs is killed with its whole process group after KILN_TEST_TIMEOUT seconds and
+# reported, instead of stalling the suite (and CI) forever.
 run_tests() {
-  local names failed=0 passed=0
+  if [ -n "${KILN_ONE_TEST:-}" ]; then
+    cd "$T" || exit 1
+    "$KILN_ONE_TEST"
+    exit $?
+  fi
+  local names failed=0 passed=0 limit=${KILN_TEST_TIMEOUT:-300}
   names=$(declare -F | awk '{print $3}' | grep '^test_' )
   for name in $names; do
     [ -n "${KILN_TEST:-}" ] && [[ "$name" != *"$KILN_TEST"* ]] && continue
     local T; T=$(mktemp -d /tmp/kiln-t.XXXXXX)
     local ID="kt$RANDOM$RANDOM"
-    (
-      export T ID STATE=$T/state
-      cd "$T"
-      "$name"
-    ) > "$T.log" 2>&1
+    T=$T ID=$ID STATE=$T/state KILN_ONE_TEST=$name \
+      timeout -k 10 "$limit" bash "$0" < /dev/null > "$T.log" 2>&1
     local rc=$?
+    [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "    FAIL: timed out after ${limit}s (killed)" >> "$T.log"
     local left; left=$(leftovers "$T" "$ID")
     if [ $rc -eq 0 ] && [ -z "$left" ]; then
       passed=$((passed + 1)); echo "  ok   $name"
@@ -78,9 +84,10 @@ run_tests() {
       failed=$((failed + 1)); echo "  FAIL $name"; sed 's/^/      /' "$T.log" | tail -25
       [ -n "$left" ] && echo "      left behind: $left"
     fi
-    # Remove what a failed test left (after the check above has reported it).
+    # Remove what a failed test left (after the check above has reported it): processes first
+    # (a hung test's daemons), then containers, mounts, the dir.
+    [ -n "$left" ] && pgrep -f "$T/" | xargs -r kill -9 2>/dev/null
     for c in $(ls "$T/state" 2>/dev/null); do "$KR" --root "$T/state" delete --force "$c" >/dev/null 2>&1; done
-    # Unmount anything a failed test left before deleting its dir.
     grep -F "$T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
     rm -rf "$T" "$T.log"
   done
