@@ -17,6 +17,8 @@ class HybridManager : public V1Manager {
   void apply(const Resources& resources) override;
   void update(const Resources& resources) override;
   void add_process(pid_t pid) override;
+  // clone3 places the process in the unified tree; it moves itself into the v1 ones.
+  int clone_into_fd() override { return unified_.clone_into_fd(); }
   Stats stats() override;
   void destroy() override;
   std::map<std::string, std::string> paths() override;

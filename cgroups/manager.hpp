@@ -13,6 +13,7 @@
 
 #include "cgroups/resources.hpp"
 #include "cgroups/stats.hpp"
+#include "common/unique_fd.hpp"
 
 namespace kiln::cgroups {
 
@@ -43,6 +44,16 @@ class Manager {
   virtual void add_process(pid_t pid) = 0;
   // On v2: an O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -1 when not usable.
   virtual int clone_into_fd() = 0;
+  // Files a new single-threaded process writes "0" to, to move itself into the cgroups that
+  // clone3 did not place it in (v1: each hierarchy's `tasks`). A thread moving itself skips the
+  // global lock a move by pid takes, and with it an RCU grace period (milliseconds: the largest
+  // cost of a start). Opened by the runtime: the kernel checks the opener's credentials, so the
+  // process may already be in a new user namespace. Empty when clone_into_fd() covers it all.
+  struct JoinFile {
+    UniqueFd fd;
+    std::string path;
+  };
+  virtual std::vector<JoinFile> open_join_files() { return {}; }
   virtual std::vector<pid_t> pids() = 0;
   virtual Stats stats() = 0;
   virtual void freeze() = 0;

@@ -1,6 +1,7 @@
 #include "cgroups/v1_manager.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,17 @@ void V1Manager::make_dir(const Hierarchy& h) {
     throw_errno("create cgroup " + d);
   };
   make(make, h.dir, 0);
+}
+
+std::vector<Manager::JoinFile> V1Manager::open_join_files() {
+  std::vector<JoinFile> files;
+  for (const auto& h : hierarchies_) {
+    std::string path = h.dir + "/tasks";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + path);
+    files.push_back({UniqueFd(fd), path});
+  }
+  return files;
 }
 
 void V1Manager::create() {
@@ -145,6 +157,7 @@ void V1Manager::destroy() {
     wait_for([&] { return pids().empty(); }, 5000);
   }
   for (const auto& h : hierarchies_) {
+    if (::rmdir(h.dir.c_str()) == 0 || errno == ENOENT) continue;  // the usual case: empty, no children
     // A process that made it into only some hierarchies (a failed add_process) is not in the
     // freezer's list; it would keep this directory busy.
     for (pid_t pid : read_cgroup_procs(h.dir)) ::kill(pid, SIGKILL);
@@ -159,9 +172,8 @@ void V1Manager::remove_dir(const Hierarchy& h) {
   } else {
     remove_cgroup_tree(h.dir);
   }
-  // The default parent "kiln" is ours: remove it once the last container is gone. It may still
-  // hold other containers (ENOTEMPTY/EBUSY), which is fine; create() copes with it vanishing.
-  if (!path_.relative && path_.path.starts_with("kiln/")) ::rmdir(parent_of(h.dir).c_str());
+  // The default parent "kiln" stays, like docker's and runc's parents: making and removing it
+  // with every container doubled the cgroup work of a start.
 }
 
 uint64_t V1Manager::oom_kill_count() {

@@ -20,6 +20,7 @@ class V1Manager : public Manager {
   void update(const Resources& resources) override;
   void add_process(pid_t pid) override;
   int clone_into_fd() override { return -1; }
+  std::vector<JoinFile> open_join_files() override;
   std::vector<pid_t> pids() override;
   Stats stats() override;
   void freeze() override;

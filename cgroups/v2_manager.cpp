@@ -163,8 +163,7 @@ void V2Manager::destroy() {
   } else {
     remove_cgroup_tree(dir_);
   }
-  // Our default parent "kiln": gone with its last container (ENOTEMPTY/EBUSY otherwise).
-  if (rel_.starts_with("kiln/") && rel_.find('/', 5) == std::string::npos) ::rmdir(parent_of(dir_).c_str());
+  // The default parent "kiln" stays (see V1Manager::remove_dir).
   spdlog::debug("cgroups v2: removed {}", dir_);
 }
 

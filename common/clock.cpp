@@ -10,11 +10,11 @@ std::string rfc3339(std::chrono::system_clock::time_point tp) {
   std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
+  // snprintf, not strftime: strftime loads /etc/localtime (tzset) on every start.
   char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(ns % 1000000000));
-  return std::string(buf) + frac;
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1000000000));
+  return buf;
 }
 
 }  // namespace kiln

@@ -64,7 +64,7 @@ void write_file(const std::string& path, std::string_view data, mode_t mode) {
   write_all(fd.get(), data, "write " + path);
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Sync sync) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp = path + ".tmp-" + std::to_string(rng());
   {
@@ -72,7 +72,7 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     try {
       write_all(fd.get(), data, "write " + tmp);
       if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmp);
-      if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
+      if (sync == Sync::durable && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;

@@ -17,8 +17,11 @@ std::string read_fd(int fd);
 // Reads a file that may be missing: nullopt when it does not exist.
 std::optional<std::string> read_file_if_exists(const std::string& path);
 void write_file(const std::string& path, std::string_view data, mode_t mode = 0644);
-// Writes to PATH.tmp-XXXX, fsyncs, renames over path: readers see the old or the new file, never half.
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes to PATH.tmp-XXXX, renames over path: readers see the old or the new file, never half.
+// Durable also fsyncs before the rename, so a crash cannot leave an empty file (for the image
+// and secret stores; runtime state lives on tmpfs under /run, gone at reboot anyway).
+enum class Sync { durable, in_memory };
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644, Sync sync = Sync::durable);
 // Writes all of data, retrying on EINTR and short writes; throws naming `what`.
 void write_all(int fd, std::string_view data, std::string_view what);
 void mkdir_p(const std::string& path, mode_t mode = 0755);

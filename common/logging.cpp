@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -29,17 +28,24 @@ const char* level_word(spdlog::level::level_enum lvl) {
   }
 }
 
-// Appends one JSON object per record to an fd opened O_APPEND (containerd appends across calls).
-class JsonLineSink : public spdlog::sinks::base_sink<std::mutex> {
+// Appends one line per record to an fd opened O_APPEND|O_CLOEXEC, with one write(2) each: no
+// stdio buffer that a cloned child could hold a copy of, and containerd appends across calls.
+// json: {"level","msg","time"} objects; text: "TIME LEVEL message".
+class FdLineSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit JsonLineSink(UniqueFd fd) : fd_(std::move(fd)) {}
+  FdLineSink(UniqueFd fd, LogFormat format) : fd_(std::move(fd)), format_(format) {}
+  int fd() const { return fd_.get(); }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    nlohmann::json line = {{"level", level_word(msg.level)},
-                           {"msg", std::string(msg.payload.begin(), msg.payload.end())},
-                           {"time", rfc3339(msg.time)}};
-    std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::string payload(msg.payload.begin(), msg.payload.end());
+    std::string text;
+    if (format_ == LogFormat::json) {
+      nlohmann::json line = {{"level", level_word(msg.level)}, {"msg", payload}, {"time", rfc3339(msg.time)}};
+      text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    } else {
+      text = rfc3339(msg.time) + " " + level_word(msg.level) + " " + payload + "\n";
+    }
     try {
       write_all(fd_.get(), text, "write log");
     } catch (const Error&) {
@@ -50,9 +56,14 @@ class JsonLineSink : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   UniqueFd fd_;
+  LogFormat format_;
 };
 
+int g_log_fd = -1;
+
 }  // namespace
+
+int log_file_fd() { return g_log_fd; }
 
 LogFormat parse_log_format(const std::string& value) {
   if (value == "text") return LogFormat::text;
@@ -63,15 +74,9 @@ LogFormat parse_log_format(const std::string& value) {
 void setup_logging(const LogOptions& options) {
   std::vector<spdlog::sink_ptr> sinks;
   if (!options.file.empty()) {
-    UniqueFd fd = open_file(options.file, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (options.format == LogFormat::json) {
-      sinks.push_back(std::make_shared<JsonLineSink>(std::move(fd)));
-    } else {
-      fd.reset();
-      auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file, false);
-      sink->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v");
-      sinks.push_back(sink);
-    }
+    auto sink = std::make_shared<FdLineSink>(open_file(options.file, O_WRONLY | O_CREAT | O_APPEND, 0644), options.format);
+    g_log_fd = sink->fd();
+    sinks.push_back(sink);
   }
   if (options.file.empty() || !options.quiet_stderr) {
     auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();

@@ -19,6 +19,9 @@ struct LogOptions {
 
 void setup_logging(const LogOptions& options);
 
+// The fd of the --log file (O_CLOEXEC), or -1: a cloned container init keeps it until execve.
+int log_file_fd();
+
 // Parses "text" / "json"; throws naming the value otherwise.
 LogFormat parse_log_format(const std::string& value);
 

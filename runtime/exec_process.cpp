@@ -194,7 +194,7 @@ int exec_in_container(const ExecOptions& o) {
     send_console_master(o.console_socket, master.get());
     master.reset();
   }
-  if (!o.pid_file.empty()) write_file_atomic(o.pid_file, std::to_string(pid), 0644);
+  if (!o.pid_file.empty()) write_file_atomic(o.pid_file, std::to_string(pid), 0644, Sync::in_memory);
   if (o.detach) return 0;
   int rc = master ? relay_terminal(master.get(), pid) : wait_forwarding_signals(pid);
   sigprocmask(SIG_SETMASK, &old, nullptr);

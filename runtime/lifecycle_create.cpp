@@ -149,7 +149,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   dir.save(st);
   if (!o.pid_file.empty()) {
     // Clients parse it with Atoi: the pid, no newline.
-    write_file_atomic(o.pid_file, std::to_string(launched.pid), 0644);
+    write_file_atomic(o.pid_file, std::to_string(launched.pid), 0644, Sync::in_memory);
   }
   return {std::move(launched), std::move(st), std::move(cgroup)};
 }

@@ -137,7 +137,7 @@ void RunRecords::create(RunRecord& r) const {
 }
 
 void RunRecords::save(const RunRecord& r) const {
-  write_file_atomic(dir(r.id) + "/record.json", record_to_json(r).dump(), 0600);
+  write_file_atomic(dir(r.id) + "/record.json", record_to_json(r).dump(), 0600, Sync::in_memory);
 }
 
 RunRecord RunRecords::load(const std::string& id) const {

@@ -83,7 +83,7 @@ void StateDir::save(const ContainerState& s) const {
             {"namespace_paths", s.namespace_paths},
             {"seccomp_program", s.seccomp_program},
             {"no_new_privileges", s.no_new_privileges}};
-  write_file_atomic(dir_ + "/state.json", j.dump(), 0600);
+  write_file_atomic(dir_ + "/state.json", j.dump(), 0600, Sync::in_memory);
 }
 
 ContainerState StateDir::load() const {

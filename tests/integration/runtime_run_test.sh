@@ -101,6 +101,24 @@ test_user_namespace_mappings() {
   assert_eq "$(echo "$out" | tail -1)" 0
 }
 
+# The process starts in its own cgroup in every hierarchy (v1 ones and the unified tree): clone3
+# places it in the unified one, the init moves itself into the v1 ones before anything runs,
+# also from inside a new user namespace.
+test_process_starts_in_its_cgroups_every_hierarchy() {
+  want=$(awk -F: '{print $1 ":" $2}' /proc/self/cgroup | sort)
+  make_bundle b cat /proc/self/cgroup
+  out=$(kr run --bundle b "$ID") || fail "$out"
+  assert_eq "$(echo "$out" | awk -F: '{print $1 ":" $2}' | sort)" "$want" "hierarchies listed"
+  bad=$(echo "$out" | grep -v ":/kiln/$ID\$")
+  [ -z "$bad" ] || fail "not in /kiln/$ID: $bad"
+  make_bundle u cat /proc/self/cgroup
+  edit_config u '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings=[{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings=[{"containerID":0,"hostID":100000,"size":65536}]'
+  chown -R 100000:100000 u/rootfs; chmod 755 "$T" u
+  out=$(kr run --bundle u "${ID}u") || fail "$out"
+  bad=$(echo "$out" | grep -v ":/kiln/${ID}u\$")
+  [ -z "$bad" ] && [ -n "$out" ] || fail "user namespace: not in /kiln/${ID}u: $bad"
+}
+
 test_sysctl_and_readonly_root_off() {
   make_bundle b sh -c 'cat /proc/sys/net/ipv4/ip_forward; touch /newfile && echo rw-ok'
   edit_config b '.linux.sysctl = {"net.ipv4.ip_forward":"1"} | .root.readonly = false'
