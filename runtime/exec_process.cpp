@@ -86,6 +86,7 @@ struct ExecChild {
   const Process* process;
   const SeccompProgram* seccomp;
   int pidfd;
+  const std::vector<cgroups::Manager::JoinFile>* cgroup_join_files;  // written "0" to: v1
   int join_flags;
   bool user_namespace;
   int preserve_fds;
@@ -99,6 +100,11 @@ struct ExecChild {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     reset_signals_for_exec();
     channel.expect(SyncType::go);
+    // A single thread moving itself into its v1 cgroups (see Manager::open_join_files).
+    for (const auto& f : *c.cgroup_join_files) {
+      if (::write(f.fd.get(), "0", 1) != 1) throw_errno("join cgroup: write 0 to " + f.path);
+      ::close(f.fd.get());  // a host fd: gone before we enter the container (never destructed here)
+    }
     if (c.join_flags && ::setns(c.pidfd, c.join_flags) != 0) throw_errno("join the container's namespaces");
     if (c.user_namespace) {
       if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) throw_errno("become root in the user namespace");
@@ -144,7 +150,9 @@ int exec_in_container(const ExecOptions& o) {
   if (spec.linux.has_namespace("pid") && ::setns(pidfd, CLONE_NEWPID) != 0) throw_errno("join pid namespace of " + o.id);
 
   auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
-  ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd, flags, st.has_user_namespace, o.preserve_fds};
+  std::vector<cgroups::Manager::JoinFile> join_files = cgroup->open_join_files();
+  const bool parent_moves_child = cgroup->clone_into_fd() < 0 && join_files.empty();
+  ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd, &join_files, flags, st.has_user_namespace, o.preserve_fds};
   sigset_t old;
   block_forwarded_signals(&old);
 
@@ -163,9 +171,10 @@ int exec_in_container(const ExecOptions& o) {
     exec_child(child, child_end);
   }
   child_end.close();
+  join_files.clear();
   UniqueFd master;
   try {
-    if (cg_fd < 0) cgroup->add_process(pid);
+    if (parent_moves_child) cgroup->add_process(pid);
     parent_end.send(SyncType::go);
     // fds may come first (pty master, seccomp listener), then ready; EOF after ready = exec'd.
     for (bool ready = false;;) {

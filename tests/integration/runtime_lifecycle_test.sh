@@ -84,7 +84,9 @@ P
   assert_eq "$out" "$(printf '1\n/tmp\nCapEff:\t0000000000000020')"
   kr exec --detach --pid-file "$T/epid" "$ID" sleep 50 || fail "exec -d"
   epid=$(cat "$T/epid")
-  grep -q "kiln/$ID" /proc/$epid/cgroup || fail "exec'd process not in the container's cgroup"
+  # In the container's cgroup in every hierarchy (v1 ones and the unified tree).
+  bad=$(grep -v ":/kiln/$ID\$" /proc/$epid/cgroup)
+  [ -z "$bad" ] || fail "exec'd process not in the container's cgroup: $bad"
   [ "$(readlink /proc/$epid/ns/pid)" == "$(readlink /proc/$(kr state "$ID" | jq .pid)/ns/pid)" ] || fail "pid ns"
   out=$(kr exec "$ID" /nonexistent 2>&1); [ $? -ne 0 ] || fail "exec of missing program"
   assert_contains "$out" "No such file or directory"
