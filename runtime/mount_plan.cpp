@@ -53,9 +53,13 @@ UniqueFd mount_target(int rootfs_fd, const MountStep& step) {
   }
   if (!file_target) return mkdir_all_in_root(rootfs_fd, step.destination);
   auto [parent, name] = open_parent_in_root(rootfs_fd, step.destination, true);
-  int fd = ::openat(parent.get(), name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0 && errno != EISDIR && errno != ELOOP) throw_errno("create mount point " + step.destination);
-  if (fd >= 0) ::close(fd);
+  struct stat existing;
+  if (::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0) {
+    // Missing: create it. (Opening an existing one for writing would fail on a read-only root.)
+    int fd = ::openat(parent.get(), name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) throw_errno("create mount point " + step.destination);
+    if (fd >= 0) ::close(fd);
+  }
   return open_in_root(rootfs_fd, step.destination, O_PATH);
 }
 

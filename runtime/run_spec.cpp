@@ -195,11 +195,16 @@ std::vector<std::string> env_keys(const std::vector<std::string>& env) {
   return keys;
 }
 
+std::string container_hostname(const SpecInputs& in) {
+  const RunFlags& f = in.flags;
+  if (!f.hostname.empty()) return f.hostname;
+  return f.host_network ? "" : in.id.substr(0, 12);
+}
+
 json build_run_spec(const SpecInputs& in) {
   const RunFlags& f = in.flags;
   json spec = default_spec();
-  std::string hostname = f.hostname.empty() ? in.id.substr(0, 12) : f.hostname;
-  if (f.host_network && f.hostname.empty()) hostname.clear();
+  std::string hostname = container_hostname(in);
 
   json& p = spec["process"];
   p["terminal"] = f.tty;
@@ -225,6 +230,17 @@ json build_run_spec(const SpecInputs& in) {
   if (hostname.empty()) spec.erase("hostname");
   else spec["hostname"] = hostname;
 
+  if (!in.etc_dir.empty()) {
+    for (const char* name : {"hostname", "hosts", "resolv.conf"}) {
+      json opts = {"bind", "rprivate", "nosuid", "nodev", "noexec"};
+      if (f.read_only) opts.push_back("ro");
+      spec["mounts"].push_back({{"destination", std::string("/etc/") + name},
+                                {"type", "bind"},
+                                {"source", in.etc_dir + "/etc-" + name},
+                                {"options", opts}});
+    }
+  }
+  // After the /etc files: a volume may replace them.
   for (const auto& v : f.volumes) {
     json opts = {"rbind", "rprivate"};
     if (v.read_only) opts.push_back("ro");

@@ -87,7 +87,14 @@ struct SpecInputs {
   RunFlags flags;
   ResolvedProcessUser user;
   uint64_t nofile_hard_limit = 0;  // the caller's hard RLIMIT_NOFILE (0: unknown)
+  // Where /etc/hostname, /etc/hosts and /etc/resolv.conf are (etc-NAME, run_etc_files.hpp): bound
+  // over the image's; empty: none.
+  std::string etc_dir;
 };
+
+// The host name a container gets: --hostname, else the short id; empty with the host's network
+// (it keeps the host's).
+std::string container_hostname(const SpecInputs& in);
 
 nlohmann::json build_run_spec(const SpecInputs& in);
 

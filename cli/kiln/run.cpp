@@ -22,6 +22,7 @@
 #include "image/user_lookup.hpp"
 #include "runtime/run_monitor.hpp"
 #include "runtime/run_rootfs.hpp"
+#include "runtime/run_etc_files.hpp"
 #include "runtime/run_spec.hpp"
 #include "runtime/secret_inject.hpp"
 
@@ -83,16 +84,21 @@ rt::RunFlags to_run_flags(const Flags& f, const std::vector<std::string>& comman
 // rootfs of an image that lacks them still starts. Made once per store, atomically.
 std::string init_layer(const std::string& store_root) {
   std::string dir = store_root + "/containers/.init";
-  if (kiln::path_exists(dir + "/run/secrets")) return dir;
+  // run/secrets: the mount point of the secrets tmpfs; etc/*: of the files in run_etc_files.hpp.
+  // Also under --read-only, where nothing can be created in the rootfs.
+  auto add_mount_points = [](const std::string& d) {
+    for (const char* sub : {"proc", "sys", "dev", "etc", "run/secrets"}) kiln::mkdir_p(d + "/" + sub, 0755);
+    for (const char* file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
+      if (!kiln::path_exists(d + "/" + file)) kiln::write_file(d + "/" + file, "", 0644);
+  };
+  if (kiln::path_exists(dir + "/etc/resolv.conf")) return dir;
   if (kiln::path_exists(dir + "/proc")) {
-    // A store made before run/secrets existed: add it in place.
-    kiln::mkdir_p(dir + "/run/secrets", 0755);
+    add_mount_points(dir);  // a store made by an older kiln: add what is missing in place
     return dir;
   }
   std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
   kiln::remove_tree(tmp);
-  // run/secrets: the mount point of the secrets tmpfs, also under --read-only.
-  for (const char* d : {"proc", "sys", "dev", "etc", "run/secrets"}) kiln::mkdir_p(tmp + "/" + d, 0755);
+  add_mount_points(tmp);
   if (::rename(tmp.c_str(), dir.c_str()) != 0) kiln::remove_tree(tmp);  // another run made it first
   return dir;
 }
@@ -164,6 +170,8 @@ int run(const Flags& f, const std::vector<std::string>& command) {
   in.image = {ic.entrypoint, ic.cmd, ic.env, ic.working_dir, ic.user};
   in.flags = rf;
   in.nofile_hard_limit = nofile_hard_limit();
+  rt::write_container_etc_files(rec.container_dir, rt::container_hostname(in), f.network == "host");
+  in.etc_dir = rec.container_dir;
   std::string user = f.user.empty() ? ic.user : f.user;
   {
     kiln::UniqueFd root = kiln::open_file(rec.rootfs, O_PATH | O_DIRECTORY);

@@ -58,6 +58,28 @@ test_safe_defaults() {
   assert_clean
 }
 
+# docker's per-container /etc/hostname, /etc/hosts, /etc/resolv.conf: the container resolves its
+# own name; the image's files are untouched; also with --read-only; the host's with --network host.
+test_etc_hostname_hosts_resolv_conf() {
+  setup
+  out=$("$KILN" run --rm busybox sh -c 'hostname; cat /etc/hostname; cat /etc/hosts; ping -c1 -W1 $(hostname) >/dev/null && echo own-name-resolves; wc -c < /etc/resolv.conf')
+  name=$(echo "$out" | head -1)
+  [ ${#name} -eq 12 ] || fail "hostname: $out"
+  assert_eq "$(echo "$out" | sed -n 2p)" "$name" "/etc/hostname"
+  assert_contains "$out" "127.0.0.1	localhost"
+  assert_contains "$out" "127.0.1.1	$name"
+  assert_contains "$out" "own-name-resolves"
+  out=$("$KILN" run --rm --read-only --hostname box busybox sh -c 'cat /etc/hostname; grep box /etc/hosts; { echo x >> /etc/hosts; } 2>&1')
+  assert_contains "$out" "box"
+  assert_contains "$out" "127.0.1.1	box"
+  assert_contains "$out" "Read-only file system"
+  assert_eq "$("$KILN" run --rm --network host busybox cat /etc/hosts)" "$(cat /etc/hosts)" "host network: the host's /etc/hosts"
+  # The image's own files are untouched: unpack the image and look.
+  "$KILN" unpack busybox "$T/unpacked" >/dev/null || fail unpack
+  [ ! -s "$T/unpacked/rootfs/etc/hostname" ] || fail "image's /etc/hostname changed"
+  assert_clean
+}
+
 test_flags() {
   setup
   echo "FROMFILE=1" > "$T/envf"; echo "# c" >> "$T/envf"

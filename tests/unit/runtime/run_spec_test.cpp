@@ -1,8 +1,11 @@
 // The `kiln run` spec generator: pure data in, JSON out.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/error.hpp"
 #include "runtime/run_records.hpp"
+#include "runtime/run_etc_files.hpp"
 #include "runtime/run_spec.hpp"
 
 namespace rt = kiln::runtime;
@@ -127,4 +130,48 @@ TEST(RunRecords, NamesAreUniqueAndRecordsRoundTrip) {
   EXPECT_THROW(records.resolve("web"), kiln::Error);
   std::string cmd = std::string("rm -rf ") + tmpl;
   ASSERT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST(RunSpec, EtcFilesAreBoundBeforeVolumes) {
+  rt::SpecInputs in = inputs();
+  in.etc_dir = "/store/containers/x";
+  in.flags.volumes.push_back(rt::parse_volume("/h:/etc/hosts:ro"));
+  auto spec = rt::build_run_spec(in);
+  std::vector<std::string> dests, sources;
+  for (const auto& m : spec["mounts"]) {
+    dests.push_back(m["destination"]);
+    sources.push_back(m.value("source", ""));
+  }
+  auto at = [&](const std::string& d) { return std::find(dests.begin(), dests.end(), d) - dests.begin(); };
+  ASSERT_LT(at("/etc/hostname"), static_cast<long>(dests.size()));
+  EXPECT_EQ(sources[at("/etc/hostname")], "/store/containers/x/etc-hostname");
+  EXPECT_EQ(sources[at("/etc/resolv.conf")], "/store/containers/x/etc-resolv.conf");
+  // The user's volume comes after (so it wins): the last /etc/hosts mount is the volume.
+  EXPECT_EQ(std::find(dests.rbegin(), dests.rend(), "/etc/hosts") - dests.rbegin(), 0);
+  EXPECT_EQ(rt::container_hostname(in), std::string(12, 'a'));
+  in.flags.read_only = true;
+  auto ro = rt::build_run_spec(in);
+  for (const auto& m : ro["mounts"]) {
+    if (m["destination"] == "/etc/hostname") {
+      EXPECT_NE(std::find(m["options"].begin(), m["options"].end(), "ro"), m["options"].end());
+    }
+  }
+}
+
+TEST(RunSpec, EtcFilesContent) {
+  rt::EtcInputs in;
+  in.hostname = "web1";
+  auto files = rt::container_etc_files(in);
+  ASSERT_EQ(files.size(), 3u);
+  EXPECT_EQ(files[0].destination, "/etc/hostname");
+  EXPECT_EQ(files[0].content, "web1\n");
+  EXPECT_NE(files[1].content.find("127.0.0.1\tlocalhost\n"), std::string::npos);
+  EXPECT_NE(files[1].content.find("127.0.1.1\tweb1\n"), std::string::npos);
+  EXPECT_EQ(files[2].content.find("nameserver"), std::string::npos);  // no network: no servers
+  in.host_network = true;
+  in.host_hosts = "10.0.0.1 db";
+  in.host_resolv_conf = "nameserver 10.0.0.53\n";
+  files = rt::container_etc_files(in);
+  EXPECT_EQ(files[1].content, "10.0.0.1 db\n");
+  EXPECT_EQ(files[2].content, "nameserver 10.0.0.53\n");
 }
