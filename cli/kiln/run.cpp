@@ -198,7 +198,7 @@ int run(const Flags& f, const std::vector<std::string>& command) {
   // from the container's init instead.
   nlohmann::json on_disk = job.spec;
   on_disk["process"]["env"] = nlohmann::json::array();
-  kiln::write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600);
+  kiln::write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600, kiln::Sync::in_memory);
 
   if (f.detach) {
     rt::run_detached(job);
