@@ -3,7 +3,8 @@
 # kiln quick start. On a fresh Debian 12 machine, as root, from any directory:
 #   examples/quickstart.sh
 # Installs what is missing, builds kiln, makes a busybox root filesystem and runs a few
-# containers in it, showing what they see. Everything it makes is removed on exit.
+# containers in it, showing what they see; then loads a busybox image, runs identical
+# containers from it, and hands a secret to a container. Everything it makes is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "quickstart: containers need root: sudo $0" >&2; exit 1; }
@@ -87,9 +88,9 @@ echo "kiln-runtime run exited with $status"
 # each is one overlay mount over the same read-only layers plus a few KiB of its own.
 export KILN_ROOT=$T/store KILN_RUN_ROOT=$T/run
 KILN=$PWD/build/cli/kiln
-trap '"$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null 2>&1; cleanup' EXIT
+trap '"$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null 2>&1 || true; cleanup' EXIT
 step "10. A busybox image into kiln's store (kiln import of a rootfs tar; kiln load takes docker/OCI archives)"
-mkdir -p "$T/img/bin"; cp /bin/busybox "$T/img/bin/"; for a in sh echo hostname sleep cat; do ln -sf busybox "$T/img/bin/$a"; done
+mkdir -p "$T/img/bin"; cp /bin/busybox "$T/img/bin/"; for a in sh echo hostname sleep cat wc; do ln -sf busybox "$T/img/bin/$a"; done
 tar -C "$T/img" -czf "$T/busybox.tar.gz" . && "$KILN" import "$T/busybox.tar.gz" busybox:latest >/dev/null
 echo "\$ kiln images"; "$KILN" images
 step "11. kiln run: five identical containers at once, detached"
@@ -101,5 +102,22 @@ echo "\$ kiln run --rm --read-only busybox sh -c 'echo hi > /x'   # the image ca
 echo "\$ kiln stop -t 1 box1 box2 box3 box4 box5 && kiln rm ..."
 "$KILN" stop -t 1 box1 box2 box3 box4 box5 >/dev/null; "$KILN" ps -a; "$KILN" rm box1 box2 box3 box4 box5 >/dev/null
 # --- end kiln load / kiln run ------------------------------------------------------------------
+
+# --- secrets -----------------------------------------------------------------------------------
+# A secret is stored once (0600, under kiln's root; from stdin or a file, never from argv) and
+# handed to a container at launch: as a file on a small tmpfs at /run/secrets/NAME, or as an
+# environment variable. It never lands in the image, the container's config, state or logs.
+step "12. A secret reaches a container (and nothing else)"
+head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/pw"
+"$KILN" secret create db_password - < "$T/pw" >/dev/null
+echo "\$ kiln secret ls"; "$KILN" secret ls
+echo "\$ kiln run --rm --read-only --secret db_password busybox sh -c 'cat /run/secrets/db_password | wc -c'"
+"$KILN" run --rm --read-only --secret db_password busybox sh -c 'cat /run/secrets/db_password | wc -c'
+echo "\$ kiln run --rm --secret db_password,type=env,target=DB_PASSWORD busybox sh -c 'echo \${#DB_PASSWORD} characters'"
+"$KILN" run --rm --secret db_password,type=env,target=DB_PASSWORD busybox sh -c 'echo ${#DB_PASSWORD} characters'
+printf 'the value is on disk only in the secret store: '
+grep -rlF "$(cat "$T/pw")" "$T/store" "$T/run" 2>/dev/null | sed "s|$T/||" | tr '\n' ' '; echo
+rm -f "$T/pw"; "$KILN" secret rm db_password >/dev/null
+# --- end secrets -------------------------------------------------------------------------------
 
 step "Done. Next: tests/run.sh builds and runs every test; bench/start.sh compares start times."
