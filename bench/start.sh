@@ -8,11 +8,12 @@ set -euo pipefail
 
 usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
 RUNS=100
+COLD_RUNS=15
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
     --runs=*) RUNS=${1#--runs=}; shift ;;
-    --quick) RUNS=20; shift ;;
+    --quick) RUNS=20; COLD_RUNS=8; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "start.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -103,12 +104,13 @@ for i in "${!names[@]}"; do
 done
 [ ${#ok[@]} -gt 0 ] || die "no runtime could run the bundle"
 
-bench() { # bench JSON (NAME COMMAND)...: one hyperfine run; prints the medians in ms, one a line
-  local json=$1; shift
-  local args=()
+bench() { # bench JSON RUNS PREPARE (NAME COMMAND)...: one hyperfine run; prints the medians in ms
+  local json=$1 runs=$2 prepare=$3; shift 3
+  local args=() ncmd=$(($# / 2))
+  [ -n "$prepare" ] && args+=(--prepare "$prepare")
   while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
-  echo "hyperfine: $((${#args[@]} / 3)) commands x $RUNS runs..." >&2
-  hyperfine --runs "$RUNS" --warmup 3 --style none --export-json "$json" "${args[@]}" >/dev/null \
+  echo "hyperfine: $ncmd commands x $runs runs${prepare:+ (each after: $prepare)}..." >&2
+  hyperfine --runs "$runs" --warmup 3 --style none --export-json "$json" "${args[@]}" >/dev/null \
     || die "hyperfine failed (see the check above)"
   jq -r '.results[].median * 1000' "$json"
 }
@@ -118,10 +120,17 @@ for i in "${ok[@]}"; do plain+=("${names[$i]}" "$(cmd "$i" plain)"); secc+=("${n
 plain+=(wrapper "$(wrap /bin/true)")
 for i in "${ok[@]}"; do [ "${names[$i]}" = crun ] || plain+=("${names[$i]}" \
   "${bins[$i]} --root $W/root-${names[$i]} run --bundle $W/plain $TAG-${names[$i]}-\$\$"); done
-bench "$W/plain.json" "${plain[@]}" > "$W/plain.ms"
-bench "$W/seccomp.json" "${secc[@]}" > "$W/seccomp.ms"
+bench "$W/plain.json" "$RUNS" "" "${plain[@]}" > "$W/plain.ms"
+bench "$W/seccomp.json" "$RUNS" "" "${secc[@]}" > "$W/seccomp.ms"
+# Cold: each start after half a second of idle, as containers are usually started. On cgroup v1
+# the first move of a process into a cgroup after idle waits for an RCU grace period (runc and
+# crun move the container by pid); back-to-back starts mostly hide that wait.
+cold=()
+for i in "${ok[@]}"; do cold+=("${names[$i]}" "$(cmd "$i" plain)"); done
+bench "$W/cold.json" "$COLD_RUNS" "sleep 0.5" "${cold[@]}" > "$W/cold.ms"
 mapfile -t P < "$W/plain.ms"
 mapfile -t S < "$W/seccomp.ms"
+mapfile -t C < "$W/cold.ms"
 
 med() { printf '%.2f' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -133,15 +142,15 @@ echo "Start of /bin/true in a busybox bundle: hyperfine median of $RUNS runs, in
 echo "All runtimes run in the same wrapper: $(wrap RUNTIME ...)"
 awk -v n="$(nproc)" '$1 > n { print "(the machine is busy: load above the CPU count makes these numbers noisy)" }' /proc/loadavg
 echo
-printf '%-14s %10s %12s %14s\n' runtime plain seccomp "seccomp cost"
+printf '%-14s %10s %12s %14s %10s\n' runtime plain seccomp "seccomp cost" cold
 for i in "${!ok[@]}"; do
-  printf '%-14s %10s %12s %14s\n' "${names[${ok[$i]}]}" "$(med "${P[$i]}")" "$(med "${S[$i]}")${secflag[${ok[$i]}]}" \
-    "$(awk -v a="${S[$i]}" -v b="${P[$i]}" 'BEGIN { printf "%+.2f", a - b }')"
+  printf '%-14s %10s %12s %14s %10s\n' "${names[${ok[$i]}]}" "$(med "${P[$i]}")" "$(med "${S[$i]}")${secflag[${ok[$i]}]}" \
+    "$(awk -v a="${S[$i]}" -v b="${P[$i]}" 'BEGIN { printf "%+.2f", a - b }')" "$(med "${C[$i]}")"
 done
 echo
-printf '%-14s %10s %12s\n' ratio plain seccomp
-[ -n "$k" ] && [ -n "$c" ] && printf '%-14s %10s %12s\n' kiln/crun "$(ratio "${P[$k]}" "${P[$c]}")" "$(ratio "${S[$k]}" "${S[$c]}")"
-[ -n "$k" ] && [ -n "$r" ] && printf '%-14s %10s %12s\n' kiln/runc "$(ratio "${P[$k]}" "${P[$r]}")" "$(ratio "${S[$k]}" "${S[$r]}")"
+printf '%-14s %10s %12s %14s %10s\n' ratio plain seccomp "" cold
+[ -n "$k" ] && [ -n "$c" ] && printf '%-14s %10s %12s %14s %10s\n' kiln/crun "$(ratio "${P[$k]}" "${P[$c]}")" "$(ratio "${S[$k]}" "${S[$c]}")" "" "$(ratio "${C[$k]}" "${C[$c]}")"
+[ -n "$k" ] && [ -n "$r" ] && printf '%-14s %10s %12s %14s %10s\n' kiln/runc "$(ratio "${P[$k]}" "${P[$r]}")" "$(ratio "${S[$k]}" "${S[$r]}")" "" "$(ratio "${C[$k]}" "${C[$r]}")"
 echo
 echo "wrapper alone (unshare -m + umount + exec /bin/true): $(med "${P[$n]}") ms, included in every number above"
 for ((j = n + 1; j < ${#P[@]}; j++)); do
