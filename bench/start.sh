@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container start time: `RUNTIME run` of /bin/true in one busybox bundle, kiln-runtime side by
-# with runc and crun in the same hyperfine run, without and with Docker's default
+# side with runc and crun in the same hyperfine run, without and with Docker's default
 # seccomp profile, and "cold" (each start after 0.5 s of idle). Prints each median, the ratios
 # and the seccomp cost per runtime. See bench/README.md.
 #
