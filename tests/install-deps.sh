@@ -9,8 +9,9 @@ packages=(
   # libraries
   libseccomp-dev libcap-dev nlohmann-json3-dev libssl-dev libarchive-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
-  # static archives kiln links (libarchive's compressions)
-  zlib1g-dev liblzma-dev libbz2-dev libzstd-dev
+  # static archives kiln links (libarchive's compressions); the tests, which write tars, also
+  # need what libarchive's write side uses
+  zlib1g-dev liblzma-dev libbz2-dev libzstd-dev libxml2-dev nettle-dev
   # test and benchmark peers, fixtures
   busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar
   podman containerd
