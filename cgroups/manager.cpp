@@ -5,8 +5,18 @@
 #include "cgroups/layout.hpp"
 #include "cgroups/v1_manager.hpp"
 #include "cgroups/v2_manager.hpp"
+#include "common/error.hpp"
+
+#include <unistd.h>
 
 namespace kiln::cgroups {
+
+void join_self(const std::vector<Manager::JoinFile>& files) {
+  for (const auto& f : files) {
+    if (::write(f.fd.get(), "0", 1) != 1) throw_errno("join cgroup: write 0 to " + f.path);
+    ::close(f.fd.get());  // a host fd: gone before the process enters its container
+  }
+}
 
 std::unique_ptr<Manager> make_manager(const std::string& cgroups_path, const std::string& container_id,
                                       const ManagerOptions& options) {

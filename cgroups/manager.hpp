@@ -72,6 +72,10 @@ class Manager {
 // cgroups_path is linux.cgroupsPath: absolute ("/a/b": below each hierarchy's root), relative
 // ("a/b": below the runtime's own cgroup, as runc does), or empty (default "/kiln/<id>").
 // A path that climbs out of the hierarchy ("../..") is refused.
+// In the new (single-threaded) process: write "0" to each file, then close it (raw close: the
+// process execs or exits without running destructors). Throws naming the file.
+void join_self(const std::vector<Manager::JoinFile>& files);
+
 std::unique_ptr<Manager> make_manager(const std::string& cgroups_path, const std::string& container_id,
                                       const ManagerOptions& options = {});
 

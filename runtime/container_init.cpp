@@ -1,9 +1,9 @@
 // The process tree: kiln-runtime clones ONE child with the new namespaces (clone3, no re-exec
 // of our binary, so no /proc/self/exe of ours is ever visible as a container process that a
 // container could open: the child is non-dumpable until execve). The parent writes the id
-// maps and says "go", then places the child in its cgroups (if clone3 could not) and says
-// "cgroup_joined" while the child joins namespaces given by path and sets up mounts; the child
-// waits for it before its cgroup namespace, hooks and the process. Then the child sets up devices, pivot_root, masked paths, identity and capabilities,
+// maps and says "go"; the child moves itself into the v1 cgroups clone3 could not place it in
+// (Manager::open_join_files), joins namespaces given by path, sets up mounts, devices,
+// pivot_root, masked paths, identity and capabilities,
 // says "ready", waits for start (exec fifo for create, a message for run) and execs the
 // process. A pid namespace makes the child PID 1; the parent never needs a second fork.
 #include "runtime/container_init.hpp"
@@ -73,14 +73,6 @@ void join_namespaces(const Spec& spec) {
 }
 
 
-// We are one thread (a clone of a single-threaded runtime): moving this thread moves the process.
-void join_own_cgroups(const std::vector<std::pair<int, std::string>>& files) {
-  for (const auto& f : files) {
-    if (::write(f.first, "0", 1) != 1) throw_errno("join cgroup: write 0 to " + f.second);
-    ::close(f.first);
-  }
-}
-
 void write_oom_score_adj(int value) {
   write_file("/proc/self/oom_score_adj", std::to_string(value));
 }
@@ -123,11 +115,11 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     // The --log file stays for our own debug lines; it is O_CLOEXEC, so the process never has it.
     std::vector<int> keep = {channel.fd(), cfg.exec_fifo_fd, log_file_fd()};
     for (const auto& m : cfg.detached_mounts) keep.push_back(m.first);
-    for (const auto& f : cfg.cgroup_join_files) keep.push_back(f.first);
+    for (const auto& f : *cfg.cgroup_join_files) keep.push_back(f.fd.get());
     close_inherited_fds(cfg.preserve_fds, keep);
     channel.expect(SyncType::go);
     stage = "join cgroup";
-    join_own_cgroups(cfg.cgroup_join_files);
+    cgroups::join_self(*cfg.cgroup_join_files);  // one thread: moving it moves the process
 
     stage = "join namespaces";
     join_namespaces(spec);
@@ -138,14 +130,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     }
     if (cfg.unshare_after_user_join && cfg.unshare_flags && ::unshare(cfg.unshare_flags) != 0)
       throw_errno("create namespaces");
-    bool in_cgroup = false;
-    auto enter_cgroup = [&] {
-      // Before anything of the container's runs (hooks, the process): we are in our cgroups.
-      channel.expect(SyncType::cgroup_joined);
-      in_cgroup = true;
-      if (cfg.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
-    };
-    if (cfg.cgroup_before_mounts) enter_cgroup();
+    if (cfg.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
       throw_errno("set hostname " + spec.hostname);
     if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
@@ -163,8 +148,6 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     for (const auto& m : cfg.detached_mounts)
       with_context("attach mount at " + m.second, [&] { attach_detached_mount(rootfs.get(), m.first, m.second); });
     if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
-    stage = "join cgroup";
-    if (!in_cgroup) enter_cgroup();
     if (cfg.pause_for_hooks) {
       channel.send(SyncType::create_hooks);
       channel.expect(SyncType::hooks_done);

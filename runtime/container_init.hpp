@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "cgroups/manager.hpp"
 #include "runtime/mount_plan.hpp"
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/spec.hpp"
@@ -21,12 +22,8 @@ struct InitConfig {
   bool pause_for_hooks = false;  // prestart/createRuntime hooks exist: stop before pivot_root
   bool setgroups_allowed = true;
   bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
-  // A cgroup filesystem is mounted (v2: it shows the cgroup namespace's root), so the cgroup
-  // namespace must exist before the mounts. Otherwise the mounts overlap the parent's move of
-  // the child into its v1 cgroups (the first move waits for an RCU grace period, milliseconds).
-  bool cgroup_before_mounts = false;
   // v1 `tasks` files (opened by the parent) we write "0" to, to move ourselves into our cgroups.
-  std::vector<std::pair<int, std::string>> cgroup_join_files;
+  const std::vector<cgroups::Manager::JoinFile>* cgroup_join_files = nullptr;
   bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
   int unshare_flags = 0;
   const SeccompProgram* seccomp = nullptr;

@@ -101,10 +101,7 @@ struct ExecChild {
     reset_signals_for_exec();
     channel.expect(SyncType::go);
     // A single thread moving itself into its v1 cgroups (see Manager::open_join_files).
-    for (const auto& f : *c.cgroup_join_files) {
-      if (::write(f.fd.get(), "0", 1) != 1) throw_errno("join cgroup: write 0 to " + f.path);
-      ::close(f.fd.get());  // a host fd: gone before we enter the container (never destructed here)
-    }
+    cgroups::join_self(*c.cgroup_join_files);
     if (c.join_flags && ::setns(c.pidfd, c.join_flags) != 0) throw_errno("join the container's namespaces");
     if (c.user_namespace) {
       if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) throw_errno("become root in the user namespace");
@@ -151,13 +148,13 @@ int exec_in_container(const ExecOptions& o) {
 
   auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
   std::vector<cgroups::Manager::JoinFile> join_files = cgroup->open_join_files();
-  const bool parent_moves_child = cgroup->clone_into_fd() < 0 && join_files.empty();
   ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd, &join_files, flags, st.has_user_namespace, o.preserve_fds};
   sigset_t old;
   block_forwarded_signals(&old);
 
   auto [parent_end, child_end] = SyncChannel::make_pair();
   int cg_fd = cgroup->clone_into_fd();
+  const bool parent_moves_child = cg_fd < 0 && join_files.empty();
   struct clone_args args {};
   args.exit_signal = SIGCHLD;
   if (cg_fd >= 0) {

@@ -1,7 +1,5 @@
 #include "runtime/launcher.hpp"
 
-#include <algorithm>
-
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -70,9 +68,6 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   cfg.start_container_hooks = options.start_container_hooks;
   cfg.seccomp = options.seccomp;
   cfg.detached_mounts = options.detached_mounts;
-  cfg.cgroup_before_mounts = std::any_of(cfg.mounts.begin(), cfg.mounts.end(), [](const MountStep& m) {
-    return !m.bind && (m.fstype == "cgroup" || m.fstype == "cgroup2");
-  });
 
   // Namespaces: new ones are created by clone3 itself, except cgroup (unshared by the child
   // once it sits in its cgroup) and, when joining a user namespace by path, everything but
@@ -125,7 +120,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   int cgroup_fd = options.cgroup ? options.cgroup->clone_into_fd() : -1;
   std::vector<cgroups::Manager::JoinFile> join_files;
   if (options.cgroup) join_files = options.cgroup->open_join_files();
-  for (const auto& f : join_files) cfg.cgroup_join_files.emplace_back(f.fd.get(), f.path);
+  cfg.cgroup_join_files = &join_files;
   const bool parent_moves_child = options.cgroup && cgroup_fd < 0 && join_files.empty();
   int pidfd = -1;
   spdlog::debug("launch: clone3 flags {:#x}", flags);
@@ -144,15 +139,10 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   try {
     spdlog::debug("launch: init is pid {}", pid);
     if (user && user->path.empty()) write_id_maps(pid, spec);
-    parent_end.send(SyncType::go);
-    // Usually clone3 and the child itself did this (see open_join_files); a move by pid waits
-    // for an RCU grace period, so it overlaps the child's mounts.
+    // Usually clone3 and the child itself do this (open_join_files): a move by pid waits for
+    // an RCU grace period.
     if (parent_moves_child) options.cgroup->add_process(pid);
-    try {
-      parent_end.send(SyncType::cgroup_joined);
-    } catch (const Error&) {
-      // The child has already failed and gone: its error message is waiting below.
-    }
+    parent_end.send(SyncType::go);
     if (options.create_runtime_hooks) {
       parent_end.expect(SyncType::create_hooks);
       options.create_runtime_hooks(pid);

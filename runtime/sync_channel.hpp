@@ -10,7 +10,7 @@
 namespace kiln::runtime {
 
 enum class SyncType : uint32_t {
-  go = 1,            // parent -> child: id maps written; set up namespaces and mounts
+  go = 1,            // parent -> child: id maps written (cgroups joined if by pid); set up the container
   create_hooks = 2,  // child -> parent: namespaces and mounts exist; run createRuntime hooks now
   hooks_done = 3,    // parent -> child
   ready = 4,         // child -> parent: everything is set up, waiting for start
@@ -18,8 +18,6 @@ enum class SyncType : uint32_t {
   error = 6,         // child -> parent: setup failed (stage, errno, message)
   pty_master = 7,    // child -> parent: the terminal's master fd rides along (SCM_RIGHTS)
   seccomp_listener = 8,  // child -> parent: the seccomp notify fd (SCM_RIGHTS)
-  cgroup_joined = 9,  // parent -> child: the child is in all its cgroups (sent right after go when
-                      // clone3 placed it there; on v1 after moving it, while it mounts)
 };
 
 struct SyncMessage {
