@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 
 #include "common/error.hpp"
 
@@ -35,7 +36,7 @@ std::string join_components(const std::vector<std::string>& parts) {
 
 // Fallback resolver: walks the components with O_NOFOLLOW, expanding symlinks by hand and
 // clamping ".." at the root. Returns an fd for the final component opened with `flags`.
-UniqueFd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode) {
+UniqueFd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks) {
   std::vector<std::string> pending = path_components(path);
   std::vector<std::string> resolved;  // components below the root, for ".." handling
   int links = 0;
@@ -54,6 +55,7 @@ UniqueFd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode
     struct stat st;
     if (::fstatat(root_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
       bool last = todo.empty();
+      if (symlinks == Symlinks::refuse && !(last && (flags & O_NOFOLLOW))) return UniqueFd(-ELOOP);
       if (last && (flags & O_NOFOLLOW)) {
         resolved.push_back(comp);
         break;
@@ -93,25 +95,32 @@ std::vector<std::string> path_components(std::string_view path) {
   return out;
 }
 
-UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode) {
+UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks) {
   std::string rel(path);
   while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
   if (rel.empty()) rel = ".";
+  auto fail = [&](int err) {
+    if (err == ELOOP && symlinks == Symlinks::refuse)
+      throw Error("open " + std::string(path) + " in root " + fd_path(root_fd) + ": reached through a symlink, refused", ELOOP);
+    throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd), err);
+  };
   if (!g_openat2_missing) {
-    int fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    unsigned long long resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    if (symlinks == Symlinks::refuse) resolve |= RESOLVE_NO_SYMLINKS;
+    int fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, resolve);
     if (fd >= 0) return UniqueFd(fd);
-    if (errno != ENOSYS) throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd));
+    if (errno != ENOSYS) fail(errno);
     g_openat2_missing = true;
   }
-  UniqueFd fd = walk_in_root(root_fd, path, flags, mode);
-  if (fd.get() < 0) throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd), -fd.release());
+  UniqueFd fd = walk_in_root(root_fd, path, flags, mode, symlinks);
+  if (fd.get() < 0) fail(-fd.release());
   return fd;
 }
 
-UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode) {
+UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode, Symlinks symlinks) {
   // Mount points usually exist already: one in-root open is cheaper than a walk.
   try {
-    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0, symlinks);
   } catch (const Error& e) {
     if (e.code() != ENOENT) throw;
   }
@@ -123,7 +132,7 @@ UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode) {
     // mkdirat never follows a symlink in its last component (EEXIST); the in-root open below
     // then resolves it, so a symlink to a missing target or a non-directory is an error.
     if (::mkdirat(dir.get(), comp.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir " + walked);
-    UniqueFd next = open_in_root(root_fd, walked, O_PATH | O_DIRECTORY);
+    UniqueFd next = open_in_root(root_fd, walked, O_PATH | O_DIRECTORY, 0, symlinks);
     dir = std::move(next);
   }
   return dir;
@@ -148,6 +157,37 @@ std::string fd_path(int fd) {
   if (n < 0) return "fd " + std::to_string(fd);
   return std::string(buf, static_cast<size_t>(n));
 }
+
+std::optional<std::string> read_regular_in_root(int root_fd, std::string_view path, std::size_t limit) {
+  UniqueFd fd;
+  try {
+    fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  } catch (const Error& e) {
+    if (e.code() == ENOENT) return std::nullopt;
+    throw;
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + std::string(path));
+  if (!S_ISREG(st.st_mode)) throw Error(std::string(path) + ": not a regular file, refused", EINVAL);
+  if (static_cast<std::uint64_t>(st.st_size) > limit)
+    throw Error(std::string(path) + ": " + std::to_string(st.st_size) + " bytes, over the limit of " + std::to_string(limit), EFBIG);
+  std::string out;
+  out.resize(limit + 1);
+  std::size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("read " + std::string(path));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  // It may have grown since fstat.
+  if (got > limit) throw Error(std::string(path) + ": over the limit of " + std::to_string(limit) + " bytes", EFBIG);
+  out.resize(got);
+  return out;
+}
+
+void use_in_root_fallback(bool on) { g_openat2_missing = on; }
 
 std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 

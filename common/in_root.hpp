@@ -6,6 +6,8 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,13 +17,20 @@
 
 namespace kiln {
 
+// Whether symlinks met on the way are followed (inside the root) or refused with ELOOP. Mounts
+// of kernel filesystems (proc, sysfs, ...) refuse them: an image's symlinks must never decide
+// where procfs lands (CVE-2019-16884, CVE-2019-19921 class).
+enum class Symlinks { follow, refuse };
+
 // Opens `path` (absolute or relative, both taken relative to root) inside root_fd.
 // flags are open(2) flags; O_CLOEXEC is always added. Symlinks are followed inside the root.
-UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0);
+UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0,
+                      Symlinks symlinks = Symlinks::follow);
 
 // Like mkdir -p inside the root; returns an O_PATH|O_DIRECTORY fd of the final directory.
 // A component that exists and is not a directory (after resolving inside the root) is an error.
-UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode = 0755);
+UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode = 0755,
+                           Symlinks symlinks = Symlinks::follow);
 
 // Resolves the parent of `path` inside the root (creating it when create_parents) and returns
 // an O_PATH|O_DIRECTORY fd of it plus the last component, which is NOT resolved: callers use
@@ -29,6 +38,14 @@ UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode = 075
 // Throws when path has no last component (it is the root) or the last component is "..".
 std::pair<UniqueFd, std::string> open_parent_in_root(int root_fd, std::string_view path, bool create_parents,
                                                      mode_t dir_mode = 0755);
+
+// Reads a file of an image (its /etc/passwd, ...) inside the root, as untrusted input: opened
+// O_NONBLOCK (a FIFO never hangs us), it must be a regular file of at most `limit` bytes
+// (a sparse 1 GiB file is refused, not read). nullopt when it does not exist; throws otherwise.
+std::optional<std::string> read_regular_in_root(int root_fd, std::string_view path, std::size_t limit);
+
+// Makes the resolver walk by hand as it does without openat2 (so tests cover that path too).
+void use_in_root_fallback(bool on);
 
 // The path the kernel reports for fd (readlink /proc/self/fd/N).
 std::string fd_path(int fd);

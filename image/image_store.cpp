@@ -59,23 +59,6 @@ uint64_t ImageRecord::size() const {
   return s;
 }
 
-std::string normalize_name(std::string_view name) {
-  std::string n(name);
-  if (n.empty()) throw Error("invalid image name \"\": empty");
-  for (char c : n) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '/' || c == ':' || c == '@'))
-      throw Error("invalid image name \"" + n + "\": bad character");
-  }
-  // docker.io is the default registry: "docker.io/library/busybox" is shown as "busybox".
-  if (n.starts_with("docker.io/library/")) n.erase(0, 18);
-  else if (n.starts_with("docker.io/")) n.erase(0, 10);
-  if (n.empty() || n.front() == '/' || n.front() == ':' || n.back() == ':') throw Error("invalid image name \"" + n + "\"");
-  auto slash = n.rfind('/');
-  auto colon = n.rfind(':');
-  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) n += ":latest";
-  return n;
-}
-
 Store::Store(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
   for (const char* d : {"", "/blobs/sha256", "/layers", "/images", "/refs", "/tmp"}) mkdir_p(root_ + d, 0700);

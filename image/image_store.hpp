@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "image/reference.hpp"
 #include "image/digest.hpp"
 #include "image/image_config.hpp"
 #include "image/store_lock.hpp"
@@ -63,8 +64,6 @@ struct Image {
   std::string config_json;  // the verified config blob as stored
 };
 
-// "busybox" -> "busybox:latest"; "host:5000/x" -> "host:5000/x:latest"; validates characters.
-std::string normalize_name(std::string_view name);
 
 class Store {
  public:

@@ -255,6 +255,11 @@ class Extractor {
   }
 
   void make_file(archive_entry* e, int pfd, const std::string& base) {
+    auto too_big = [&] {
+      return Error("file is larger than the limit of " + std::to_string(opt_.max_entry_size) + " bytes (KILN_MAX_LAYER_SIZE)", EFBIG);
+    };
+    if (archive_entry_size_is_set(e) && static_cast<uint64_t>(archive_entry_size(e)) > opt_.max_entry_size) throw too_big();
+    uint64_t written = 0;
     UniqueFd f(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!f) throw_errno("create");
     const void* data;
@@ -265,6 +270,8 @@ class Extractor {
     while ((r = archive_read_data_block(tar_, &data, &size, &off)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
       const char* p = static_cast<const char*>(data);
       size_t left = size;
+      written += size;
+      if (written > opt_.max_entry_size || static_cast<uint64_t>(off) + size > opt_.max_entry_size) throw too_big();
       off_t at = off;
       while (left > 0) {
         ssize_t n = ::pwrite(f.get(), p, left, at);
@@ -410,10 +417,12 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
     whiteouts.begin_layer();
     Extractor x(tar.get(), root_fd, whiteouts, s.error, options);
     archive_entry* e;
-    for (;;) {
+    for (uint64_t entries = 0;;) {
       r = archive_read_next_header(tar.get(), &e);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) fail(tar.get(), "read tar");
+      if (++entries > options.max_entries)
+        throw Error("archive has more than " + std::to_string(options.max_entries) + " entries, refused");
       x.entry(e);
     }
     x.finish();

@@ -35,6 +35,10 @@ struct UnpackOptions {
   std::function<bool(const std::string&, int64_t)> select;
   // false: skip both sha256 computations (the digests in the result are then empty).
   bool hash = true;
+  // Bounds for an outer image archive (a docker-save tar, an oci-archive): the bytes of one
+  // file in it, and how many entries it may have. Checked while extracting, before writing.
+  uint64_t max_entry_size = UINT64_MAX;
+  uint64_t max_entries = UINT64_MAX;
 };
 
 struct UnpackResult {

@@ -44,6 +44,10 @@ uint64_t effective_max(uint64_t v) { return v ? v : max_layer_size_from_env(); }
 // manifests, configs, small layers), the second, run only when some layer is not stored
 // yet, writes the big ones. Neither hashes: every blob is verified when it is used.
 constexpr int64_t kSmallFile = 32 << 20;
+// An image has at most 127 layers (docker's limit); an archive may hold several images.
+constexpr uint64_t kMaxArchiveLayers = 256;
+// A layout or docker-save tar has a few files per blob; a million entries is no image.
+constexpr uint64_t kMaxArchiveEntries = 100000;
 enum class Pass { small, big };
 
 void extract_archive(const std::string& path, const std::string& dest, Pass pass) {
@@ -52,7 +56,12 @@ void extract_archive(const std::string& path, const std::string& dest, Pass pass
   UniqueFd root = open_file(dest, O_PATH | O_DIRECTORY);
   FlattenWhiteouts ws;
   UnpackOptions opt;
-  opt.max_size = std::numeric_limits<uint64_t>::max();  // the layers inside are capped one by one
+  // Bounded while extracting, so a bomb never reaches the disk: no blob can be larger than a
+  // decompressed layer may be, and the whole archive holds at most kMaxLayers such blobs.
+  const uint64_t layer_max = max_layer_size_from_env();
+  opt.max_entry_size = layer_max;
+  opt.max_size = layer_max > UINT64_MAX / kMaxArchiveLayers ? UINT64_MAX : layer_max * kMaxArchiveLayers;
+  opt.max_entries = kMaxArchiveEntries;
   opt.hash = false;
   opt.select = [pass](const std::string&, int64_t size) { return (size > kSmallFile) == (pass == Pass::big); };
   with_context("read archive " + path, [&] { unpack_layer(in.get(), root.get(), ws, opt); });
@@ -209,6 +218,10 @@ std::vector<LoadedImage> load(const Store& store, const std::string& path, const
   auto source = with_context("load " + path, [&] { return open_image_source(src); });
   Platform platform = options.platform.value_or(host_platform());
   auto images = with_context("load " + path, [&] { return source->images(platform); });
+  // The names an archive carries are untrusted too: refuse a bad one before any layer work.
+  if (!options.name)
+    for (const auto& img : images)
+      for (const auto& n : img.names) with_context("load " + path, [&] { normalize_name(n); });
   if (archive && needs_layers(store, images)) extract_archive(path, src, Pass::big);
   if (options.name && images.size() != 1)
     throw Error("load " + path + ": --name needs an archive with one image, this one has " + std::to_string(images.size()));

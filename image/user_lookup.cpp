@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/ids.hpp"
 #include "common/in_root.hpp"
 
 namespace kiln::image {
@@ -17,20 +18,21 @@ std::optional<unsigned> number(const std::string& s) {
   unsigned v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  // (uint32)-1 would mean "unchanged" to setresuid: the process would stay root.
+  if (v >= kNotAnId) return std::nullopt;
   return v;
 }
 
-// Lines of a colon-separated database, split into fields; a missing file is empty.
+// /etc/passwd and /etc/group of real images are a few KiB; an LDAP dump a few hundred.
+constexpr std::size_t kMaxDbSize = 4 << 20;
+
+// Lines of a colon-separated database, split into fields; a missing file is empty. The file
+// comes from the image: bounded, regular, never waited on (read_regular_in_root).
 std::vector<std::vector<std::string>> read_db(int root, const char* path) {
   std::vector<std::vector<std::string>> out;
-  std::string text;
-  try {
-    UniqueFd fd = open_in_root(root, path, O_RDONLY);
-    text = read_fd(fd.get());
-  } catch (const Error&) {
-    return out;
-  }
-  std::istringstream in(text);
+  std::optional<std::string> text = with_context(std::string("the image's ") + path, [&] { return read_regular_in_root(root, path, kMaxDbSize); });
+  if (!text) return out;
+  std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -55,6 +57,9 @@ ResolvedUser resolve_user(int root, const std::string& spec) {
   auto colon = spec.find(':');
   std::string user = spec.substr(0, colon);
   std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  auto all_digits = [](const std::string& t) { return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos; };
+  if (all_digits(user)) parse_id(user, "user " + spec);
+  if (all_digits(group)) parse_id(group, "group " + spec);
   auto passwd = read_db(root, "/etc/passwd");
   std::string user_name;
   if (auto n = number(user)) {

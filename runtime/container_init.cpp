@@ -31,6 +31,7 @@
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/signal_forwarding.hpp"
+#include "runtime/sysctl.hpp"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)

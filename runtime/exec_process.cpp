@@ -18,6 +18,7 @@
 #include "cgroups/manager.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/ids.hpp"
 #include "common/signals.hpp"
 #include "runtime/console.hpp"
 #include "runtime/process_setup.hpp"
@@ -65,14 +66,13 @@ Process build_process(const ExecOptions& o, const Spec& spec) {
   }
   if (!o.user.empty()) {
     size_t colon = o.user.find(':');
-    try {
-      p.user.uid = static_cast<uid_t>(std::stoul(o.user.substr(0, colon)));
-      p.user.gid = colon == std::string::npos ? 0 : static_cast<gid_t>(std::stoul(o.user.substr(colon + 1)));
-    } catch (const std::exception&) {
-      throw Error("exec --user " + o.user + ": must be UID[:GID]");
-    }
+    p.user.uid = parse_id(o.user.substr(0, colon), "exec --user " + o.user);
+    p.user.gid = colon == std::string::npos ? 0 : parse_id(o.user.substr(colon + 1), "exec --user " + o.user);
   }
-  for (unsigned g : o.additional_gids) p.user.additional_gids.push_back(g);
+  for (unsigned g : o.additional_gids) {
+    check_id(g, "exec --additional-gids");
+    p.user.additional_gids.push_back(g);
+  }
   for (const auto& c : o.caps) {
     int v = with_context("exec --cap", [&] { return capability_from_name(c); });
     for (auto* set : {&p.capabilities.bounding, &p.capabilities.effective, &p.capabilities.permitted})

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <functional>
 
 #include "cgroups/manager.hpp"
 #include "common/clock.hpp"
@@ -23,6 +24,7 @@
 #include "runtime/spec.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 namespace kiln::runtime {
@@ -62,7 +64,10 @@ struct Created {
   std::shared_ptr<cgroups::Manager> cgroup;
 };
 
-Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std::unique_ptr<CreateRollback>& rollback) {
+// before_launch runs right before the clone (run blocks the signals it forwards there: until
+// then, a slow step such as compiling a seccomp profile stays killable).
+Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std::unique_ptr<CreateRollback>& rollback,
+                      const std::function<void()>& before_launch = {}) {
   validate_container_id(o.id);
   // Validate everything the config says before touching the system.
   Spec spec = o.config ? with_context("config", [&] { return parse_spec(*o.config, o.bundle); }) : load_spec(o.bundle);
@@ -125,6 +130,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   }
   if (spec.process.terminal && o.console_socket.empty() && (with_fifo || o.detach))
     throw Error("process.terminal is true but no --console-socket was given to receive the pty");
+  if (before_launch) before_launch();
   Launched launched = launch(spec, lo);
   if (launched.pty_master && !o.console_socket.empty()) {
     send_console_master(o.console_socket, launched.pty_master.get());
@@ -172,14 +178,18 @@ int run_container(const CreateOptions& o, bool detach) {
   // Block the signals we forward before the child exists, so none is lost in between; the
   // container's init restores an empty mask before exec.
   sigset_t old;
-  block_forwarded_signals(&old);
+  bool blocked = false;
+  auto block = [&] {
+    block_forwarded_signals(&old);
+    blocked = true;
+  };
   CreateOptions opts = o;
   opts.detach = detach;
   Created c = [&] {
     try {
-      return with_context("run container " + o.id, [&] { return create_common(opts, false, dir, rollback); });
+      return with_context("run container " + o.id, [&] { return create_common(opts, false, dir, rollback, block); });
     } catch (...) {
-      sigprocmask(SIG_SETMASK, &old, nullptr);
+      if (blocked) sigprocmask(SIG_SETMASK, &old, nullptr);
       throw;
     }
   }();

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "common/error.hpp"
@@ -43,6 +45,23 @@ void plan_cgroup_mount(const Spec& spec, const Mount& m, const MountOptions& opt
   }
 }
 
+Symlinks symlink_policy(const MountStep& step) { return step.kernel_fs() ? Symlinks::refuse : Symlinks::follow; }
+
+// After the whole plan: procfs and sysfs are where the spec said, as themselves, not covered or
+// displaced by a later mount (an image's symlinks can move a path under a mount made later).
+void verify_kernel_mount(int rootfs_fd, const MountStep& step) {
+  long magic = step.fstype == "proc" ? PROC_SUPER_MAGIC : step.fstype == "sysfs" ? SYSFS_MAGIC : 0;
+  if (!magic) return;
+  UniqueFd fd = open_in_root(rootfs_fd, step.destination, O_PATH | O_DIRECTORY, 0, Symlinks::refuse);
+  struct statfs fs;
+  if (::fstatfs(fd.get(), &fs) != 0) throw_errno("statfs " + step.destination);
+  if (fs.f_type != magic) throw Error(step.destination + " is not " + step.fstype + " after mounting it", EXDEV);
+  struct statx sx {};
+  if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 && (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+      !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+    throw Error(step.destination + " is not the root of the " + step.fstype + " mount", EXDEV);
+}
+
 // The inode to mount on: a directory, or for a bind of a non-directory, a file.
 UniqueFd mount_target(int rootfs_fd, const MountStep& step) {
   bool file_target = false;
@@ -51,7 +70,7 @@ UniqueFd mount_target(int rootfs_fd, const MountStep& step) {
     if (::stat(step.source.c_str(), &st) != 0) throw_errno("stat bind source " + step.source);
     file_target = !S_ISDIR(st.st_mode);
   }
-  if (!file_target) return mkdir_all_in_root(rootfs_fd, step.destination);
+  if (!file_target) return mkdir_all_in_root(rootfs_fd, step.destination, 0755, symlink_policy(step));
   auto [parent, name] = open_parent_in_root(rootfs_fd, step.destination, true);
   struct stat existing;
   if (::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -64,6 +83,14 @@ UniqueFd mount_target(int rootfs_fd, const MountStep& step) {
 }
 
 }  // namespace
+
+bool MountStep::kernel_fs() const {
+  static const char* const types[] = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "securityfs",
+                                      "debugfs", "tracefs", "bpf", "configfs", "fusectl", "binfmt_misc"};
+  for (const char* t : types)
+    if (fstype == t) return true;
+  return false;
+}
 
 std::string MountStep::describe() const {
   return (bind ? "bind " + source : fstype.empty() ? "remount" : fstype) + " on " + destination;
@@ -119,7 +146,7 @@ void apply_mount_plan(const MountPlan& plan, int rootfs_fd) {
       if (rc != 0) throw_errno(step.bind ? "bind" : "mount");
       if ((step.bind && step.remount_flags) || step.propagation) {
         // The old fd names the covered directory; reopen to reach the new mount.
-        UniqueFd mounted = open_in_root(rootfs_fd, step.destination, O_PATH);
+        UniqueFd mounted = open_in_root(rootfs_fd, step.destination, O_PATH, 0, symlink_policy(step));
         std::string mpath = proc_fd_path(mounted.get());
         if (step.bind && step.remount_flags &&
             ::mount(nullptr, mpath.c_str(), nullptr, MS_REMOUNT | MS_BIND | step.remount_flags, nullptr) != 0)
@@ -129,6 +156,8 @@ void apply_mount_plan(const MountPlan& plan, int rootfs_fd) {
       }
     });
   }
+  for (const MountStep& step : plan)
+    with_context("check mount " + step.describe(), [&] { verify_kernel_mount(rootfs_fd, step); });
 }
 
 }  // namespace kiln::runtime

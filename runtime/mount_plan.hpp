@@ -22,6 +22,9 @@ struct MountStep {
   bool bind = false;
   bool fallback_bind_sys = false;  // sysfs: bind the host's /sys when the kernel refuses a new sysfs
   std::string describe() const;
+  // proc, sysfs, devpts, mqueue, cgroup...: the destination is reached with no symlink on the
+  // way, and proc and sysfs are checked once every mount is done (type, and a mount root).
+  bool kernel_fs() const;
 };
 
 using MountPlan = std::vector<MountStep>;

@@ -4,9 +4,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -35,51 +39,81 @@ unsigned long current_mount_flags(const char* path) {
   return flags;
 }
 
-void mask_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return;
-    throw_errno("mask " + path);
+bool on_kernel_fs(int fd) {
+  struct statfs fs;
+  return ::fstatfs(fd, &fs) == 0 && (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC);
+}
+
+bool under(const std::string& path, const char* dir) {
+  size_t n = std::strlen(dir);
+  return path.compare(0, n, dir) == 0 && (path.size() == n || path[n] == '/');
+}
+
+// The inode a masked or read-only path names, reached from "/" with no symlink anywhere on the
+// way (after pivot_root "/" is the container's root). An empty fd: the path does not exist, and
+// that is fine only where nothing exists to hide (a /proc or /sys entry this kernel lacks, or a
+// path the image does not have); anything else, and every error, fails the start: a mask that
+// is silently skipped is an open door (the core_pattern escape went through one).
+UniqueFd open_protected_path(const std::string& path) {
+  if (path.empty() || path[0] != '/') throw Error(path + ": must be an absolute path");
+  std::vector<std::string> parts = path_components(path);
+  for (const auto& p : parts)
+    if (p == "..") throw Error(path + ": must not contain \"..\"");
+  UniqueFd root = open_file("/", O_PATH | O_DIRECTORY);
+  try {
+    return open_in_root(root.get(), path, O_PATH | O_NOFOLLOW, 0, Symlinks::refuse);
+  } catch (const Error& e) {
+    if (e.code() != ENOENT) throw;
   }
-  UniqueFd owned(fd);
+  // Missing: find the deepest ancestor that exists (again with no symlinks on the way).
+  while (!parts.empty()) {
+    parts.pop_back();
+    std::string ancestor = "/";
+    for (const auto& p : parts) ancestor += (ancestor.size() > 1 ? "/" : "") + p;
+    UniqueFd fd;
+    try {
+      fd = open_in_root(root.get(), ancestor, O_PATH | O_DIRECTORY, 0, Symlinks::refuse);
+    } catch (const Error& e) {
+      if (e.code() == ENOENT) continue;
+      throw;
+    }
+    if ((under(path, "/proc") || under(path, "/sys")) && !on_kernel_fs(fd.get()))
+      throw Error(path + ": does not exist and " + ancestor + " is not procfs or sysfs", ENOENT);
+    return UniqueFd();
+  }
+  return UniqueFd();
+}
+
+void mask_path(const std::string& path) {
+  UniqueFd fd = open_protected_path(path);
+  if (!fd) return;
   struct stat st;
-  if (::fstat(fd, &st) != 0) throw_errno("stat " + path);
-  std::string target = proc_fd_path(fd);
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + path);
+  std::string target = proc_fd_path(fd.get());
+  if (S_ISLNK(st.st_mode)) throw Error("mask " + path + ": is a symlink, refused", ELOOP);
   if (S_ISDIR(st.st_mode)) {
     if (::mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, nullptr) != 0) throw_errno("mask " + path + " with tmpfs");
-  } else if (!S_ISLNK(st.st_mode)) {
+  } else {
     if (::mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0) throw_errno("mask " + path + " with /dev/null");
   }
 }
 
 void make_readonly(const std::string& path) {
-  int fd = ::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return;
-    throw_errno("make " + path + " read-only");
-  }
-  UniqueFd owned(fd);
-  std::string target = proc_fd_path(fd);
+  UniqueFd fd = open_protected_path(path);
+  if (!fd) return;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + path);
+  if (S_ISLNK(st.st_mode)) throw Error("make " + path + " read-only: is a symlink, refused", ELOOP);
+  std::string target = proc_fd_path(fd.get());
   if (::mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) throw_errno("bind " + path);
-  UniqueFd again(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd again = open_protected_path(path);
+  if (!again) throw Error("make " + path + " read-only: vanished", ENOENT);
   std::string t2 = proc_fd_path(again.get());
   unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | current_mount_flags(t2.c_str());
   if (::mount(nullptr, t2.c_str(), nullptr, flags, nullptr) != 0) throw_errno("remount " + path + " read-only");
 }
 
 }  // namespace
-
-void apply_sysctl(const std::map<std::string, std::string>& sysctl) {
-  for (const auto& [key, value] : sysctl) {
-    if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
-      throw Error("linux.sysctl: invalid key \"" + key + "\"");
-    std::string path = "/proc/sys/" + key;
-    for (size_t i = 10; i < path.size(); ++i)
-      if (path[i] == '.') path[i] = '/';
-    const std::string& text = value;  // clang 14 cannot capture structured bindings
-    with_context("set sysctl " + key, [&] { write_file(path, text); });
-  }
-}
 
 UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace) {
   // Nothing we mount may propagate back to the host. rslave keeps host mounts visible (as

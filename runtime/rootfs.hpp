@@ -18,7 +18,5 @@ UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_na
 void enter_rootfs(const Spec& spec, int rootfs_fd, bool no_pivot);
 void finish_rootfs(const Spec& spec);
 
-// Writes linux.sysctl through /proc/sys (which shows the writer's namespaces).
-void apply_sysctl(const std::map<std::string, std::string>& sysctl);
 
 }  // namespace kiln::runtime

@@ -4,6 +4,7 @@
 #pragma once
 #include <linux/filter.h>
 
+#include <cstddef>
 #include <vector>
 
 #include "runtime/seccomp_profile.hpp"
@@ -15,6 +16,10 @@ struct SeccompProgram {
   unsigned int flags = 0;       // SECCOMP_FILTER_FLAG_* passed to seccomp(SECCOMP_SET_MODE_FILTER)
   bool needs_listener = false;  // NEW_LISTENER is in flags: loading returns a notify fd
 };
+
+// Distinct (syscall, action, conditions) rules a profile may add; duplicates count once.
+// Docker's default profile has about 450; the kernel runs at most 4096 BPF instructions anyway.
+inline constexpr std::size_t kMaxSeccompRules = 4096;
 
 // Throws kiln::Error naming the rule ("linux.seccomp.syscalls[2] mkdir: add rule: ...").
 // Syscall names unknown to libseccomp on every architecture are skipped (spdlog::debug).

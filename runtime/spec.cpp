@@ -10,6 +10,8 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/ids.hpp"
+#include "runtime/sysctl.hpp"
 
 namespace kiln::runtime {
 namespace {
@@ -39,6 +41,16 @@ bool opt_bool(const json& obj, const char* key, const std::string& where) {
   if (!v) return false;
   if (!v->is_boolean()) bad(where + "." + key, "must be true or false");
   return v->get<bool>();
+}
+
+template <typename T>
+T get_uint(const json& v, const std::string& field);
+
+// A user or group id: get_uint, and never (uint32)-1.
+uint32_t get_id(const json& v, const std::string& field) {
+  uint32_t id = get_uint<uint32_t>(v, field);
+  check_id(id, field);
+  return id;
 }
 
 template <typename T>
@@ -102,10 +114,13 @@ std::vector<IdMapping> id_mappings(const json& lin, const char* key) {
     std::string f = field + "[" + std::to_string(i) + "]";
     if (!m.is_object()) bad(f, "must be an object");
     IdMapping map;
-    map.container_id = get_uint<uint32_t>(require(m, "containerID", f), f + ".containerID");
-    map.host_id = get_uint<uint32_t>(require(m, "hostID", f), f + ".hostID");
+    map.container_id = get_id(require(m, "containerID", f), f + ".containerID");
+    map.host_id = get_id(require(m, "hostID", f), f + ".hostID");
     map.size = get_uint<uint32_t>(require(m, "size", f), f + ".size");
     if (map.size == 0) bad(f + ".size", "must be at least 1");
+    // The range may not reach (uint32)-1 on either side.
+    if (uint64_t{map.container_id} + map.size > kNotAnId || uint64_t{map.host_id} + map.size > kNotAnId)
+      bad(f + ".size", "the range reaches id 4294967295, which is not a valid id");
     out.push_back(map);
   }
   return out;
@@ -187,8 +202,8 @@ void parse_linux(const json& lin, Spec& spec) {
         dev.minor = get_int(require(d, "minor", f), f + ".minor");
       }
       if (const json* m = member(d, "fileMode")) dev.file_mode = get_uint<mode_t>(*m, f + ".fileMode");
-      if (const json* u = member(d, "uid")) dev.uid = get_uint<uid_t>(*u, f + ".uid");
-      if (const json* g = member(d, "gid")) dev.gid = get_uint<gid_t>(*g, f + ".gid");
+      if (const json* u = member(d, "uid")) dev.uid = get_id(*u, f + ".uid");
+      if (const json* g = member(d, "gid")) dev.gid = get_id(*g, f + ".gid");
       out.devices.push_back(dev);
     }
   }
@@ -199,6 +214,7 @@ void parse_linux(const json& lin, Spec& spec) {
   }
   for (const auto& [k, v] : object_at(lin, "sysctl", "linux").items())
     out.sysctl[k] = get_string(v, "linux.sysctl." + k);
+  validate_sysctl(out);
   out.masked_paths = string_list(lin, "maskedPaths", "linux");
   out.readonly_paths = string_list(lin, "readonlyPaths", "linux");
   out.rootfs_propagation = opt_string(lin, "rootfsPropagation", "linux");
@@ -271,13 +287,13 @@ Process parse_process(const json& p, const std::string& where) {
   if (const json* w = member(cs, "width")) out.console_width = get_uint<unsigned>(*w, where + ".consoleSize.width");
   const json& u = object_at(p, "user", where);
   std::string uw = where + ".user";
-  if (const json* v = member(u, "uid")) out.user.uid = get_uint<uid_t>(*v, uw + ".uid");
-  if (const json* v = member(u, "gid")) out.user.gid = get_uint<gid_t>(*v, uw + ".gid");
+  if (const json* v = member(u, "uid")) out.user.uid = get_id(*v, uw + ".uid");
+  if (const json* v = member(u, "gid")) out.user.gid = get_id(*v, uw + ".gid");
   if (const json* v = member(u, "umask")) out.user.umask = get_uint<mode_t>(*v, uw + ".umask");
   if (const json* v = member(u, "additionalGids")) {
     if (!v->is_array()) bad(uw + ".additionalGids", "must be an array");
     for (size_t i = 0; i < v->size(); ++i)
-      out.user.additional_gids.push_back(get_uint<gid_t>((*v)[i], uw + ".additionalGids[" + std::to_string(i) + "]"));
+      out.user.additional_gids.push_back(get_id((*v)[i], uw + ".additionalGids[" + std::to_string(i) + "]"));
   }
   out.args = string_list(p, "args", where);
   if (out.args.empty()) bad(where + ".args", "must name the program to run");

@@ -6,6 +6,7 @@
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "common/logging.hpp"
+#include "common/sealed_exe.hpp"
 #include "runtime/version.hpp"
 
 int main(int argc, char** argv) {
@@ -30,6 +31,16 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  // Commands that clone a process into a container run from a sealed copy of this binary.
+  for (const char* name : {"run", "create", "exec"}) {
+    if (!app.got_subcommand(name)) continue;
+    try {
+      reexec_from_sealed_exe(argv);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "kiln-runtime: %s\n", e.what());
+      return 1;
+    }
+  }
   try {
     setup_logging({g.log_file, parse_log_format(g.log_format), g.debug, false});
   } catch (const Error& e) {

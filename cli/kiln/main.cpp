@@ -8,6 +8,7 @@
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "common/logging.hpp"
+#include "common/sealed_exe.hpp"
 
 int main(int argc, char** argv) {
   using namespace kiln;
@@ -28,6 +29,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 125;
+  }
+  // Commands that clone a process into a container run from a sealed copy of this binary.
+  for (const char* name : {"run", "exec"}) {
+    if (!app.got_subcommand(name)) continue;
+    try {
+      reexec_from_sealed_exe(argv);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "kiln: %s\n", e.what());
+      return 125;
+    }
   }
   try {
     setup_logging({g.log_file, parse_log_format(g.log_format), g.debug, false});

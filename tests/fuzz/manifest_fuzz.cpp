@@ -1,4 +1,4 @@
-// libFuzzer: the manifest, index and image-config parsers must reject any input with a
+// libFuzzer: the manifest, index, image-config and image-name parsers must reject any input with a
 // kiln::Error (never crash, hang or throw anything else).
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "image/image_config.hpp"
 #include "image/manifest.hpp"
+#include "image/reference.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -22,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     auto c = kiln::image::parse_image_config(text);
     kiln::image::chain_ids(c.diff_ids);
+  } catch (const kiln::Error&) {
+  }
+  // Image names come from archives too (RepoTags, ref.name annotations).
+  try {
+    kiln::image::normalize_name(text);
   } catch (const kiln::Error&) {
   }
   return 0;

@@ -66,6 +66,45 @@ test_gzip_bomb_refused() {
   check_nothing_left
 }
 
+test_outer_archive_bomb_stops_at_the_limit() {
+  # A gzip'd oci-archive whose layer blob (an uncompressed 4 MiB tar) is over the limit: the
+  # extraction of the OUTER archive must stop at the limit, before the blob is on disk.
+  setup_canary
+  python3 "$FIX/evil_tar.py" bomb "$T/layer.tar" "$T/canary"
+  python3 "$FIX/make_oci.py" "$T/img" "$T/layer.tar"
+  tar -C "$T/img" -cf - . | gzip -1 > "$T/img.tar.gz"
+  mkdir -p "$T/store/tmp"
+  # Sample the store's tmp while the load runs: the 4 MiB blob must never be written out.
+  ( for i in $(seq 400); do du -sb "$T/store/tmp" 2>/dev/null | cut -f1; sleep 0.005; done > "$T/tmp-sizes" ) &
+  sampler=$!
+  out=$(KILN_MAX_LAYER_SIZE=1048576 "$KILN" --root "$T/store" load -q -i "$T/img.tar.gz" 2>&1); rc=$?
+  kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
+  echo "$out"
+  assert_eq $rc 125
+  assert_eq "$(echo "$out" | wc -l)" 1 "one-line error"
+  assert_contains "$out" "larger than the limit of 1048576 bytes"
+  max=$(sort -n "$T/tmp-sizes" | tail -1)
+  [ "${max:-0}" -lt 2097152 ] || fail "store tmp grew to $max bytes (limit 1 MiB)"
+  check_nothing_left
+}
+
+test_outer_archive_entry_count_bounded() {
+  # 100,001 empty files in an outer archive: refused by count, not after writing them all.
+  setup_canary
+  python3 - "$T/many.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for i in range(100001):
+        info = tarfile.TarInfo("f%d" % i); info.size = 0
+        t.addfile(info, io.BytesIO(b""))
+PY
+  out=$("$KILN" --root "$T/store" load -q -i "$T/many.tar" 2>&1); rc=$?
+  echo "$out"
+  assert_eq $rc 125
+  assert_contains "$out" "more than 100000 entries"
+  check_nothing_left
+}
+
 good_image() {
   setup_canary
   printf 'hello\n' > "$T/hello"; tar -C "$T" -cf "$T/layer.tar" hello; gzip -k "$T/layer.tar"

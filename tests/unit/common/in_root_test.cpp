@@ -65,3 +65,30 @@ TEST_F(InRoot, ParentKeepsLastComponentUnresolved) {
   EXPECT_EQ(fd_path(dir.get()), fs::canonical(root_ + "/etc").string());
   EXPECT_THROW(open_parent_in_root(root_fd_.get(), "/", false), Error);
 }
+
+// Mount destinations of kernel filesystems refuse every symlink on the way, with openat2 and
+// with the hand walk alike.
+TEST_F(InRoot, RefusedSymlinksAnywhereOnThePath) {
+  fs::create_directories(root_ + "/sys/kernel");
+  fs::create_symlink("sys/kernel/../../P", root_ + "/proc");
+  fs::create_symlink("/etc", root_ + "/etc-link");
+  for (bool fallback : {false, true}) {
+    use_in_root_fallback(fallback);
+    try {
+      mkdir_all_in_root(root_fd_.get(), "/proc", 0755, Symlinks::refuse);
+      ADD_FAILURE() << "a symlinked /proc was accepted (fallback " << fallback << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ELOOP);
+      EXPECT_NE(std::string(e.what()).find("symlink"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(open_in_root(root_fd_.get(), "/etc-link/inside", O_RDONLY, 0, Symlinks::refuse), Error);
+    EXPECT_FALSE(fs::exists(root_ + "/P")) << "nothing may be created through the link";
+    // Plain directories still resolve, and are created when missing.
+    EXPECT_EQ(read_fd(open_in_root(root_fd_.get(), "/etc/inside", O_RDONLY, 0, Symlinks::refuse).get()), "inside");
+    EXPECT_TRUE(mkdir_all_in_root(root_fd_.get(), "/new/dir", 0755, Symlinks::refuse));
+    // The default still follows (inside the root).
+    EXPECT_EQ(read_fd(open_in_root(root_fd_.get(), "/etc-link/inside", O_RDONLY).get()), "inside");
+    fs::remove_all(root_ + "/new");
+  }
+  use_in_root_fallback(false);
+}

@@ -124,3 +124,29 @@ TEST(RootfsPlan, OverlayOrderAndReadOnlySingleLayer) {
   auto ro = plan_rootfs(s, s.resolve("one:1"), "/c", true);
   EXPECT_EQ(ro.kind, RootfsPlan::Kind::bind_ro);
 }
+
+// docker's reference grammar: what `kiln load --name`, `kiln import` and archives may name.
+TEST(Reference, AcceptsWhatDockerAccepts) {
+  EXPECT_EQ(normalize_name("registry.local:5000/team/app-x_y.z__w:v1.2-rc_3"), "registry.local:5000/team/app-x_y.z__w:v1.2-rc_3");
+  EXPECT_EQ(normalize_name("localhost/app"), "localhost/app:latest");
+  EXPECT_EQ(normalize_name("docker.io/team/app"), "team/app:latest");
+  std::string digest = "sha256:" + std::string(64, 'a');
+  EXPECT_EQ(normalize_name("app@" + digest), "app@" + digest);
+  EXPECT_EQ(normalize_name("app:1@" + digest), "app:1@" + digest);
+  EXPECT_EQ(parse_reference("a:" + std::string(128, 't')).tag.size(), 128u);
+}
+
+TEST(Reference, RefusesWhatDockerRefuses) {
+  for (const std::string& bad : std::vector<std::string>{"../../../../tmp/x/tag:latest", "evil:../../x", "a/../b", "UPPER/case", "app:", ":tag", "/app",
+                          "app/", "a//b", "app:-tag", "app@sha256:abc", "app@sha256:" + std::string(63, 'a'), "-app",
+                          "app-", "a..b", "a___b", "host:port/x", "h_st.io/x", "app:t@g", "app name", "app\n",
+                          std::string(5000, 'a'), "a:" + std::string(129, 't'), std::string("a\0b", 3)}) {
+    try {
+      normalize_name(bad);
+      ADD_FAILURE() << "accepted [" << bad.substr(0, 60) << "]";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("invalid image name"), std::string::npos) << e.what();
+      EXPECT_LT(std::string(e.what()).size(), 300u) << "the error repeats a 5000-character name";
+    }
+  }
+}
