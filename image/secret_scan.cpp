@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/unique_fd.hpp"
@@ -16,9 +19,10 @@ namespace kiln::image {
 
 namespace {
 
-constexpr size_t kHeadBytes = 16 * 1024;
-constexpr off_t kMaxScannedFile = 256 * 1024;
-constexpr int kMaxDepth = 128;
+constexpr size_t kChunk = 64 * 1024;
+// Config files (.npmrc, docker's config.json ...) are parsed whole up to this size.
+constexpr size_t kMaxConfigFile = 4 << 20;
+constexpr size_t kMaxLine = 64 * 1024;
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -31,24 +35,29 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
-// The first bytes of a regular file (nothing for anything else, or a large file).
-std::string read_head(int dirfd, const std::string& name, const struct stat& st) {
-  if (!S_ISREG(st.st_mode) || st.st_size > kMaxScannedFile) return {};
-  int raw = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (raw < 0) return {};
-  UniqueFd fd(raw);
-  struct stat again{};
-  if (::fstat(fd.get(), &again) != 0 || !S_ISREG(again.st_mode)) return {};
-  std::string buf(kHeadBytes, '\0');
-  size_t got = 0;
-  while (got < buf.size()) {
-    ssize_t n = ::read(fd.get(), buf.data() + got, buf.size() - got);
+// Opens a regular file of the layer for reading, never following a symlink or blocking on a FIFO.
+UniqueFd open_regular(int dirfd, const std::string& name) {
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return UniqueFd();
+  return fd;
+}
+
+// Streams a whole file through `chunk`, each call seeing the last `overlap` bytes of the
+// previous chunk again first, so a pattern across a chunk boundary is still found. A key
+// after the first bytes, or in a huge file, is found all the same.
+template <typename F>
+void stream_file(int fd, size_t overlap, F&& chunk) {
+  std::string buf;
+  std::vector<char> block(kChunk);
+  for (;;) {
+    ssize_t n = ::read(fd, block.data(), block.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    got += static_cast<size_t>(n);
+    buf.append(block.data(), static_cast<size_t>(n));
+    if (chunk(std::string_view(buf))) return;
+    if (buf.size() > overlap) buf.erase(0, buf.size() - overlap);
   }
-  buf.resize(got);
-  return buf;
 }
 
 bool has_private_key_block(std::string_view head) {
@@ -100,7 +109,59 @@ bool docker_config_has_auth(const std::string& text) {
   return false;
 }
 
-// The kind of secret a file looks like, or "" when it looks harmless.
+bool file_has_private_key(int fd) {
+  bool found = false;
+  // A PEM header line is short: 11 + a label under 80 + 5.
+  stream_file(fd, 128, [&](std::string_view text) { return found = has_private_key_block(text); });
+  return found;
+}
+
+bool file_contains_any(int fd, std::initializer_list<std::string_view> words) {
+  bool found = false;
+  stream_file(fd, 32, [&](std::string_view text) {
+    for (auto w : words)
+      if (contains(text, w)) return found = true;
+    return false;
+  });
+  return found;
+}
+
+// Line by line, so a credential far down a long .env is found; an endless line is cut.
+bool file_dotenv_has_secret(int fd) {
+  bool found = false;
+  std::string line_buf;
+  std::vector<char> block(kChunk);
+  for (;;) {
+    ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n && !found; ++i) {
+      if (block[static_cast<size_t>(i)] == '\n') {
+        found = dotenv_has_secret(line_buf);
+        line_buf.clear();
+      } else if (line_buf.size() < kMaxLine) {
+        line_buf += block[static_cast<size_t>(i)];
+      }
+    }
+    if (found) return true;
+  }
+  return dotenv_has_secret(line_buf);
+}
+
+std::string read_config_file(int fd) {
+  std::string out;
+  std::vector<char> block(kChunk);
+  while (out.size() <= kMaxConfigFile) {
+    ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(block.data(), static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// The kind of secret a file looks like, or "" when it looks harmless. Every regular file is
+// read to its end (streamed, never whole in memory, except small config files).
 std::string classify(const std::string& rel, const std::string& name, int dirfd, const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return {};
   if (name == "id_rsa" || name == "id_dsa" || name == "id_ecdsa" || name == "id_ed25519" ||
@@ -108,42 +169,97 @@ std::string classify(const std::string& rel, const std::string& name, int dirfd,
     return "ssh-private-key";
   if (ends_with(rel, "/.aws/credentials") || rel == ".aws/credentials") return "aws-credentials";
   if (name == ".git-credentials") return st.st_size > 0 ? "git-credentials" : "";
-  std::string head = read_head(dirfd, name, st);
-  if (head.empty()) return {};
-  if (name == ".npmrc")
-    return contains(head, "_authToken") || contains(head, "_auth") || contains(head, "_password") ? "npm-token" : "";
-  if (name == ".pypirc") return contains(head, "password") ? "pypi-password" : "";
-  if (name == "config.json" && (ends_with(rel, "/.docker/config.json") || rel == ".docker/config.json"))
-    return docker_config_has_auth(head) ? "docker-auth" : "";
-  if ((name == ".env" || ends_with(name, ".env") || name.rfind(".env.", 0) == 0) && dotenv_has_secret(head)) return "dotenv";
-  if (has_private_key_block(head)) return "private-key";
+  UniqueFd fd = open_regular(dirfd, name);
+  if (!fd) return {};
+  auto rewind = [&] { ::lseek(fd.get(), 0, SEEK_SET); };
+  if (name == ".npmrc") {
+    if (file_contains_any(fd.get(), {"_authToken", "_auth", "_password"})) return "npm-token";
+    rewind();
+  } else if (name == ".pypirc") {
+    if (file_contains_any(fd.get(), {"password"})) return "pypi-password";
+    rewind();
+  } else if (name == "config.json" && (ends_with(rel, "/.docker/config.json") || rel == ".docker/config.json")) {
+    std::string text = read_config_file(fd.get());
+    // Too big to be a real one: flag it when it mentions an auth at all.
+    bool auth = text.size() > kMaxConfigFile ? contains(text, "\"auth") : docker_config_has_auth(text);
+    if (auth) return "docker-auth";
+    rewind();
+  } else if (name == ".env" || ends_with(name, ".env") || name.rfind(".env.", 0) == 0) {
+    if (file_dotenv_has_secret(fd.get())) return "dotenv";
+    rewind();
+  }
+  if (file_has_private_key(fd.get())) return "private-key";
   return {};
 }
 
-void walk(int dirfd, const std::string& rel, int depth, std::vector<SecretFinding>& out) {
-  if (depth > kMaxDepth) return;
-  int dupfd = ::dup(dirfd);
-  if (dupfd < 0) throw_errno("scan " + rel);
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dupfd), ::closedir);
-  if (!d) {
-    ::close(dupfd);
-    throw_errno("scan " + rel);
-  }
-  while (struct dirent* e = ::readdir(d.get())) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string path = rel.empty() ? name : rel + "/" + name;
-    struct stat st{};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      int sub = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0) continue;
-      UniqueFd subfd(sub);
-      walk(subfd.get(), path, depth + 1, out);
+// Depth-first over the layer without recursion and with two directory fds at most, however
+// deep the tree: going down closes the parent, coming back up opens ".." of the child (a real
+// directory entry, never a symlink) and checks it is the same directory as before.
+void walk(int root_fd, std::vector<SecretFinding>& out) {
+  struct Frame {
+    std::string rel;                   // "" for the layer root
+    dev_t dev;
+    ino_t ino;
+    std::vector<std::string> subdirs;  // still to visit, in reverse order
+  };
+  auto identity = [](int fd, const std::string& rel) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("scan " + (rel.empty() ? std::string("/") : rel));
+    return st;
+  };
+  // Lists one directory: classifies its files, returns its subdirectories.
+  auto list = [&](int fd, const std::string& rel) {
+    std::vector<std::string> subdirs;
+    int dupfd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dupfd < 0) throw_errno("scan " + rel);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dupfd), ::closedir);
+    if (!d) {
+      ::close(dupfd);
+      throw_errno("scan " + rel);
+    }
+    while (struct dirent* e = ::readdir(d.get())) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = rel.empty() ? name : rel + "/" + name;
+      struct stat st {};
+      if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        subdirs.push_back(name);
+        continue;
+      }
+      std::string kind = classify(path, name, fd, st);
+      if (!kind.empty()) out.push_back({kind, -1, "", "/" + path});
+    }
+    std::reverse(subdirs.begin(), subdirs.end());
+    return subdirs;
+  };
+
+  UniqueFd cur(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  if (!cur) throw_errno("scan: dup");
+  struct stat rst = identity(cur.get(), "");
+  std::vector<Frame> stack;
+  stack.push_back({"", rst.st_dev, rst.st_ino, list(cur.get(), "")});
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    if (top.subdirs.empty()) {
+      stack.pop_back();
+      if (stack.empty()) break;
+      UniqueFd up(::openat(cur.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!up) throw_errno("scan " + stack.back().rel + ": open ..");
+      struct stat ust = identity(up.get(), stack.back().rel);
+      if (ust.st_dev != stack.back().dev || ust.st_ino != stack.back().ino)
+        throw Error("scan " + stack.back().rel + ": the layer changed while it was scanned");
+      cur = std::move(up);
       continue;
     }
-    std::string kind = classify(path, name, dirfd, st);
-    if (!kind.empty()) out.push_back({kind, -1, "", "/" + path});
+    std::string name = std::move(top.subdirs.back());
+    top.subdirs.pop_back();
+    std::string rel = top.rel.empty() ? name : top.rel + "/" + name;
+    UniqueFd sub(::openat(cur.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) continue;  // vanished or replaced by a non-directory: nothing to read there
+    struct stat sst = identity(sub.get(), rel);
+    cur = std::move(sub);
+    stack.push_back({rel, sst.st_dev, sst.st_ino, list(cur.get(), rel)});
   }
 }
 
@@ -176,7 +292,7 @@ std::vector<SecretFinding> scan_layer_dir(const std::string& dir) {
   if (raw < 0) throw_errno("scan layer " + dir);
   UniqueFd fd(raw);
   std::vector<SecretFinding> out;
-  with_context("scan layer " + dir, [&] { walk(fd.get(), "", 0, out); });
+  with_context("scan layer " + dir, [&] { walk(fd.get(), out); });
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return out;
 }

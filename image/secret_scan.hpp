@@ -11,8 +11,8 @@
 //                    PASSWD, SECRET, TOKEN, CREDENTIALS, API_KEY, ACCESS_KEY, PRIVATE_KEY,
 //                    *_KEY ...; not *_FILE/_PATH/_DIR, which point at a secret, nor GPG/PUBLIC)
 //   ssh-private-key  id_rsa, id_dsa, id_ecdsa, id_ed25519 (by name)
-//   private-key      a "-----BEGIN ... PRIVATE KEY-----" block in the first 16 KiB of a
-//                    regular file of at most 256 KiB
+//   private-key      a "-----BEGIN ... PRIVATE KEY-----" block anywhere in a regular file
+//                    (every file is streamed to its end; the tree is walked at any depth)
 //   aws-credentials  .aws/credentials
 //   dotenv           .env, *.env, .env.*: a line KEY=non-empty with a credential-like KEY
 //   npm-token        .npmrc with _authToken, _auth or _password
@@ -42,7 +42,7 @@ bool credential_like_name(std::string_view name);
 // Findings in config Env entries ("KEY=VALUE").
 std::vector<SecretFinding> scan_env(const std::vector<std::string>& env);
 // Findings in one layer directory (paths relative to it, shown as absolute); layer fields unset.
-// Symlinks are never followed; only regular files are read, and only their start.
+// Symlinks are never followed; only regular files are read (to their end, streamed).
 std::vector<SecretFinding> scan_layer_dir(const std::string& dir);
 // The config and every layer of the image.
 std::vector<SecretFinding> scan_image(const Store& store, const Image& image);

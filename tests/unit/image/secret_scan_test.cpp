@@ -1,8 +1,12 @@
 // The secret scanner on plain directories (a layer dir is just that) and on Env lists.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include "common/files.hpp"
 #include "image/secret_scan.hpp"
@@ -66,12 +70,13 @@ TEST(SecretScan, LayerFiles) {
   t.put("home/u/.git-credentials", "https://u:p@github.com\n");
   t.put("home/u/.docker/config.json", R"({"auths":{"r.io":{"auth":"dTpw"}}})");
   t.put("home/v/.docker/config.json", R"({"auths":{},"credsStore":"pass"})");
-  t.put("big.pem", std::string(300 * 1024, 'a') + kPem);  // too large to read: skipped
+  t.put("big.pem", std::string(300 * 1024, 'a') + kPem);  // large files are streamed, not skipped
   ASSERT_EQ(::symlink("/etc/shadow", (t.dir + "/id_ed25519").c_str()), 0);  // a link is never followed
   ASSERT_EQ(::mknod((t.dir + "/.wh-char").c_str(), S_IFCHR | 0600, makedev(0, 0)), 0);  // overlay whiteout
   auto found = kinds_and_paths(scan_layer_dir(t.dir));
   std::vector<std::string> want = {
       "/app/.env dotenv",
+      "/big.pem private-key",
       "/home/u/.docker/config.json docker-auth",
       "/home/u/.git-credentials git-credentials",
       "/home/u/.npmrc npm-token",
@@ -98,4 +103,37 @@ TEST(SecretScan, JsonNeverHoldsValues) {
   f.insert(f.end(), e.begin(), e.end());
   std::string text = findings_json(f).dump();
   EXPECT_EQ(text.find("hunter"), std::string::npos) << text;
+}
+
+// Evasions that sampling missed: a key more than 128 directories deep (here deeper than
+// PATH_MAX allows as one path), a key file over 256 KiB, a key after the first 16 KiB.
+TEST(SecretScan, NoDepthOrSizeOrOffsetLimit) {
+  ScanDir t;
+  {
+    UniqueFd d = open_file(t.dir, O_RDONLY | O_DIRECTORY);
+    for (int i = 0; i < 3000; ++i) {
+      ASSERT_EQ(::mkdirat(d.get(), "d", 0755), 0);
+      d = UniqueFd(::openat(d.get(), "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      ASSERT_TRUE(d);
+    }
+    UniqueFd f(::openat(d.get(), "deep.pem", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    ASSERT_TRUE(f);
+    write_all(f.get(), kPem, "deep key");
+  }
+  t.put("big/padded.pem", std::string(300 * 1024, 'x') + "\n" + kPem);
+  t.put("late/notes.txt", std::string(20 * 1024, '#') + "\n" + kPem + std::string(10, 'y'));
+  // A header split across the scanner's 64 KiB reads.
+  t.put("split/key", std::string(64 * 1024 - 7, '.') + kPem);
+  t.put("env/.env", std::string(100 * 1024, '\n') + "DB_PASSWORD=hunter2\n");
+  auto found = kinds_and_paths(scan_layer_dir(t.dir));
+  std::string deep;
+  for (int i = 0; i < 3000; ++i) deep += "/d";
+  auto has = [&](const std::string& s) { return std::find(found.begin(), found.end(), s) != found.end(); };
+  EXPECT_TRUE(has(deep + "/deep.pem private-key"));
+  EXPECT_TRUE(has("/big/padded.pem private-key"));
+  EXPECT_TRUE(has("/late/notes.txt private-key"));
+  EXPECT_TRUE(has("/split/key private-key"));
+  EXPECT_TRUE(has("/env/.env dotenv"));
+  EXPECT_EQ(found.size(), 5u);
+  std::system(("rm -rf " + t.dir + "/d").c_str());
 }
