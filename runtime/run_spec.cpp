@@ -2,9 +2,11 @@
 
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <set>
 
@@ -89,6 +91,34 @@ double parse_cpus(const std::string& text) {
   if (v < 0.01) throw Error("cpus " + text + ": must be at least 0.01");
   if (v > 1024) throw Error("cpus " + text + ": too large");
   return v;
+}
+
+Ulimit parse_ulimit(const std::string& text) {
+  static const char* const names[] = {"core",   "cpu",    "data",   "fsize",  "locks",      "memlock", "msgqueue", "nice",
+                                      "nofile", "nproc",  "rss",    "rtprio", "rttime",     "sigpending", "stack", "as"};
+  auto bad = [&](const std::string& why) { return Error("ulimit " + text + ": " + why, EINVAL); };
+  size_t eq = text.find('=');
+  if (eq == std::string::npos) throw bad("want NAME=SOFT[:HARD]");
+  std::string name = text.substr(0, eq);
+  bool known = false;
+  for (const char* n : names) known = known || name == n;
+  if (!known) throw bad("unknown limit \"" + name + "\"");
+  auto number = [&](const std::string& v) -> uint64_t {
+    if (v == "-1" || v == "unlimited") return RLIM_INFINITY;
+    uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) throw bad("\"" + v + "\" is not a number");
+    return n;
+  };
+  std::string values = text.substr(eq + 1);
+  size_t colon = values.find(':');
+  Ulimit u;
+  u.soft = number(values.substr(0, colon));
+  u.hard = colon == std::string::npos ? u.soft : number(values.substr(colon + 1));
+  if (u.soft > u.hard) throw bad("soft limit above the hard one");
+  u.type = "RLIMIT_";
+  for (char c : name) u.type += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return u;
 }
 
 VolumeSpec parse_volume(const std::string& text) {
@@ -223,7 +253,13 @@ json build_run_spec(const SpecInputs& in) {
                        {"permitted", in.user.uid == 0 ? json(caps) : none}};
   uint64_t nofile = kNofile;
   if (in.nofile_hard_limit != 0) nofile = std::min(nofile, in.nofile_hard_limit);
-  p["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", nofile}, {"soft", nofile}}});
+  p["rlimits"] = json::array();
+  bool own_nofile = false;
+  for (const Ulimit& u : f.ulimits) {
+    p["rlimits"].push_back({{"type", u.type}, {"hard", u.hard}, {"soft", u.soft}});
+    own_nofile = own_nofile || u.type == "RLIMIT_NOFILE";
+  }
+  if (!own_nofile) p["rlimits"].push_back({{"type", "RLIMIT_NOFILE"}, {"hard", nofile}, {"soft", nofile}});
   p["noNewPrivileges"] = true;
 
   spec["root"] = {{"path", in.rootfs}, {"readonly", f.read_only}};

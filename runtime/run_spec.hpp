@@ -26,6 +26,13 @@ struct ImageDefaults {
   std::string user;
 };
 
+// --ulimit NAME=SOFT[:HARD] (docker's names: core, nofile, nproc, ...; -1 is unlimited).
+struct Ulimit {
+  std::string type;  // "RLIMIT_CORE"
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
 struct VolumeSpec {
   std::string host;
   std::string container;
@@ -49,6 +56,7 @@ struct RunFlags {
   bool tty = false;
   bool host_network = false;
   std::string seccomp;  // "" default, "unconfined", or a profile file's path
+  std::vector<Ulimit> ulimits;  // replace the defaults of the same type
 };
 
 struct ResolvedProcessUser {
@@ -61,6 +69,8 @@ struct ResolvedProcessUser {
 int64_t parse_memory(const std::string& text);
 // "1.5" -> 1.5 CPUs; throws "cpus VALUE: ...".
 double parse_cpus(const std::string& text);
+// "core=0", "nofile=1024:2048", "nproc=-1"; throws "ulimit VALUE: ...".
+Ulimit parse_ulimit(const std::string& text);
 // "HOST:CTR[:ro|:rw]": both absolute; throws "volume VALUE: ...".
 VolumeSpec parse_volume(const std::string& text);
 // "K=V" stays; "K" alone takes K from `lookup` (kiln's own environment), dropped when unset.

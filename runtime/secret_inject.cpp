@@ -108,6 +108,14 @@ void set_process_env(nlohmann::json& config, std::string_view entry) {
 
 void apply_env_secrets(nlohmann::json& config, const PreparedSecrets& prepared) {
   for (const auto& e : prepared.env) set_process_env(config, e.view());
+  if (prepared.env.empty()) return;
+  // A core dump holds the process's environment: with a secret in it, no core file (it would
+  // land in the container's upper dir, on disk) unless the user set a core limit themselves.
+  auto& rlimits = config["process"]["rlimits"];
+  if (!rlimits.is_array()) rlimits = nlohmann::json::array();
+  for (const auto& r : rlimits)
+    if (r.is_object() && r.value("type", "") == "RLIMIT_CORE") return;
+  rlimits.push_back({{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}});
 }
 
 void wipe_process_env(nlohmann::json& config) noexcept {

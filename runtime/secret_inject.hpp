@@ -71,7 +71,8 @@ SecretMount make_secret_tmpfs(const std::vector<SecretFile>& files);
 // Sets "KEY=value" in config.process.env, replacing an entry with the same KEY (a secret or
 // -e overrides the image's Env). Never logs; an entry without "KEY=" throws (not quoting it).
 void set_process_env(nlohmann::json& config, std::string_view entry);
-// Appends all of prepared.env to config.process.env (set_process_env for each).
+// Appends all of prepared.env to config.process.env (set_process_env for each) and, unless the
+// spec already limits core dumps, sets RLIMIT_CORE to 0: a core file would hold the values.
 void apply_env_secrets(nlohmann::json& config, const PreparedSecrets& prepared);
 // Overwrites the bytes of every process.env string with zeros: call on the in-memory spec once
 // the container has been created so no copy of an env secret lingers in kiln's heap.

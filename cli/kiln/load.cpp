@@ -47,7 +47,7 @@ kiln::cli::RegisterCommand reg("load", "Load an image from a docker-save tar, an
     for (const auto& img : kiln::image::load(store, s->input, opt)) {
       if (img.names.empty()) std::printf("Loaded image ID: %s\n", img.id.str().c_str());
       for (const auto& n : img.names) std::printf("Loaded image: %s\n", n.c_str());
-      // Secrets baked into the image (issue 7): warn, never print a value; `kiln scan` for details.
+      // Secrets baked into the image: warn, never print a value; `kiln scan` for details.
       // The load itself succeeded, so a failing scan is only a warning too.
       const std::string& shown = img.names.empty() ? img.id.str() : img.names[0];
       try {

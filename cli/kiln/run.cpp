@@ -1,4 +1,4 @@
-// kiln run [flags] IMAGE [COMMAND...]: a container from a local image (issue 6). Parse the
+// kiln run [flags] IMAGE [COMMAND...]: a container from a local image. Parse the
 // flags, then: resolve and pin the image, make the record and the overlay rootfs, generate the
 // spec in memory, run it attached or under a detached monitor. A failure anywhere leaves
 // nothing behind (RunGuard). Exit status: the container's; 125 kiln failed, 126 the command
@@ -36,7 +36,8 @@ struct Flags {
   bool rm = false, detach = false, interactive = false, tty = false, read_only = false;
   std::string name, user, workdir, hostname, memory, cpus, network = "none";
   std::vector<std::string> env, env_files, cap_add, cap_drop, volumes, security_opts;
-  std::vector<std::string> secrets;  // --secret (issue 7)
+  std::vector<std::string> secrets;  // --secret
+  std::vector<std::string> ulimits;
   int64_t pids_limit = 0;
   int timeout = 0;
 };
@@ -64,6 +65,7 @@ rt::RunFlags to_run_flags(const Flags& f, const std::vector<std::string>& comman
   r.cap_drop = f.cap_drop;
   rt::effective_capabilities(r.cap_add, r.cap_drop);  // validates the names now
   for (const auto& v : f.volumes) r.volumes.push_back(rt::parse_volume(v));
+  for (const auto& u : f.ulimits) r.ulimits.push_back(rt::parse_ulimit(u));
   r.read_only = f.read_only;
   r.tty = f.tty;
   if (f.network == "host") r.host_network = true;
@@ -120,7 +122,7 @@ uint64_t nofile_hard_limit() {
 }
 
 int run(const Flags& f, const std::vector<std::string>& command) {
-  // --- secrets (issue 7): checked before anything is made; no core dump may hold a value ---
+  // --- secrets : checked before anything is made; no core dump may hold a value ---
   if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<rt::SecretRequest> secret_requests = rt::parse_secret_requests(f.secrets);
   std::optional<rt::SecretStore> secret_store;
@@ -182,7 +184,7 @@ int run(const Flags& f, const std::vector<std::string>& command) {
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
   job.record.env_keys = rt::env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
   job.record.hostname = job.spec.value("hostname", "");
-  // --- secrets (issue 7): values go only into the in-memory spec and a detached tmpfs; the
+  // --- secrets : values go only into the in-memory spec and a detached tmpfs; the
   // record keeps names and targets (kiln inspect) ---
   rt::PreparedSecrets secrets;
   if (!secret_requests.empty()) {
@@ -243,6 +245,7 @@ kiln::cli::RegisterCommand reg("run", "Run a container from a local image", [](C
   sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
   sub.add_option("--network", f->network, "none (private, loopback only; default) or host");
   sub.add_option("--security-opt", f->security_opts, "seccomp=unconfined|FILE")->allow_extra_args(false);
+  sub.add_option("--ulimit", f->ulimits, "NAME=SOFT[:HARD] resource limit (core, nofile, nproc, ...)")->allow_extra_args(false);
   sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")->allow_extra_args(false);
   sub.add_option("IMAGE", f->image, "image name or id")->required();
   sub.prefix_command();  // everything after IMAGE is the command

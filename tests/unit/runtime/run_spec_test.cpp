@@ -1,6 +1,8 @@
 // The `kiln run` spec generator: pure data in, JSON out.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 
 #include "common/error.hpp"
@@ -26,6 +28,22 @@ rt::SpecInputs inputs() {
 }
 
 }  // namespace
+
+TEST(RunSpec, Ulimits) {
+  auto u = rt::parse_ulimit("nofile=1024:2048");
+  EXPECT_EQ(u.type, "RLIMIT_NOFILE");
+  EXPECT_EQ(u.soft, 1024u);
+  EXPECT_EQ(u.hard, 2048u);
+  EXPECT_EQ(rt::parse_ulimit("core=-1").hard, RLIM_INFINITY);
+  EXPECT_EQ(rt::parse_ulimit("core=0").soft, 0u);
+  for (const char* bad : {"core", "bogus=1", "nofile=2:1", "nofile=x", "nofile=-5", "nofile="})
+    EXPECT_THROW(rt::parse_ulimit(bad), kiln::Error) << bad;
+  rt::SpecInputs in = inputs();
+  in.flags.ulimits = {rt::parse_ulimit("nofile=10:20"), rt::parse_ulimit("core=1")};
+  auto spec = rt::build_run_spec(in);
+  EXPECT_EQ(spec["process"]["rlimits"].dump(),
+            R"([{"hard":20,"soft":10,"type":"RLIMIT_NOFILE"},{"hard":1,"soft":1,"type":"RLIMIT_CORE"}])");
+}
 
 TEST(RunSpec, ParsesMemoryCpusVolumes) {
   EXPECT_EQ(rt::parse_memory("64m"), 64 << 20);

@@ -144,6 +144,26 @@ TEST(PrepareSecrets, EnvOnlyMakesNoMount) {
   ASSERT_EQ(p.env.size(), 1u);
 }
 
+// A process holding an env secret must not leave a core file (with the value) in its upper dir.
+TEST(PrepareSecrets, EnvSecretsTurnCoreDumpsOffUnlessAsked) {
+  TempRoot root;
+  SecretStore store(root.dir);
+  store.create("t", "v");
+  auto p = prepare_secrets(store, parse_secret_requests({"t,type=env"}), {});
+  nlohmann::json cfg = {{"process", {{"env", {"PATH=/bin"}}, {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 9}, {"soft", 9}}}}}}};
+  apply_env_secrets(cfg, p);
+  EXPECT_EQ(cfg["process"]["rlimits"].dump(),
+            R"([{"hard":9,"soft":9,"type":"RLIMIT_NOFILE"},{"hard":0,"soft":0,"type":"RLIMIT_CORE"}])");
+  nlohmann::json asked = {{"process", {{"rlimits", {{{"type", "RLIMIT_CORE"}, {"hard", 100}, {"soft", 50}}}}}}};
+  apply_env_secrets(asked, p);
+  EXPECT_EQ(asked["process"]["rlimits"].size(), 1u);
+  EXPECT_EQ(asked["process"]["rlimits"][0]["soft"], 50);
+  // No env secret (a mount only, or none): nothing changes.
+  nlohmann::json plain = {{"process", {{"env", {"PATH=/bin"}}}}};
+  apply_env_secrets(plain, PreparedSecrets{});
+  EXPECT_FALSE(plain["process"].contains("rlimits"));
+}
+
 TEST(SetProcessEnv, AddsAndReplaces) {
   nlohmann::json cfg = nlohmann::json::object();
   set_process_env(cfg, "A=1");

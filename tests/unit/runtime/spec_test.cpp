@@ -143,3 +143,48 @@ TEST(Spec, NameHelpers) {
   EXPECT_EQ(rlimit_from_name("RLIMIT_NPROC"), RLIMIT_NPROC);
   EXPECT_EQ(namespace_clone_flag("cgroup"), CLONE_NEWCGROUP);
 }
+
+// Only namespaced sysctls, and only in a namespace the container owns (kernel.core_pattern
+// from a config.json would run a program of the image's choosing as root on the host).
+TEST(Spec, SysctlsMustBeNamespacedAndPrivate) {
+  json c = default_spec();
+  c["linux"]["sysctl"] = {{"kernel.shmmax", "1"}, {"fs.mqueue.msg_max", "10"}, {"net.ipv4.ip_forward", "1"}};
+  EXPECT_EQ(error_of(c), "");
+  for (const char* host_wide : {"kernel.core_pattern", "vm.overcommit_memory", "kernel.modprobe", "fs.file-max",
+                                "kernel/core_pattern", "../kernel.core_pattern"}) {
+    c["linux"]["sysctl"] = {{host_wide, "x"}};
+    EXPECT_NE(error_of(c).find("linux.sysctl."), std::string::npos) << host_wide;
+  }
+  c["linux"]["sysctl"] = {{"kernel.core_pattern", "|/evil"}};
+  EXPECT_NE(error_of(c).find("not a namespaced sysctl"), std::string::npos) << error_of(c);
+  // net.* with the host's network namespace: refused.
+  c = default_spec();
+  c["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+  for (auto& ns : c["linux"]["namespaces"])
+    if (ns["type"] == "network") ns["path"] = "/proc/self/ns/net";
+  EXPECT_NE(error_of(c).find("needs a network namespace"), std::string::npos) << error_of(c);
+  c = default_spec();
+  c["linux"]["sysctl"] = {{"kernel.msgmax", "1"}};
+  json kept = json::array();
+  for (auto& ns : c["linux"]["namespaces"])
+    if (ns["type"] != "ipc") kept.push_back(ns);
+  c["linux"]["namespaces"] = kept;
+  EXPECT_NE(error_of(c).find("needs a ipc namespace"), std::string::npos) << error_of(c);
+}
+
+// (uint32)-1 means "unchanged" to setresuid: as a uid it would leave the process root.
+TEST(Spec, IdMinusOneIsRefused) {
+  for (const char* field : {"uid", "gid"}) {
+    json c = default_spec();
+    c["process"]["user"][field] = 4294967295u;
+    EXPECT_NE(error_of(c).find("not a valid id"), std::string::npos) << field << ": " << error_of(c);
+  }
+  json c = default_spec();
+  c["process"]["user"]["additionalGids"] = {4294967295u};
+  EXPECT_NE(error_of(c).find("not a valid id"), std::string::npos);
+  c = default_spec();
+  c["linux"]["namespaces"].push_back({{"type", "user"}});
+  c["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 4294967295u - 10}, {"size", 11}}};
+  c["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 1}}};
+  EXPECT_NE(error_of(c).find("4294967295"), std::string::npos) << error_of(c);
+}
