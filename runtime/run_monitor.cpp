@@ -227,6 +227,21 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, const s
   records.remove(r);
 }
 
+bool settle_orphaned(const RunRecords& records, RunRecord& r) {
+  // monitor_pid 0: a run still being set up by a live kiln; never touch that.
+  if (r.exit_code || !r.finished.empty() || r.monitor_pid <= 0) return false;
+  if (r.monitor_pid == ::getpid() || process_alive(r.monitor_pid, r.monitor_start_time)) return false;
+  if (records.status(r).process_alive) return false;
+  const std::string root = records.runtime_root();
+  spdlog::debug("run {}: its monitor {} is gone and so is the container: releasing it", r.id, r.monitor_pid);
+  StateDir sd(root, r.id);
+  if (sd.exists()) delete_container(root, r.id, true);
+  if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
+  r.finished = now_rfc3339();
+  records.save(r);
+  return true;
+}
+
 RunGuard::~RunGuard() {
   if (committed_) return;
   try {

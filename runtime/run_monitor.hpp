@@ -42,6 +42,12 @@ void remove_run_container(const RunRecords& records, const RunRecord& record, co
                           bool force);
 
 // Undoes a half-made `kiln run` unless committed: one clear error, nothing left behind.
+// A container whose monitor died (SIGKILL, the OOM killer) without recording an end: while
+// its process lives it is running, and kiln says so; once the process is gone, this releases
+// what the monitor would have (runtime state with its cgroups, the rootfs mount) and records
+// the end, status unknown. True when it settled something. Commands that show containers call it.
+bool settle_orphaned(const RunRecords& records, RunRecord& record);
+
 class RunGuard {
  public:
   RunGuard(const RunRecords& records, const RunRecord& record, std::function<void()> release_image)

@@ -13,7 +13,7 @@ packages=(
   # need what libarchive's write side uses
   zlib1g-dev liblzma-dev libbz2-dev libzstd-dev libxml2-dev nettle-dev
   # test and benchmark peers, fixtures
-  busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar
+  busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar strace
   podman containerd
 )
 

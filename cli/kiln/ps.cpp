@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "cli/command_registry.hpp"
+#include "common/error.hpp"
+#include "runtime/run_monitor.hpp"
 #include "runtime/run_ps.hpp"
 #include "runtime/run_records.hpp"
 
@@ -24,7 +26,12 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](CLI::App& sub) -> kil
     rt::RunRecords records(rt::default_run_root());
     if (!o->quiet)
       std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "CREATED");
-    for (const auto& r : records.list()) {
+    for (auto& r : records.list()) {
+      try {
+        rt::settle_orphaned(records, r);
+      } catch (const kiln::Error& e) {
+        std::fprintf(stderr, "kiln: ps: container %s: %s\n", r.id.substr(0, 12).c_str(), e.what());
+      }
       rt::RunStatus s = records.status(r);
       if (!o->all && s.state != "running") continue;
       std::string id = o->no_trunc ? r.id : r.id.substr(0, 12);

@@ -157,6 +157,9 @@ test_monitor_killed_then_rm_cleans() {
   mon=$(jq -r .monitor_pid "$KILN_RUN_ROOT/containers/$id/record.json")
   kill -9 "$mon"; sleep 1
   assert_contains "$("$KILN" ps -a)" "Exited (unknown)"
+  # That ps released what the dead monitor held: the rootfs mount and the runtime state.
+  ! grep -qF "$id" /proc/self/mountinfo || fail "rootfs still mounted after ps saw the container gone"
+  [ -z "$(ls "$KILN_RUN_ROOT/runtime" 2>/dev/null | grep -v seccomp-cache)" ] || fail "runtime state left after ps"
   "$KILN" rm "$id" >/dev/null || fail "rm after monitor death"
   assert_clean
 }
