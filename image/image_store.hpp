@@ -20,7 +20,7 @@
 //   image::Image img = store.resolve("busybox:latest");   // or an id / id prefix
 //   store.pin(img.record.id, container_id);                 // before mounting
 //   auto lowers = store.layer_dirs(img);                    // lowest first
-//   // overlay lowerdir= wants the TOPMOST first; image/rootfs_plan.hpp builds the mount
+//   // overlay lowerdir= wants the TOPMOST first; engine/rootfs.hpp builds the mount
 //   // (and handles the one-layer read-only case overlayfs refuses):
 //   auto plan = image::plan_rootfs(store, img, container_dir, read_only);
 //   ... img.config.config.entrypoint / cmd / env / working_dir / user ...

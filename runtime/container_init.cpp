@@ -191,7 +191,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
   } catch (const std::exception& e) {
     int err = 0;
     if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();
-    channel.send_error(stage, e.what(), err);
+    channel.send_error(stage, e);
     // After `create` returned nobody reads the channel: say it where the process's output goes.
     if (std::strcmp(stage, "exec") == 0 || std::strcmp(stage, "startContainer hooks") == 0)
       ::dprintf(2, "kiln-runtime: %s\n", e.what());

@@ -18,9 +18,9 @@ bool is_executable_file(const std::string& path) {
 std::string resolve_executable(const std::string& arg0, const std::vector<std::string>& env) {
   if (arg0.find('/') != std::string::npos) {
     struct stat st;
-    if (::stat(arg0.c_str(), &st) != 0) throw_errno("exec: \"" + arg0 + "\": stat " + arg0);
-    if (S_ISDIR(st.st_mode)) throw Error("exec: \"" + arg0 + "\": is a directory", EISDIR);
-    if (::access(arg0.c_str(), X_OK) != 0) throw_errno("exec: \"" + arg0 + "\"");
+    if (::stat(arg0.c_str(), &st) != 0) throw_errno("exec: \"" + arg0 + "\": stat " + arg0, errno, ErrorKind::exec);
+    if (S_ISDIR(st.st_mode)) throw Error("exec: \"" + arg0 + "\": is a directory", EISDIR, ErrorKind::exec);
+    if (::access(arg0.c_str(), X_OK) != 0) throw_errno("exec: \"" + arg0 + "\"", errno, ErrorKind::exec);
     return arg0;
   }
   std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -36,7 +36,9 @@ std::string resolve_executable(const std::string& arg0, const std::vector<std::s
     std::string candidate = (dir[0] == '/' ? "" : "/") + dir + "/" + arg0;
     if (is_executable_file(candidate)) return candidate;
   }
-  throw Error("exec: \"" + arg0 + "\": executable file not found in $PATH: no such file or directory", ENOENT);
+  // podman maps "no such file or directory" in the runtime's error to 127; kiln shows runc's words.
+  std::string shown = "exec: \"" + arg0 + "\": executable file not found in $PATH";
+  throw Error(shown + ": no such file or directory", ENOENT, ErrorKind::exec, shown);
 }
 
 }  // namespace kiln::runtime

@@ -116,7 +116,7 @@ struct ExecChild {
   } catch (const std::exception& e) {
     int err = 0;
     if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();
-    channel.send_error(stage, e.what(), err);
+    channel.send_error(stage, e);
     ::_exit(err == ENOENT ? 127 : 126);
   }
 }
@@ -187,7 +187,7 @@ int exec_in_container(const ExecOptions& o) {
         continue;
       }
       if (msg.type == SyncType::error && msg.err == EPIPE && ready && !msg.stage[0]) break;  // exec'd
-      if (msg.type == SyncType::error) throw Error(std::string(msg.stage) + ": " + msg.text, msg.err);
+      if (msg.type == SyncType::error) throw msg.to_error();
     }
   } catch (...) {
     ::kill(pid, SIGKILL);

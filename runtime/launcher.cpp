@@ -163,7 +163,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
       if (fd >= 0) ::close(fd);
       if (msg.type == SyncType::ready) break;
       if (msg.type == SyncType::error)
-        throw Error(msg.stage[0] ? std::string(msg.stage) + ": " + msg.text : std::string(msg.text), msg.err);
+        throw msg.to_error();
       throw Error("sync: unexpected message " + std::to_string(static_cast<uint32_t>(msg.type)) + " from container init");
     }
     spdlog::debug("launch: init {} is ready", pid);

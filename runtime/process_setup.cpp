@@ -86,7 +86,7 @@ void exec_prepared(const PreparedExec& exec) {
   std::vector<char*> argv = c_strings(exec.args);
   std::vector<char*> envp = c_strings(exec.env);
   ::execve(exec.path.c_str(), argv.data(), envp.data());
-  throw_errno("exec " + exec.path);
+  throw_errno("exec: \"" + exec.path + "\"", errno, ErrorKind::exec);
 }
 
 }  // namespace kiln::runtime

@@ -16,12 +16,21 @@ std::pair<SyncChannel, SyncChannel> SyncChannel::make_pair() {
 
 void SyncChannel::send(SyncType type) const { send_fd(type, -1); }
 
-void SyncChannel::send_error(const char* stage, const std::string& text, int err) const {
+Error SyncMessage::to_error() const {
+  std::string message = stage[0] ? std::string(stage) + ": " + text : std::string(text);
+  return Error(message, err, kind, origin[0] ? std::string(origin) : std::string(text));
+}
+
+void SyncChannel::send_error(const char* stage, const std::exception& e) const {
   SyncMessage msg;
   msg.type = SyncType::error;
-  msg.err = err;
+  if (auto* ke = dynamic_cast<const Error*>(&e)) {
+    msg.err = ke->code();
+    msg.kind = ke->kind();
+    std::strncpy(msg.origin, ke->origin().c_str(), sizeof msg.origin - 1);
+  }
   std::strncpy(msg.stage, stage, sizeof msg.stage - 1);
-  std::strncpy(msg.text, text.c_str(), sizeof msg.text - 1);
+  std::strncpy(msg.text, e.what(), sizeof msg.text - 1);
   ::send(fd_.get(), &msg, sizeof msg, MSG_NOSIGNAL);
 }
 
@@ -80,7 +89,7 @@ SyncMessage SyncChannel::receive(int* fd_out) const {
 
 void SyncChannel::expect(SyncType want, int* fd_out) const {
   SyncMessage msg = receive(fd_out);
-  if (msg.type == SyncType::error) throw Error(msg.stage[0] ? std::string(msg.stage) + ": " + msg.text : std::string(msg.text), msg.err);
+  if (msg.type == SyncType::error) throw msg.to_error();
   if (msg.type != want)
     throw Error("sync: expected message " + std::to_string(static_cast<uint32_t>(want)) + ", got " +
                 std::to_string(static_cast<uint32_t>(msg.type)));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/error.hpp"
 #include "common/unique_fd.hpp"
 
 namespace kiln::runtime {
@@ -23,8 +24,13 @@ enum class SyncType : uint32_t {
 struct SyncMessage {
   SyncType type = SyncType::error;
   int32_t err = 0;
+  ErrorKind kind = ErrorKind::general;
   char stage[32] = {};
   char text[1024] = {};
+  char origin[512] = {};  // the error's first message, before the child added context
+
+  // An error message as the kiln::Error it was in the child: "stage: text", errno, kind.
+  Error to_error() const;
 };
 
 class SyncChannel {
@@ -34,7 +40,8 @@ class SyncChannel {
   static std::pair<SyncChannel, SyncChannel> make_pair();
 
   void send(SyncType type) const;
-  void send_error(const char* stage, const std::string& text, int err) const;
+  // Sends e (a kiln::Error keeps its errno, kind and origin) as an error message of `stage`.
+  void send_error(const char* stage, const std::exception& e) const;
   void send_fd(SyncType type, int fd) const;
   // Blocks for the next message; EOF (peer gone) is reported as an error message with err = EPIPE.
   SyncMessage receive(int* fd_out = nullptr) const;

@@ -9,14 +9,14 @@
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "image/image_store.hpp"
-#include "runtime/run_records.hpp"
+#include "engine/records.hpp"
 #include "runtime/state.hpp"
 
 namespace {
 
 // The container named ref as JSON, or nullopt when there is no such container.
 std::optional<nlohmann::json> inspect_container(const std::string& ref) {
-  namespace rt = kiln::runtime;
+  namespace rt = kiln::engine;
   rt::RunRecords records(rt::default_run_root());
   std::string id;
   try {
@@ -30,7 +30,7 @@ std::optional<nlohmann::json> inspect_container(const std::string& ref) {
                           {"TimedOut", r.timed_out}, {"MonitorPid", r.monitor_pid}};
   if (s.exit_code) state["ExitCode"] = *s.exit_code;
   try {
-    rt::StateDir sd(records.runtime_root(), id);
+    kiln::runtime::StateDir sd(records.runtime_root(), id);
     if (sd.exists()) state["Pid"] = sd.load().pid;
   } catch (const kiln::Error&) {
   }

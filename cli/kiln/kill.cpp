@@ -4,7 +4,7 @@
 
 #include "cli/command_registry.hpp"
 #include "common/signals.hpp"
-#include "runtime/run_monitor.hpp"
+#include "engine/monitor.hpp"
 
 namespace {
 
@@ -18,7 +18,7 @@ kiln::cli::RegisterCommand reg("kill", "Send a signal to running containers", []
   sub.add_option("-s,--signal", o->signal, "signal name or number (default KILL)");
   sub.add_option("CONTAINER", o->containers, "names or ids")->required();
   return [o] {
-    namespace rt = kiln::runtime;
+    namespace rt = kiln::engine;
     int sig = kiln::parse_signal(o->signal);
     rt::RunRecords records(rt::default_run_root());
     for (const auto& c : o->containers) {

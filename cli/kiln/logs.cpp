@@ -9,7 +9,7 @@
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "runtime/run_records.hpp"
+#include "engine/records.hpp"
 
 namespace {
 
@@ -36,7 +36,7 @@ kiln::cli::RegisterCommand reg("logs", "Show a container's output", [](CLI::App&
   sub.add_flag("-f,--follow", o->follow, "keep printing until the container exits");
   sub.add_option("CONTAINER", o->container, "name or id")->required();
   return [o] {
-    namespace rt = kiln::runtime;
+    namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     std::string id = records.resolve(o->container);
     rt::RunRecord r = records.load(id);

@@ -4,9 +4,9 @@
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
-#include "runtime/run_monitor.hpp"
-#include "runtime/run_ps.hpp"
-#include "runtime/run_records.hpp"
+#include "engine/monitor.hpp"
+#include "engine/status_text.hpp"
+#include "engine/records.hpp"
 
 namespace {
 
@@ -22,7 +22,7 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](CLI::App& sub) -> kil
   sub.add_flag("-q,--quiet", o->quiet, "ids only");
   sub.add_flag("--no-trunc", o->no_trunc, "full ids and commands");
   return [o] {
-    namespace rt = kiln::runtime;
+    namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     if (!o->quiet)
       std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "CREATED");

@@ -6,8 +6,7 @@
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
-#include "image/image_store.hpp"
-#include "runtime/run_monitor.hpp"
+#include "engine/monitor.hpp"
 
 namespace {
 
@@ -21,18 +20,13 @@ kiln::cli::RegisterCommand reg("rm", "Remove containers", [](CLI::App& sub) -> k
   sub.add_flag("-f,--force", o->force, "kill running containers first");
   sub.add_option("CONTAINER", o->containers, "names or ids")->required();
   return [o] {
-    namespace rt = kiln::runtime;
+    namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     int rc = 0;
     for (const auto& c : o->containers) {
       try {
         rt::RunRecord r = records.load(records.resolve(c));
-        auto unpin = [r] {
-          if (r.store.empty() || r.image_id.empty()) return;
-          kiln::image::Store store(r.store);
-          store.unpin(store.resolve(r.image_id).record.id, r.id);
-        };
-        rt::remove_run_container(records, r, unpin, o->force);
+        rt::remove_run_container(records, r, o->force);
         std::printf("%s\n", c.c_str());
       } catch (const kiln::Error& e) {
         std::fprintf(stderr, "kiln: rm %s: %s\n", c.c_str(), e.what());

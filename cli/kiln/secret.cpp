@@ -2,7 +2,7 @@
 // kiln secret ls                   NAME, SIZE, CREATED (never values)
 // kiln secret inspect NAME...      metadata as JSON (never the value)
 // kiln secret rm NAME...
-// The store is runtime/secret_store.hpp; values may be binary, at most 512 KiB.
+// The store is engine/secret_store.hpp; values may be binary, at most 512 KiB.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "runtime/secret_store.hpp"
+#include "engine/secret_store.hpp"
 
 namespace {
 
@@ -25,19 +25,19 @@ struct State {
   bool quiet = false;
 };
 
-nlohmann::json info_json(const kiln::runtime::SecretInfo& i) {
+nlohmann::json info_json(const kiln::engine::SecretInfo& i) {
   return {{"Name", i.name}, {"Size", i.size}, {"Created", i.created}};
 }
 
 int create(const State& s) {
-  kiln::runtime::SecretStore store(kiln::cli::globals().root);
-  kiln::runtime::check_secret_name(s.name);
-  kiln::runtime::SecretBuffer value;
+  kiln::engine::SecretStore store(kiln::cli::globals().root);
+  kiln::engine::check_secret_name(s.name);
+  kiln::engine::SecretBuffer value;
   if (s.file == "-") {
-    value = kiln::runtime::read_secret_input(STDIN_FILENO, "stdin");
+    value = kiln::engine::read_secret_input(STDIN_FILENO, "stdin");
   } else {
     kiln::UniqueFd fd = kiln::open_file(s.file, O_RDONLY);
-    value = kiln::runtime::read_secret_input(fd.get(), s.file);
+    value = kiln::engine::read_secret_input(fd.get(), s.file);
   }
   auto info = store.create(s.name, value.view());
   std::printf("%s\n", info.name.c_str());
@@ -45,7 +45,7 @@ int create(const State& s) {
 }
 
 int list(const State& s) {
-  kiln::runtime::SecretStore store(kiln::cli::globals().root);
+  kiln::engine::SecretStore store(kiln::cli::globals().root);
   auto all = store.list();
   if (s.quiet) {
     for (const auto& i : all) std::printf("%s\n", i.name.c_str());
@@ -57,7 +57,7 @@ int list(const State& s) {
 }
 
 int inspect(const State& s) {
-  kiln::runtime::SecretStore store(kiln::cli::globals().root);
+  kiln::engine::SecretStore store(kiln::cli::globals().root);
   auto out = nlohmann::json::array();
   for (const auto& n : s.names) out.push_back(info_json(store.info(n)));
   std::printf("%s\n", out.dump(2).c_str());
@@ -65,7 +65,7 @@ int inspect(const State& s) {
 }
 
 int remove(const State& s) {
-  kiln::runtime::SecretStore store(kiln::cli::globals().root);
+  kiln::engine::SecretStore store(kiln::cli::globals().root);
   int rc = 0;
   for (const auto& n : s.names) {
     try {

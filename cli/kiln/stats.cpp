@@ -11,7 +11,7 @@
 #include "cgroups/manager.hpp"
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
-#include "runtime/run_records.hpp"
+#include "engine/records.hpp"
 #include "runtime/state.hpp"
 
 namespace {
@@ -32,7 +32,7 @@ kiln::cli::RegisterCommand reg("stats", "Show containers' memory, cpu and pids",
   sub.add_flag("--no-stream", o->no_stream, "print once and exit");
   sub.add_option("CONTAINER", o->containers, "names or ids (default: all running)");
   return [o] {
-    namespace rt = kiln::runtime;
+    namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     std::map<std::string, uint64_t> last_cpu;
     auto last_time = std::chrono::steady_clock::now();
@@ -51,7 +51,7 @@ kiln::cli::RegisterCommand reg("stats", "Show containers' memory, cpu and pids",
       std::printf("%-12s  %-20s  %8s  %-22s  %6s\n", "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS");
       for (const auto& r : rs) {
         try {
-          rt::StateDir sd(records.runtime_root(), r.id);
+          kiln::runtime::StateDir sd(records.runtime_root(), r.id);
           auto st = sd.load();
           auto s = kiln::cgroups::make_manager(st.cgroups_path, r.id)->stats();
           std::string cpu = "--";

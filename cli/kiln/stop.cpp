@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cli/command_registry.hpp"
-#include "runtime/run_monitor.hpp"
+#include "engine/monitor.hpp"
 
 namespace {
 
@@ -17,7 +17,7 @@ kiln::cli::RegisterCommand reg("stop", "Stop running containers", [](CLI::App& s
   sub.add_option("-t,--time", o->timeout, "seconds to wait before SIGKILL (default 10)");
   sub.add_option("CONTAINER", o->containers, "names or ids")->required();
   return [o] {
-    namespace rt = kiln::runtime;
+    namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     for (const auto& c : o->containers) {
       rt::RunRecord r = records.load(records.resolve(c));

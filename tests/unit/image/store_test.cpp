@@ -8,7 +8,6 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "image/image_store.hpp"
-#include "image/rootfs_plan.hpp"
 
 using namespace kiln;
 using namespace kiln::image;
@@ -109,20 +108,6 @@ TEST(Store, RmiKeepsSharedLayersAndHonoursPins) {
   s.remove("b:1");
   EXPECT_FALSE(s.layer(b.layers[0].chain_id));
   EXPECT_THROW(s.pin(b.id, "../x"), Error);
-}
-
-TEST(RootfsPlan, OverlayOrderAndReadOnlySingleLayer) {
-  TempStore t;
-  Store s(t.dir);
-  add_image(s, {"l1", "l2"}, {"two:1"});
-  add_image(s, {"only"}, {"one:1"});
-  auto img = s.resolve("two:1");
-  auto p = plan_rootfs(s, img, "/c", false);
-  EXPECT_EQ(p.kind, RootfsPlan::Kind::overlay);
-  auto dirs = s.layer_dirs(img);
-  EXPECT_EQ(p.overlay_options(), "lowerdir=" + dirs[1] + ":" + dirs[0] + ",upperdir=/c/upper,workdir=/c/work");
-  auto ro = plan_rootfs(s, s.resolve("one:1"), "/c", true);
-  EXPECT_EQ(ro.kind, RootfsPlan::Kind::bind_ro);
 }
 
 // docker's reference grammar: what `kiln load --name`, `kiln import` and archives may name.

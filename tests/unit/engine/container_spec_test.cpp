@@ -6,11 +6,11 @@
 #include <algorithm>
 
 #include "common/error.hpp"
-#include "runtime/run_records.hpp"
-#include "runtime/run_etc_files.hpp"
-#include "runtime/run_spec.hpp"
+#include "engine/records.hpp"
+#include "engine/etc_files.hpp"
+#include "engine/container_spec.hpp"
 
-namespace rt = kiln::runtime;
+namespace rt = kiln::engine;
 
 namespace {
 

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/run_records.hpp"
+#include "engine/records.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 // Seconds since an RFC 3339 UTC time ("2026-11-26T16:15:48.123456789Z"); -1 when unparsable.
 int64_t seconds_since(const std::string& rfc3339);
@@ -14,4 +14,4 @@ int64_t seconds_since(const std::string& rfc3339);
 std::string human_duration(int64_t seconds);
 std::string status_text(const RunRecord& record, const RunStatus& status);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

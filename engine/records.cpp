@@ -1,4 +1,4 @@
-#include "runtime/run_records.hpp"
+#include "engine/records.hpp"
 
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -14,7 +14,11 @@
 #include "common/files.hpp"
 #include "runtime/state.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
+using runtime::StateDir;
+using runtime::process_alive;
+using runtime::ContainerState;
+using runtime::Status;
 namespace {
 
 using json = nlohmann::json;
@@ -225,4 +229,4 @@ std::string default_run_root() {
   return e && *e ? e : "/run/kiln";
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -12,22 +12,20 @@
 //
 // --timeout: a small timer child kills the container after N seconds; the status is then 124.
 #pragma once
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "runtime/lifecycle.hpp"
-#include "runtime/run_records.hpp"
+#include "engine/records.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 struct RunJob {
   RunRecords records;
   RunRecord record;  // created on disk, rootfs mounted
   nlohmann::json spec;
-  std::vector<DetachedMount> detached_mounts;
-  std::function<void()> release_image;  // unpin (the image store is not this library's)
+  std::vector<runtime::DetachedMount> detached_mounts;
 };
 
 // Returns the container's exit status (124 after --timeout). Throws when it cannot start.
@@ -38,20 +36,18 @@ void run_detached(RunJob& job);
 // Everything a container has, gone: its processes (killed), cgroup and runtime state, rootfs
 // mount, container dir, image pin and record. Idempotent; without force a running container is
 // an error ("container X is running: stop it first or use rm -f").
-void remove_run_container(const RunRecords& records, const RunRecord& record, const std::function<void()>& release_image,
-                          bool force);
+void remove_run_container(const RunRecords& records, const RunRecord& record, bool force);
 
-// Undoes a half-made `kiln run` unless committed: one clear error, nothing left behind.
 // A container whose monitor died (SIGKILL, the OOM killer) without recording an end: while
 // its process lives it is running, and kiln says so; once the process is gone, this releases
 // what the monitor would have (runtime state with its cgroups, the rootfs mount) and records
 // the end, status unknown. True when it settled something. Commands that show containers call it.
 bool settle_orphaned(const RunRecords& records, RunRecord& record);
 
+// Undoes a half-made `kiln run` unless committed: one clear error, nothing left behind.
 class RunGuard {
  public:
-  RunGuard(const RunRecords& records, const RunRecord& record, std::function<void()> release_image)
-      : records_(records), record_(record), release_(std::move(release_image)) {}
+  RunGuard(const RunRecords& records, const RunRecord& record) : records_(records), record_(record) {}
   ~RunGuard();
   RunGuard(const RunGuard&) = delete;
   RunGuard& operator=(const RunGuard&) = delete;
@@ -60,7 +56,6 @@ class RunGuard {
  private:
   const RunRecords& records_;
   const RunRecord& record_;
-  std::function<void()> release_;
   bool committed_ = false;
 };
 
@@ -69,4 +64,4 @@ void signal_run_container(const RunRecords& records, const RunRecord& record, in
 // SIGTERM (or the given signal), then SIGKILL after timeout_seconds; returns once it has exited.
 void stop_run_container(const RunRecords& records, const RunRecord& record, int timeout_seconds);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 class SecretBuffer {
  public:
@@ -43,4 +43,4 @@ class SecretBuffer {
 // explicit_bzero for memory that is not in a SecretBuffer (a std::string about to go away).
 void wipe(void* p, std::size_t n) noexcept;
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 // What the image says a container runs by default (image config "config").
 struct ImageDefaults {
@@ -108,4 +108,4 @@ std::string container_hostname(const SpecInputs& in);
 
 nlohmann::json build_run_spec(const SpecInputs& in);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

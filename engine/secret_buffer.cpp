@@ -1,4 +1,4 @@
-#include "runtime/secret_buffer.hpp"
+#include "engine/secret_buffer.hpp"
 
 #include <string.h>
 
@@ -6,7 +6,7 @@
 #include <new>
 #include <utility>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 void wipe(void* p, std::size_t n) noexcept {
   if (p && n) ::explicit_bzero(p, n);
@@ -57,4 +57,4 @@ char* SecretBuffer::reserve_tail(std::size_t n) {
   return data_ + size_;
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

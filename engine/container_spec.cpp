@@ -1,4 +1,4 @@
-#include "runtime/run_spec.hpp"
+#include "engine/container_spec.hpp"
 
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -13,9 +13,11 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "runtime/default_spec.hpp"
-#include "runtime/run_seccomp.hpp"
+#include "engine/default_seccomp.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
+using runtime::default_spec;
+using runtime::default_capabilities;
 namespace {
 
 using json = nlohmann::json;
@@ -313,4 +315,4 @@ json build_run_spec(const SpecInputs& in) {
   return spec;
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

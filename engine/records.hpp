@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 struct RunRecord {
   std::string id;
@@ -87,4 +87,4 @@ std::string default_run_root();
 // Validates a container name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters.
 void validate_container_name(const std::string& name);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -1,4 +1,4 @@
-#include "runtime/secret_inject.hpp"
+#include "engine/secret_inject.hpp"
 
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -11,7 +11,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 namespace {
 
@@ -130,4 +130,4 @@ void wipe_process_env(nlohmann::json& config) noexcept {
     }
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

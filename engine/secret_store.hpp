@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/secret_buffer.hpp"
+#include "engine/secret_buffer.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 inline constexpr std::size_t kMaxSecretSize = 512 * 1024;
 
@@ -60,4 +60,4 @@ class SecretStore {
 // it is larger than kMaxSecretSize (without keeping what was read).
 SecretBuffer read_secret_input(int fd, std::string_view what);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

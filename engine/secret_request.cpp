@@ -1,12 +1,12 @@
-#include "runtime/secret_request.hpp"
+#include "engine/secret_request.hpp"
 
 #include <charconv>
 #include <set>
 
 #include "common/error.hpp"
-#include "runtime/secret_store.hpp"
+#include "engine/secret_store.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 namespace {
 
@@ -112,4 +112,4 @@ nlohmann::json secret_requests_json(const std::vector<SecretRequest>& requests) 
   return out;
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -1,4 +1,4 @@
-#include "runtime/run_monitor.hpp"
+#include "engine/monitor.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,7 +10,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "common/clock.hpp"
@@ -18,10 +20,21 @@
 #include "common/files.hpp"
 #include "common/signals.hpp"
 #include "common/unique_fd.hpp"
-#include "runtime/run_rootfs.hpp"
+#include "engine/rootfs.hpp"
+#include "image/image_store.hpp"
 #include "runtime/state.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
+using runtime::process_alive;
+using runtime::container_state_json;
+using runtime::delete_container;
+using runtime::start_container;
+using runtime::kill_container;
+using runtime::create_container;
+using runtime::CreateOptions;
+using runtime::process_start_time;
+using runtime::run_container;
+using runtime::StateDir;
 namespace {
 
 CreateOptions create_options(const RunJob& job) {
@@ -87,16 +100,39 @@ void finish(RunJob& job, int status, bool timed_out) {
   r.finished = now_rfc3339();
   spdlog::debug("run {}: exited with status {}{}", r.id, status, timed_out ? " (timeout)" : "");
   unmount_rootfs(r.rootfs);
-  if (r.auto_remove) remove_run_container(job.records, r, job.release_image, true);
+  if (r.auto_remove) remove_run_container(job.records, r, true);
   else job.records.save(r);
 }
 
-void report(int fd, const std::string& line) {
-  try {
-    write_all(fd, line + "\n", "report to kiln");
-  } catch (const Error&) {
-    // kiln went away; the container runs on.
+// What the detached monitor tells kiln over its pipe, once: started, or why not. One write of
+// a fixed-size struct (below PIPE_BUF, so it arrives whole), never text to be parsed.
+struct MonitorReport {
+  int32_t started = 0;
+  int32_t err = 0;
+  ErrorKind kind = ErrorKind::general;
+  char message[1024] = {};
+  char origin[512] = {};
+};
+static_assert(sizeof(MonitorReport) <= PIPE_BUF);
+
+void report(int fd, const MonitorReport& r) {
+  ssize_t n;
+  do n = ::write(fd, &r, sizeof r);
+  while (n < 0 && errno == EINTR);
+  // A failed write: kiln went away; the container runs on.
+}
+
+MonitorReport failure_report(const std::exception& e) {
+  MonitorReport r;
+  if (auto* ke = dynamic_cast<const Error*>(&e)) {
+    r.err = ke->code();
+    r.kind = ke->kind();
+    std::strncpy(r.origin, ke->origin().c_str(), sizeof r.origin - 1);
+    std::strncpy(r.message, e.what(), sizeof r.message - 1);
+  } else {
+    std::strncpy(r.message, (std::string("internal error: ") + e.what()).c_str(), sizeof r.message - 1);
   }
+  return r;
 }
 
 [[noreturn]] void monitor_main(RunJob& job, int report_fd) {
@@ -129,7 +165,9 @@ void report(int fd, const std::string& line) {
     r.started = now_rfc3339();
     job.records.save(r);
     Timer timer(root, r.id, r.timeout);
-    report(report_fd, "OK");
+    MonitorReport ok;
+    ok.started = 1;
+    report(report_fd, ok);
     reported = true;
     ::close(report_fd);
     int wstatus = 0;
@@ -145,13 +183,18 @@ void report(int fd, const std::string& line) {
     }
     finish(job, status, fired);
     code = 0;
-  } catch (const Error& e) {
-    if (!reported) report(report_fd, "E" + std::to_string(e.code()) + " " + e.what());
-    else spdlog::error("monitor {}: {}", job.record.id, e.what());
   } catch (const std::exception& e) {
-    if (!reported) report(report_fd, std::string("E0 internal error: ") + e.what());
+    if (!reported) report(report_fd, failure_report(e));
+    else spdlog::error("monitor {}: {}", job.record.id, e.what());
   }
   ::_exit(code);
+}
+
+// The image stays in the store while a container uses it (rmi refuses a pinned image).
+void unpin_image(const RunRecord& r) {
+  if (r.store.empty() || r.image_id.empty()) return;
+  image::Store store(r.store);
+  store.unpin(store.resolve(r.image_id).record.id, r.id);
 }
 
 }  // namespace
@@ -182,28 +225,23 @@ void run_detached(RunJob& job) {
     monitor_main(job, wr.release());
   }
   wr.reset();
-  std::string msg;
-  char c;
-  for (;;) {
-    ssize_t n = ::read(rd.get(), &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || c == '\n') break;
-    msg += c;
-  }
-  if (msg == "OK") return;
+  MonitorReport r;
+  ssize_t n;
+  do n = ::read(rd.get(), &r, sizeof r);
+  while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof r) && r.started) return;
   int st;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
-  if (msg.size() > 1 && msg[0] == 'E') {
-    size_t sp = msg.find(' ');
-    int err = std::atoi(msg.substr(1, sp - 1).c_str());
-    throw Error(sp == std::string::npos ? "monitor failed" : msg.substr(sp + 1), err);
+  if (n == static_cast<ssize_t>(sizeof r)) {
+    r.message[sizeof r.message - 1] = 0;
+    r.origin[sizeof r.origin - 1] = 0;
+    throw Error(r.message, r.err, r.kind, r.origin[0] ? std::string(r.origin) : std::string(r.message));
   }
   throw Error("monitor of container " + job.record.id.substr(0, 12) + " exited before the container started");
 }
 
-void remove_run_container(const RunRecords& records, const RunRecord& r, const std::function<void()>& release_image,
-                          bool force) {
+void remove_run_container(const RunRecords& records, const RunRecord& r, bool force) {
   const std::string root = records.runtime_root();
   RunStatus st = records.status(r);
   bool monitor_alive = r.monitor_pid > 0 && r.monitor_pid != ::getpid() && process_alive(r.monitor_pid, r.monitor_start_time);
@@ -217,9 +255,9 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, const s
   if (sd.exists()) delete_container(root, r.id, true);
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
   if (!r.container_dir.empty()) remove_tree(r.container_dir);
-  if (release_image) {
+  {
     try {
-      release_image();
+      unpin_image(r);
     } catch (const std::exception& e) {
       spdlog::warn("remove {}: {}", r.id, e.what());
     }
@@ -245,7 +283,7 @@ bool settle_orphaned(const RunRecords& records, RunRecord& r) {
 RunGuard::~RunGuard() {
   if (committed_) return;
   try {
-    remove_run_container(records_, record_, release_, true);
+    remove_run_container(records_, record_, true);
   } catch (const std::exception& e) {
     spdlog::warn("cleanup of container {}: {}", record_.id, e.what());
   }
@@ -294,4 +332,4 @@ void stop_run_container(const RunRecords& records, const RunRecord& r, int timeo
     throw Error("container " + r.name + " did not stop after SIGKILL");
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 struct EtcFile {
   std::string name;         // "hostname", "hosts", "resolv.conf"
@@ -27,4 +27,4 @@ std::vector<EtcFile> container_etc_files(const EtcInputs& in);
 // Reads the host's files, writes each into dir/etc-NAME (0644) and returns them.
 std::vector<EtcFile> write_container_etc_files(const std::string& dir, const std::string& hostname, bool host_network);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

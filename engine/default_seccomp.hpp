@@ -5,8 +5,8 @@
 #pragma once
 #include <string_view>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 std::string_view default_seccomp_json();
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -1,4 +1,4 @@
-#include "runtime/run_etc_files.hpp"
+#include "engine/etc_files.hpp"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/files.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 std::vector<EtcFile> container_etc_files(const EtcInputs& in) {
   std::string hosts;
@@ -42,4 +42,4 @@ std::vector<EtcFile> write_container_etc_files(const std::string& dir, const std
   return files;
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -2,10 +2,10 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
-#include "runtime/secret_request.hpp"
+#include "engine/secret_request.hpp"
 
 using namespace kiln;
-using namespace kiln::runtime;
+using namespace kiln::engine;
 
 namespace {
 

@@ -8,11 +8,11 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "runtime/secret_buffer.hpp"
-#include "runtime/secret_store.hpp"
+#include "engine/secret_buffer.hpp"
+#include "engine/secret_store.hpp"
 
 using namespace kiln;
-using namespace kiln::runtime;
+using namespace kiln::engine;
 
 namespace {
 

@@ -14,10 +14,10 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "runtime/secret_inject.hpp"
+#include "engine/secret_inject.hpp"
 
 using namespace kiln;
-using namespace kiln::runtime;
+using namespace kiln::engine;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "runtime/secret_store.hpp"
+#include "engine/secret_store.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 namespace {
 
@@ -163,4 +163,4 @@ SecretBuffer read_secret_input(int fd, std::string_view what) {
   return buf;
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

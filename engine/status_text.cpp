@@ -1,8 +1,8 @@
-#include "runtime/run_ps.hpp"
+#include "engine/status_text.hpp"
 
 #include <ctime>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 int64_t seconds_since(const std::string& t) {
   if (t.size() < 19) return -1;
@@ -40,4 +40,4 @@ std::string status_text(const RunRecord& r, const RunStatus& s) {
   return "Exited (unknown)";
 }
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

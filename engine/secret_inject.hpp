@@ -21,11 +21,12 @@
 
 #include "common/unique_fd.hpp"
 #include "runtime/lifecycle.hpp"
-#include "runtime/secret_buffer.hpp"
-#include "runtime/secret_request.hpp"
-#include "runtime/secret_store.hpp"
+#include "engine/secret_buffer.hpp"
+#include "engine/secret_request.hpp"
+#include "engine/secret_store.hpp"
 
-namespace kiln::runtime {
+namespace kiln::engine {
+using runtime::DetachedMount;
 
 // Owns the fd of the detached secrets tmpfs.
 class SecretMount {
@@ -78,4 +79,4 @@ void apply_env_secrets(nlohmann::json& config, const PreparedSecrets& prepared);
 // the container has been created so no copy of an env secret lingers in kiln's heap.
 void wipe_process_env(nlohmann::json& config) noexcept;
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -1,14 +1,14 @@
-// docker's --env-file format and -e NAME (parsers in runtime/run_spec.hpp): values come from
+// docker's --env-file format and -e NAME (parsers in engine/container_spec.hpp): values come from
 // the file or kiln's environment, errors name file and line but never a value.
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "common/error.hpp"
-#include "runtime/run_spec.hpp"
+#include "engine/container_spec.hpp"
 
 using namespace kiln;
-using namespace kiln::runtime;
+using namespace kiln::engine;
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::engine {
 
 struct SecretRequest {
   enum class Type { mount, env };
@@ -37,4 +37,4 @@ std::vector<SecretRequest> parse_secret_requests(const std::vector<std::string>&
 // {"name","type","target"} per secret: what `kiln inspect CONTAINER` shows (no values).
 nlohmann::json secret_requests_json(const std::vector<SecretRequest>& requests);
 
-}  // namespace kiln::runtime
+}  // namespace kiln::engine

@@ -1,0 +1,82 @@
+#include "engine/rootfs.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+
+namespace kiln::engine {
+
+std::string RootfsPlan::overlay_options() const {
+  std::string o = "lowerdir=";
+  for (size_t i = 0; i < lower_dirs.size(); ++i) {
+    // ':' separates lowerdirs and ',' separates options: such a path cannot be passed.
+    if (lower_dirs[i].find_first_of(":,") != std::string::npos)
+      throw Error("layer path " + lower_dirs[i] + " contains ':' or ',', which overlayfs options cannot carry");
+    o += (i ? ":" : "") + lower_dirs[i];
+  }
+  if (!upper_dir.empty()) o += ",upperdir=" + upper_dir + ",workdir=" + work_dir;
+  return o;
+}
+
+RootfsPlan plan_rootfs(const std::vector<std::string>& layers, const std::string& init_dir,
+                       const std::string& container_dir, bool read_only, const std::string& empty_dir) {
+  RootfsPlan p;
+  p.lower_dirs.push_back(init_dir);
+  p.lower_dirs.insert(p.lower_dirs.end(), layers.rbegin(), layers.rend());
+  // With the init layer there are always two lower dirs, which overlayfs needs without an upper.
+  if (layers.empty()) p.lower_dirs.push_back(empty_dir);
+  if (!read_only) {
+    p.upper_dir = container_dir + "/upper";
+    p.work_dir = container_dir + "/work";
+  }
+  p.target = container_dir + "/merged";
+  return p;
+}
+
+RootfsPlan plan_rootfs(const image::Store& store, const image::Image& image, const std::string& container_dir,
+                       bool read_only) {
+  return plan_rootfs(store.layer_dirs(image), init_layer(store.root()), container_dir, read_only,
+                     container_dir + "/empty");
+}
+
+std::string init_layer(const std::string& store_root) {
+  std::string dir = store_root + "/containers/.init";
+  // run/secrets: the mount point of the secrets tmpfs; etc/*: of the files in etc_files.hpp.
+  auto add_mount_points = [](const std::string& d) {
+    for (const char* sub : {"proc", "sys", "dev", "etc", "run/secrets"}) mkdir_p(d + "/" + sub, 0755);
+    for (const char* file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
+      if (!path_exists(d + "/" + file)) write_file(d + "/" + file, "", 0644);
+  };
+  if (path_exists(dir + "/etc/resolv.conf")) return dir;
+  if (path_exists(dir + "/proc")) {
+    add_mount_points(dir);  // a store made by an older kiln: add what is missing in place
+    return dir;
+  }
+  std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  remove_tree(tmp);
+  add_mount_points(tmp);
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) remove_tree(tmp);  // another run made it first
+  return dir;
+}
+
+void mount_rootfs(const RootfsPlan& plan) {
+  mkdir_p(plan.target, 0755);
+  std::string options = plan.overlay_options();
+  spdlog::debug("mount overlay on {}: {}", plan.target, options);
+  if (::mount("overlay", plan.target.c_str(), "overlay", MS_NODEV, options.c_str()) != 0)
+    throw_errno("mount rootfs overlay on " + plan.target);
+}
+
+void unmount_rootfs(const std::string& target) {
+  if (::umount2(target.c_str(), UMOUNT_NOFOLLOW) == 0) return;
+  if (errno == EBUSY && ::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) return;
+  if (errno != EINVAL && errno != ENOENT) spdlog::warn("unmount rootfs {}: {}", target, std::strerror(errno));
+}
+
+}  // namespace kiln::engine

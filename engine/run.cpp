@@ -1,0 +1,172 @@
+#include "engine/run.hpp"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <optional>
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "engine/container_spec.hpp"
+#include "engine/etc_files.hpp"
+#include "engine/monitor.hpp"
+#include "engine/records.hpp"
+#include "engine/rootfs.hpp"
+#include "engine/secret_inject.hpp"
+#include "engine/secret_request.hpp"
+#include "engine/secret_store.hpp"
+#include "image/image_store.hpp"
+#include "image/user_lookup.hpp"
+
+namespace kiln::engine {
+namespace {
+
+const char* getenv_lookup(const char* key) { return std::getenv(key); }
+
+RunFlags to_run_flags(const RunRequest& f) {
+  RunFlags r;
+  r.command = f.command;
+  for (const auto& file : f.env_files) {
+    std::string text = with_context("env file " + file, [&] { return read_file(file); });
+    for (auto& e : parse_env_file_text(text, file, getenv_lookup)) r.env.push_back(std::move(e));
+  }
+  for (const auto& e : f.env)
+    if (auto v = expand_env(e, getenv_lookup)) r.env.push_back(*v);
+  r.user = f.user;
+  r.workdir = f.workdir;
+  if (!f.workdir.empty() && f.workdir[0] != '/') throw Error("workdir " + f.workdir + ": must be absolute");
+  r.hostname = f.hostname;
+  if (!f.memory.empty()) r.memory = parse_memory(f.memory);
+  if (f.pids_limit < 0) throw Error("pids-limit " + std::to_string(f.pids_limit) + ": must be positive");
+  if (f.pids_limit > 0) r.pids_limit = f.pids_limit;
+  if (!f.cpus.empty()) r.cpus = parse_cpus(f.cpus);
+  r.cap_add = f.cap_add;
+  r.cap_drop = f.cap_drop;
+  effective_capabilities(r.cap_add, r.cap_drop);  // validates the names now
+  for (const auto& v : f.volumes) r.volumes.push_back(parse_volume(v));
+  for (const auto& u : f.ulimits) r.ulimits.push_back(parse_ulimit(u));
+  r.read_only = f.read_only;
+  r.tty = f.tty;
+  if (f.network == "host") r.host_network = true;
+  else if (f.network != "none") throw Error("network " + f.network + ": use none or host");
+  for (const auto& o : f.security_opts) {
+    if (o.rfind("seccomp=", 0) != 0) throw Error("security-opt " + o + ": only seccomp=unconfined|FILE is supported");
+    r.seccomp = o.substr(8);
+    if (r.seccomp.empty()) throw Error("security-opt " + o + ": empty profile");
+    if (r.seccomp != "unconfined" && !path_exists(r.seccomp)) throw Error("seccomp profile " + r.seccomp + ": no such file");
+  }
+  if (f.timeout < 0) throw Error("timeout " + std::to_string(f.timeout) + ": must be positive");
+  if (f.detach && f.tty) throw Error("-t with -d is not supported: a detached container's output goes to its log");
+  return r;
+}
+
+uint64_t nofile_hard_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max == RLIM_INFINITY) return 0;
+  return rl.rlim_max;
+}
+
+}  // namespace
+
+RunOutcome run(const RunRequest& f) {
+  // --- secrets : checked before anything is made; no core dump may hold a value ---
+  if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  std::vector<SecretRequest> secret_requests = parse_secret_requests(f.secrets);
+  std::optional<SecretStore> secret_store;
+  if (!secret_requests.empty()) {
+    secret_store.emplace(f.store_root);
+    for (const auto& r : secret_requests) secret_store->info(r.name);  // "secret NAME not found"
+  }
+  // ---
+  RunFlags rf = to_run_flags(f);
+  image::Store store(f.store_root);
+  image::Image img = store.resolve(f.image);
+  RunRecords records(default_run_root());
+
+  RunRecord rec;
+  rec.id = RunRecords::new_id();
+  rec.name = f.name;
+  rec.image = f.image;
+  rec.image_id = img.record.id.str();
+  rec.store = store.root();
+  rec.container_dir = store.root() + "/containers/" + rec.id;
+  rec.rootfs = rec.container_dir + "/merged";
+  rec.read_only = f.read_only;
+  rec.auto_remove = f.rm;
+  rec.detached = f.detach;
+  rec.timeout = f.timeout;
+  rec.created = now_rfc3339();
+  records.create(rec);
+  RunGuard guard(records, rec);
+  store.pin(img.record.id, rec.id);
+
+  mkdir_p(rec.container_dir, 0700);
+  if (!f.read_only) {
+    mkdir_p(rec.container_dir + "/upper", 0755);
+    mkdir_p(rec.container_dir + "/work", 0700);
+  }
+  mkdir_p(rec.container_dir + "/empty", 0755);
+  mount_rootfs(plan_rootfs(store, img, rec.container_dir, f.read_only));
+
+  const auto& ic = img.config.config;
+  SpecInputs in;
+  in.id = rec.id;
+  in.rootfs = rec.rootfs;
+  in.image = {ic.entrypoint, ic.cmd, ic.env, ic.working_dir, ic.user};
+  in.flags = rf;
+  in.nofile_hard_limit = nofile_hard_limit();
+  write_container_etc_files(rec.container_dir, container_hostname(in), f.network == "host");
+  in.etc_dir = rec.container_dir;
+  std::string user = f.user.empty() ? ic.user : f.user;
+  {
+    UniqueFd root = open_file(rec.rootfs, O_PATH | O_DIRECTORY);
+    auto u = with_context("user " + user, [&] { return image::resolve_user(root.get(), user); });
+    in.user = {u.uid, u.gid, u.additional_gids};
+  }
+  RunJob job{records, rec, build_run_spec(in), {}};
+  job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
+  job.record.env_keys = env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
+  job.record.hostname = job.spec.value("hostname", "");
+  // --- secrets : values go only into the in-memory spec and a detached tmpfs; the
+  // record keeps names and targets (kiln inspect) ---
+  PreparedSecrets secrets;
+  if (!secret_requests.empty()) {
+    secrets = prepare_secrets(*secret_store, secret_requests, {in.user.uid, in.user.gid});
+    apply_env_secrets(job.spec, secrets);
+    if (secrets.mount) job.detached_mounts.push_back(secrets.mount->detached());
+    job.record.extra["secrets"] = secret_requests_json(secret_requests);
+  }
+  // ---
+  records.save(job.record);
+  // `kiln exec` (the runtime's exec) reads the container's process settings from the bundle:
+  // give it the spec WITHOUT the environment, which may carry secrets. exec takes the env
+  // from the container's init instead.
+  nlohmann::json on_disk = job.spec;
+  on_disk["process"]["env"] = nlohmann::json::array();
+  write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600, Sync::in_memory);
+
+  if (f.detach) {
+    run_detached(job);
+    wipe_process_env(job.spec);  // the container has its copy; drop ours
+    guard.commit();
+    return {0, rec.id};
+  }
+  if (!f.interactive && !f.tty) {
+    UniqueFd null = open_file("/dev/null", O_RDONLY);
+    ::dup2(null.get(), 0);
+  }
+  guard.commit();
+  try {
+    return {run_attached(job), rec.id};
+  } catch (...) {
+    remove_run_container(records, job.record, true);
+    throw;
+  }
+}
+
+
+}  // namespace kiln::engine
