@@ -233,6 +233,22 @@ std::string container_hostname(const SpecInputs& in) {
   return f.host_network ? "" : in.id.substr(0, 12);
 }
 
+void apply_image_process(json& p, const ImageDefaults& image, const RunFlags& f, const ResolvedProcessUser& user,
+                         const std::string& hostname) {
+  p["args"] = process_args(image, f);
+  p["env"] = merge_env(image, f, hostname);
+  std::string cwd = !f.workdir.empty() ? f.workdir : !image.working_dir.empty() ? image.working_dir : "/";
+  if (cwd[0] != '/') throw Error("workdir " + cwd + ": must be absolute");
+  p["cwd"] = cwd;
+  p["user"] = {{"uid", user.uid}, {"gid", user.gid}};
+  if (!user.additional_gids.empty()) p["user"]["additionalGids"] = user.additional_gids;
+}
+
+ImageDefaults image_defaults(const image::ImageConfig& config) {
+  const auto& c = config.config;
+  return {c.entrypoint, c.cmd, c.env, c.working_dir, c.user};
+}
+
 json build_run_spec(const SpecInputs& in) {
   const RunFlags& f = in.flags;
   json spec = default_spec();
@@ -240,13 +256,7 @@ json build_run_spec(const SpecInputs& in) {
 
   json& p = spec["process"];
   p["terminal"] = f.tty;
-  p["args"] = process_args(in.image, f);
-  p["env"] = merge_env(in.image, f, hostname);
-  std::string cwd = !f.workdir.empty() ? f.workdir : !in.image.working_dir.empty() ? in.image.working_dir : "/";
-  if (cwd[0] != '/') throw Error("workdir " + cwd + ": must be absolute");
-  p["cwd"] = cwd;
-  p["user"] = {{"uid", in.user.uid}, {"gid", in.user.gid}};
-  if (!in.user.additional_gids.empty()) p["user"]["additionalGids"] = in.user.additional_gids;
+  apply_image_process(p, in.image, f, in.user, hostname);
   std::vector<std::string> caps = effective_capabilities(f.cap_add, f.cap_drop);
   // docker: a non-root process keeps the bounding set but starts with no capabilities.
   json none = json::array();

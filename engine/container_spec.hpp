@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "image/image_config.hpp"
+
 namespace kiln::engine {
 
 // What the image says a container runs by default (image config "config").
@@ -107,5 +109,11 @@ struct SpecInputs {
 std::string container_hostname(const SpecInputs& in);
 
 nlohmann::json build_run_spec(const SpecInputs& in);
+
+// What `kiln run` and `kiln unpack` share: process.args, env, cwd and user from the image's
+// defaults and the flags (a key given twice is replaced, never appended; no command is an error).
+void apply_image_process(nlohmann::json& process, const ImageDefaults& image, const RunFlags& flags,
+                         const ResolvedProcessUser& user, const std::string& hostname);
+ImageDefaults image_defaults(const image::ImageConfig& config);
 
 }  // namespace kiln::engine

@@ -116,7 +116,7 @@ RunOutcome run(const RunRequest& f) {
   SpecInputs in;
   in.id = rec.id;
   in.rootfs = rec.rootfs;
-  in.image = {ic.entrypoint, ic.cmd, ic.env, ic.working_dir, ic.user};
+  in.image = image_defaults(img.config);
   in.flags = rf;
   in.nofile_hard_limit = nofile_hard_limit();
   write_container_etc_files(rec.container_dir, container_hostname(in), f.network == "host");
