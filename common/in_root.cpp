@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -34,50 +35,57 @@ std::string join_components(const std::vector<std::string>& parts) {
   return out.empty() ? "/" : out;
 }
 
-// Fallback resolver: walks the components with O_NOFOLLOW, expanding symlinks by hand and
-// clamping ".." at the root. Returns an fd for the final component opened with `flags`.
+// Fallback resolver (no openat2): one fd per resolved component, each opened O_PATH|O_NOFOLLOW
+// from the one before and checked with fstat, so no component is ever looked up by a path
+// string a rename could redirect. Symlinks are read from their own fd and expanded by hand,
+// absolute ones and ".." clamped at the root (a ".." pops back to the parent's fd). Returns
+// the final component opened with `flags`, or -errno.
 UniqueFd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks) {
-  std::vector<std::string> pending = path_components(path);
-  std::vector<std::string> resolved;  // components below the root, for ".." handling
+  std::vector<UniqueFd> stack;  // fds below the root, one per component
+  auto cur = [&] { return stack.empty() ? root_fd : stack.back().get(); };
+  std::vector<std::string> parts = path_components(path);
+  std::vector<std::string> todo(parts.rbegin(), parts.rend());  // pop from the back
   int links = 0;
-  // Reverse so we can pop from the back.
-  std::vector<std::string> todo(pending.rbegin(), pending.rend());
-  for (;;) {
-    if (todo.empty()) break;
+  while (!todo.empty()) {
     std::string comp = std::move(todo.back());
     todo.pop_back();
     if (comp == "..") {
-      if (!resolved.empty()) resolved.pop_back();
+      if (!stack.empty()) stack.pop_back();
       continue;
     }
-    std::string rel = join_components(resolved).substr(1);
-    rel += rel.empty() ? comp : "/" + comp;
+    const bool last = todo.empty();
+    int final_err = 0;
+    if (last) {
+      // The final component with the caller's flags, never following a symlink by itself.
+      int fd = ::openat(cur(), comp.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
+      if (fd >= 0) return UniqueFd(fd);
+      final_err = errno;
+      if (errno != ELOOP && !(errno == ENOTDIR && (flags & O_DIRECTORY))) return UniqueFd(-errno);
+      // ELOOP (or ENOTDIR with O_DIRECTORY): it may be a symlink to follow inside the root.
+    }
+    UniqueFd next(::openat(cur(), comp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) return UniqueFd(-errno);
     struct stat st;
-    if (::fstatat(root_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-      bool last = todo.empty();
-      if (symlinks == Symlinks::refuse && !(last && (flags & O_NOFOLLOW))) return UniqueFd(-ELOOP);
-      if (last && (flags & O_NOFOLLOW)) {
-        resolved.push_back(comp);
-        break;
-      }
-      if (++links > 40) throw_errno("resolve " + std::string(path), ELOOP);
+    if (::fstat(next.get(), &st) != 0) return UniqueFd(-errno);
+    if (S_ISLNK(st.st_mode)) {
+      if (last && (flags & O_NOFOLLOW)) return UniqueFd(-ELOOP);
+      if (symlinks == Symlinks::refuse || ++links > 40) return UniqueFd(-ELOOP);
       char target[PATH_MAX];
-      ssize_t n = ::readlinkat(root_fd, rel.c_str(), target, sizeof target - 1);
-      if (n < 0) throw_errno("readlink " + rel);
+      ssize_t n = ::readlinkat(next.get(), "", target, sizeof target - 1);
+      if (n < 0) return UniqueFd(-errno);
       target[n] = 0;
+      if (target[0] == '/') stack.clear();
       std::vector<std::string> tparts = path_components(target);
-      if (target[0] == '/') resolved.clear();
       for (auto it = tparts.rbegin(); it != tparts.rend(); ++it) todo.push_back(*it);
       continue;
     }
-    resolved.push_back(comp);
+    if (last) return UniqueFd(-final_err);
+    if (!S_ISDIR(st.st_mode)) return UniqueFd(-ENOTDIR);
+    stack.push_back(std::move(next));
   }
-  std::string rel = join_components(resolved).substr(1);
-  if (rel.empty()) rel = ".";
-  int fd = ::openat(root_fd, rel.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0 && errno == ELOOP && (flags & O_PATH)) fd = ::openat(root_fd, rel.c_str(), flags | O_CLOEXEC, mode);
-  if (fd < 0) return UniqueFd(-errno);
-  return UniqueFd(fd);
+  // The path named the root itself (or climbed back to it).
+  int fd = ::openat(cur(), ".", flags | O_CLOEXEC, mode);
+  return fd >= 0 ? UniqueFd(fd) : UniqueFd(-errno);
 }
 
 }  // namespace
@@ -107,7 +115,10 @@ UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode
   if (!g_openat2_missing) {
     unsigned long long resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     if (symlinks == Symlinks::refuse) resolve |= RESOLVE_NO_SYMLINKS;
-    int fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, resolve);
+    int fd;
+    // With RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or mount raced the lookup.
+    for (int tries = 0; (fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, resolve)) < 0 && errno == EAGAIN && tries < 64; ++tries) {
+    }
     if (fd >= 0) return UniqueFd(fd);
     if (errno != ENOSYS) fail(errno);
     g_openat2_missing = true;

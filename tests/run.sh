@@ -11,7 +11,7 @@ tests/install-deps.sh
 jobs=$(nproc)
 
 echo "== build (-O2, no debug info)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" >/dev/null
+cmake -S . -B build -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" >/dev/null
 ninja -C build -j "$jobs"
 
 echo "== unit tests"
@@ -21,7 +21,7 @@ if [ -z "$filter" ]; then
   # One sanitizer build (clang) serves both: the unit tests under ASan+UBSan, and the libFuzzer
   # targets (also ASan+UBSan). Two separate builds cost CI minutes on 2 cores.
   echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
-  CC=clang CXX=clang++ cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON -DKILN_FUZZ=ON >/dev/null
+  CC=clang CXX=clang++ cmake -S . -B build-san -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON -DKILN_FUZZ=ON >/dev/null
   ninja -C build-san -j "$jobs" \
     $(ninja -C build-san -t targets all | grep -o '^tests/unit_[a-z]*:' | tr -d : | sort -u) \
     $(for f in tests/fuzz/*_fuzz.cpp; do basename "$f" .cpp; done)

@@ -52,9 +52,13 @@ edit_config() { # edit_config BUNDLE JQ-EXPR
   mv "$tmp" "$1/config.json"
 }
 
-leftovers() { # prints anything a test left on the host under its own names
+# Every cgroup directory runtimes make for containers, in every hierarchy: kiln-runtime's and
+# kiln run's kiln/<id>, and whatever else a test named after its $ID.
+cgroup_dirs() { find /sys/fs/cgroup -maxdepth 5 -type d -path '*/kiln/*' 2>/dev/null | sort; }
+leftovers() { # prints anything a test left on the host: under its own names, or new kiln/* cgroups
   grep -E "$1" /proc/self/mountinfo | awk '{print "mount " $5}'
   find /sys/fs/cgroup -maxdepth 4 -type d -name "*$2*" 2>/dev/null | sed 's/^/cgroup /'
+  [ -n "${3:-}" ] && comm -13 "$3" <(cgroup_dirs) | grep -v -- "$2" | sed 's/^/cgroup /'
   pgrep -f "$2" | grep -v "^$$\$" | while read -r p; do echo "process $p $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"; done
 }
 
@@ -73,11 +77,12 @@ run_tests() {
     [ -n "${KILN_TEST:-}" ] && [[ "$name" != *"$KILN_TEST"* ]] && continue
     local T; T=$(mktemp -d /tmp/kiln-t.XXXXXX)
     local ID="kt$RANDOM$RANDOM"
+    cgroup_dirs > "$T.cgroups"
     T=$T ID=$ID STATE=$T/state KILN_ONE_TEST=$name \
       timeout -k 10 "$limit" bash "$0" < /dev/null > "$T.log" 2>&1
     local rc=$?
     [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "    FAIL: timed out after ${limit}s (killed)" >> "$T.log"
-    local left; left=$(leftovers "$T" "$ID")
+    local left; left=$(leftovers "$T" "$ID" "$T.cgroups")
     if [ $rc -eq 0 ] && [ -z "$left" ]; then
       passed=$((passed + 1)); echo "  ok   $name"
     else
@@ -89,7 +94,7 @@ run_tests() {
     [ -n "$left" ] && pgrep -f "$T/" | xargs -r kill -9 2>/dev/null
     for c in $(ls "$T/state" 2>/dev/null); do "$KR" --root "$T/state" delete --force "$c" >/dev/null 2>&1; done
     grep -F "$T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    rm -rf "$T" "$T.log"
+    rm -rf "$T" "$T.log" "$T.cgroups"
   done
   echo "  $passed passed, $failed failed"
   [ $failed -eq 0 ]

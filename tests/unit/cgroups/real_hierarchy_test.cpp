@@ -374,29 +374,6 @@ TEST(RealCgroups, MemoryUpdateRaisesAndLowers) {
   g->update(unlimited);
 }
 
-// Not a benchmark, a tripwire: create + apply + destroy in every hierarchy stays cheap.
-TEST(RealCgroups, CreateIsCheap) {
-  REQUIRE_ROOT_CGROUPS();
-  const int n = 20;
-  Resources r;
-  r.pids.limit = 100;
-  r.memory.limit = 64 << 20;
-  auto start = std::chrono::steady_clock::now();
-  std::chrono::nanoseconds create_time{0};
-  for (int i = 0; i < n; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    Guard g("", "bench-" + std::to_string(::getpid()) + "-" + std::to_string(i));  // default path kiln/<id>
-    g->create();
-    g->apply(r);
-    create_time += std::chrono::steady_clock::now() - t0;
-  }
-  auto total = std::chrono::steady_clock::now() - start;
-  auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
-  RecordProperty("create_apply_us", std::to_string(us(create_time) / n));
-  std::cout << "create+apply: " << us(create_time) / n << " us, with destroy: " << us(total) / n << " us\n";
-  EXPECT_LT(us(create_time) / n, 20000);
-}
-
 // Hybrid host: hugetlb is not a v1 hierarchy here but a controller of the unified tree.
 TEST(RealCgroups, HybridHugetlbGoesToUnified) {
   REQUIRE_ROOT_CGROUPS();

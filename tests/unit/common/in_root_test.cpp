@@ -1,4 +1,10 @@
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,4 +97,39 @@ TEST_F(InRoot, RefusedSymlinksAnywhereOnThePath) {
     fs::remove_all(root_ + "/new");
   }
   use_in_root_fallback(false);
+}
+
+// The fallback for kernels without openat2, tested for real: the whole InRoot suite runs again
+// in a child whose seccomp filter makes openat2 fail with ENOSYS, as an old kernel would.
+TEST_F(InRoot, FallbackReallyForced) {
+  if (!std::getenv("KILN_TEST_NO_OPENAT2")) GTEST_SKIP() << "runs in the seccomp'd child only";
+  errno = 0;
+  EXPECT_EQ(::syscall(SYS_openat2, AT_FDCWD, "/", nullptr, 0), -1);
+  EXPECT_EQ(errno, ENOSYS);
+}
+
+TEST(InRootFallback, SameEscapeCasesWithoutOpenat2) {
+  if (std::getenv("KILN_TEST_NO_OPENAT2")) GTEST_SKIP() << "already the child";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+      ::_exit(90);
+    ::setenv("KILN_TEST_NO_OPENAT2", "1", 1);
+    char filter[] = "--gtest_filter=InRoot.*";
+    char* argv[] = {const_cast<char*>("unit_common"), filter, nullptr};
+    ::execv("/proc/self/exe", argv);
+    ::_exit(91);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the InRoot cases failed with the fallback resolver (see above)";
 }
