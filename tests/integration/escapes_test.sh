@@ -197,6 +197,9 @@ test_uid_minus_one_refused() {
     edit_config b ".process.user = {\"uid\": 0, \"gid\": 0} | .process.user.$f = 4294967295"
     out=$("$KR" --root "$STATE" run --bundle b "$ID" 2>&1) && fail "kiln-runtime ran with $f 4294967295: $out"
     assert_contains "$out" "not a valid id"
+    # runc refuses it too ("uids and gids must be in range 0-2147483647").
+    out=$("$RUNC" --root "$T/runc-state" run --bundle b "$ID-runc" 2>&1) && fail "runc ran with $f 4294967295: $out"
+    "$RUNC" --root "$T/runc-state" delete -f "$ID-runc" >/dev/null 2>&1
   done
   probe_image
   out=$("$KILN" run --rm --user 4294967295 probe kiln-probe ids 2>&1); rc=$?
