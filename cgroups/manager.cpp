@@ -11,10 +11,10 @@
 
 namespace kiln::cgroups {
 
-void join_self(const std::vector<Manager::JoinFile>& files) {
-  for (const auto& f : files) {
+void join_self(std::vector<Manager::JoinFile>& files) {
+  for (auto& f : files) {
     if (::write(f.fd.get(), "0", 1) != 1) throw_errno("join cgroup: write 0 to " + f.path);
-    ::close(f.fd.get());  // a host fd: gone before the process enters its container
+    f.fd.reset();  // a host fd: gone before the process enters its container
   }
 }
 

@@ -74,7 +74,7 @@ class Manager {
 // A path that climbs out of the hierarchy ("../..") is refused.
 // In the new (single-threaded) process: write "0" to each file, then close it (raw close: the
 // process execs or exits without running destructors). Throws naming the file.
-void join_self(const std::vector<Manager::JoinFile>& files);
+void join_self(std::vector<Manager::JoinFile>& files);
 
 std::unique_ptr<Manager> make_manager(const std::string& cgroups_path, const std::string& container_id,
                                       const ManagerOptions& options = {});

@@ -19,6 +19,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/signals.hpp"
+#include "common/process.hpp"
 #include "common/unique_fd.hpp"
 #include "engine/rootfs.hpp"
 #include "image/image_store.hpp"
@@ -54,9 +55,12 @@ class Timer {
   Timer(const std::string& root, const std::string& id, int seconds) {
     if (seconds <= 0) return;
     pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw_errno("fork the --timeout timer");
-    if (pid_ > 0) return;
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork the --timeout timer");
+    if (pid > 0) {
+      child_ = Child(pid);
+      return;
+    }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(0);
     struct timespec ts = {seconds, 0};
@@ -73,23 +77,20 @@ class Timer {
     }
     ::_exit(124);
   }
-  ~Timer() { stop(); }
+  ~Timer() = default;  // the Child kills and reaps it
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
   // True when it fired.
   bool stop() {
-    if (pid_ <= 0) return false;
-    ::kill(pid_, SIGKILL);
-    int st = 0;
-    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
+    if (!child_) return false;
+    ::kill(child_.pid(), SIGKILL);
+    int st = child_.wait();
     return WIFEXITED(st) && WEXITSTATUS(st) == 124;
   }
 
  private:
-  pid_t pid_ = -1;
+  Child child_;
 };
 
 // The container has exited: record it, unmount, and with --rm remove everything.
@@ -135,7 +136,8 @@ MonitorReport failure_report(const std::exception& e) {
   return r;
 }
 
-[[noreturn]] void monitor_main(RunJob& job, int report_fd) {
+[[noreturn]] void monitor_main(RunJob& job, UniqueFd report_pipe) {
+  const int report_fd = report_pipe.get();
   bool reported = false;
   int code = 1;
   try {
@@ -169,7 +171,7 @@ MonitorReport failure_report(const std::exception& e) {
     ok.started = 1;
     report(report_fd, ok);
     reported = true;
-    ::close(report_fd);
+    report_pipe.reset();
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
       if (errno != EINTR) throw_errno("monitor: wait for container");
@@ -214,25 +216,26 @@ int run_attached(RunJob& job) {
 }
 
 void run_detached(RunJob& job) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe for the monitor");
-  UniqueFd rd(p[0]), wr(p[1]);
+  Pipe pipe = make_pipe();
+  UniqueFd& rd = pipe.read;
   std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork the monitor");
-  if (pid == 0) {
+  pid_t forked = ::fork();
+  if (forked < 0) throw_errno("fork the monitor");
+  if (forked == 0) {
     rd.reset();
-    monitor_main(job, wr.release());
+    monitor_main(job, std::move(pipe.write));
   }
-  wr.reset();
+  Child monitor(forked);
+  pipe.write.reset();
   MonitorReport r;
   ssize_t n;
   do n = ::read(rd.get(), &r, sizeof r);
   while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof r) && r.started) return;
-  int st;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  if (n == static_cast<ssize_t>(sizeof r) && r.started) {
+    monitor.release();  // it runs on, on its own (setsid)
+    return;
   }
+  monitor.wait();
   if (n == static_cast<ssize_t>(sizeof r)) {
     r.message[sizeof r.message - 1] = 0;
     r.origin[sizeof r.origin - 1] = 0;

@@ -11,22 +11,16 @@
 
 #include "common/error.hpp"
 #include "common/in_root.hpp"
+#include "common/dir_stream.hpp"
 #include "common/unique_fd.hpp"
 
 namespace kiln::image {
 namespace {
 
 void remove_children(int dfd, dev_t dev) {
-  int dup = ::fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) throw_errno("dup directory fd");
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup), ::closedir);
-  if (!dir) {
-    ::close(dup);
-    throw_errno("read directory " + fd_path(dfd));
-  }
-  while (dirent* de = ::readdir(dir.get())) {
+  DirStream dir(dfd, fd_path(dfd));
+  while (const dirent* de = dir.next()) {
     std::string n = de->d_name;
-    if (n == "." || n == "..") continue;
     if (::unlinkat(dfd, n.c_str(), 0) == 0 || errno == ENOENT) continue;
     if (errno != EISDIR && errno != EPERM) throw_errno("remove " + fd_path(dfd) + "/" + n);
     UniqueFd child(::openat(dfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

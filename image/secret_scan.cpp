@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/dir_stream.hpp"
 #include "common/unique_fd.hpp"
 
 namespace kiln::image {
@@ -210,16 +211,9 @@ void walk(int root_fd, std::vector<SecretFinding>& out) {
   // Lists one directory: classifies its files, returns its subdirectories.
   auto list = [&](int fd, const std::string& rel) {
     std::vector<std::string> subdirs;
-    int dupfd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dupfd < 0) throw_errno("scan " + rel);
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dupfd), ::closedir);
-    if (!d) {
-      ::close(dupfd);
-      throw_errno("scan " + rel);
-    }
-    while (struct dirent* e = ::readdir(d.get())) {
+    DirStream d(fd, rel.empty() ? "/" : rel);
+    while (const struct dirent* e = d.next()) {
       std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
       std::string path = rel.empty() ? name : rel + "/" + name;
       struct stat st {};
       if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/dir_stream.hpp"
 #include "common/error.hpp"
 #include "common/in_root.hpp"
 #include "image/fs_at.hpp"
@@ -31,17 +32,8 @@ void FlattenWhiteouts::opaque(int root_fd, const std::string& dir_path) {
 void FlattenWhiteouts::remove_lower_children(int dir_fd, const std::string& dir_path) {
   std::vector<std::string> names;
   {
-    int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw_errno("dup directory fd");
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
-    if (!d) {
-      ::close(dup);
-      throw_errno("read directory " + dir_path);
-    }
-    while (dirent* de = ::readdir(d.get())) {
-      std::string n = de->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
+    DirStream d(dir_fd, dir_path);
+    while (const dirent* de = d.next()) names.emplace_back(de->d_name);
   }
   for (const auto& n : names) {
     std::string child = dir_path.empty() ? n : dir_path + "/" + n;

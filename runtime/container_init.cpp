@@ -64,12 +64,8 @@ void join_namespaces(const Spec& spec) {
   for (const auto& ns : spec.linux.namespaces)
     if (!ns.path.empty() && ns.type != "user" && ns.type != "pid") order.push_back(&ns);
   for (const Namespace* ns : order) {
-    int fd = ::open(ns->path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + ns->type + " namespace " + ns->path);
-    int rc = ::setns(fd, ns->clone_flag);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) throw_errno("join " + ns->type + " namespace " + ns->path, err);
+    UniqueFd fd = open_file(ns->path, O_RDONLY);
+    if (::setns(fd.get(), ns->clone_flag) != 0) throw_errno("join " + ns->type + " namespace " + ns->path);
   }
 }
 
@@ -82,11 +78,11 @@ void write_oom_score_adj(int value) {
 
 // move_mount(2) the detached mount fd onto destination inside the rootfs.
 void attach_detached_mount(int rootfs_fd, int mount_fd, const std::string& destination) {
+  UniqueFd ours(mount_fd);  // this process's copy: the container must not keep it
   UniqueFd target = mkdir_all_in_root(rootfs_fd, destination);
   // The target must be the fd itself: a /proc/self/fd/N path gives EINVAL here.
   if (::syscall(SYS_move_mount, mount_fd, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
     throw_errno("move_mount");
-  ::close(mount_fd);
 }
 
 // A new network namespace has only `lo`, and it is down; containers expect 127.0.0.1 to work.

@@ -23,7 +23,7 @@ struct InitConfig {
   bool setgroups_allowed = true;
   bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
   // v1 `tasks` files (opened by the parent) we write "0" to, to move ourselves into our cgroups.
-  const std::vector<cgroups::Manager::JoinFile>* cgroup_join_files = nullptr;
+  std::vector<cgroups::Manager::JoinFile>* cgroup_join_files = nullptr;  // the child's copy: it closes them
   bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
   int unshare_flags = 0;
   const SeccompProgram* seccomp = nullptr;

@@ -29,13 +29,10 @@ void create_device(const Device& dev, int rootfs_fd, bool bind_from_host) {
   // Replace whatever is there: never write through an existing node or link.
   if (::unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) throw_errno("remove old " + dev.path);
   if (bind_from_host) {
-    int fd = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0000);
-    if (fd < 0) throw_errno("create " + dev.path);
-    std::string target = proc_fd_path(fd);
-    int rc = ::mount(dev.path.c_str(), target.c_str(), nullptr, MS_BIND, nullptr);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) throw_errno("bind host device " + dev.path, err);
+    UniqueFd fd(::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0000));
+    if (!fd) throw_errno("create " + dev.path);
+    if (::mount(dev.path.c_str(), proc_fd_path(fd.get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
+      throw_errno("bind host device " + dev.path);
     return;
   }
   dev_t number = dev.type == 'p' ? 0 : makedev(static_cast<unsigned>(dev.major), static_cast<unsigned>(dev.minor));

@@ -18,6 +18,7 @@
 #include "cgroups/manager.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/process.hpp"
 #include "common/ids.hpp"
 #include "common/signals.hpp"
 #include "runtime/console.hpp"
@@ -86,7 +87,7 @@ struct ExecChild {
   const Process* process;
   const SeccompProgram* seccomp;
   int pidfd;
-  const std::vector<cgroups::Manager::JoinFile>* cgroup_join_files;  // written "0" to: v1
+  std::vector<cgroups::Manager::JoinFile>* cgroup_join_files;  // written "0" to: v1 (closed by the child)
   int join_flags;
   bool user_namespace;
   int preserve_fds;
@@ -137,9 +138,9 @@ int exec_in_container(const ExecOptions& o) {
   std::optional<SeccompProgram> seccomp;
   if (!spec.linux.seccomp.is_null()) seccomp = prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache");
 
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0));
-  if (pidfd < 0 || !process_alive(st.pid, st.pid_start_time)) throw Error("container " + o.id + " not running", ESRCH);
-  UniqueFd init_fd(pidfd);
+  UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0)));
+  if (!init_fd || !process_alive(st.pid, st.pid_start_time)) throw Error("container " + o.id + " not running", ESRCH);
+  const int pidfd = init_fd.get();
   int flags = 0;
   for (const auto& ns : spec.linux.namespaces)
     if (ns.type != "pid") flags |= ns.clone_flag;
@@ -175,13 +176,12 @@ int exec_in_container(const ExecOptions& o) {
     parent_end.send(SyncType::go);
     // fds may come first (pty master, seccomp listener), then ready; EOF after ready = exec'd.
     for (bool ready = false;;) {
-      int fd = -1;
+      UniqueFd fd;
       SyncMessage msg = parent_end.receive(&fd);
       if (msg.type == SyncType::pty_master) {
-        master.reset(fd);
+        master = std::move(fd);
         continue;
       }
-      if (fd >= 0) ::close(fd);
       if (msg.type == SyncType::ready) {
         ready = true;
         continue;
@@ -190,9 +190,7 @@ int exec_in_container(const ExecOptions& o) {
       if (msg.type == SyncType::error) throw msg.to_error();
     }
   } catch (...) {
-    ::kill(pid, SIGKILL);
-    int ws;
-    ::waitpid(pid, &ws, 0);
+    Child(pid).kill_and_reap();
     sigprocmask(SIG_SETMASK, &old, nullptr);
     throw;
   }

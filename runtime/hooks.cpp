@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/process.hpp"
 #include "common/error.hpp"
 #include "common/signals.hpp"
 #include "common/unique_fd.hpp"
@@ -41,14 +42,8 @@ std::vector<std::string> string_array(const json& obj, const char* key, const st
   return out;
 }
 
-struct Pipe {
-  UniqueFd read, write;
-};
-
 Pipe make_pipe(const std::string& what) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno(what + ": pipe");
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+  return with_context(what, [] { return kiln::make_pipe(); });
 }
 
 // Everything the forked child needs, prepared before fork so the child only makes
@@ -199,6 +194,8 @@ void run_hook(const Hook& hook, const std::string& state_json, std::string_view 
   pid_t pid = ::fork();
   if (pid < 0) throw_errno(what + ": fork");
   if (pid == 0) child_exec(hook.path.c_str(), setup);
+  // Killed and reaped on any way out of here but a normal exit (whose status we read).
+  Child child(pid);
 
   in.read.reset();
   out.write.reset();
@@ -212,9 +209,7 @@ void run_hook(const Hook& hook, const std::string& state_json, std::string_view 
     got = ::read(exec_err.read.get(), &exec_errno, sizeof exec_errno);
   } while (got < 0 && errno == EINTR);
   if (got == sizeof exec_errno) {
-    int status;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    child.wait();
     throw_errno(what + ": exec", exec_errno);
   }
 
@@ -231,16 +226,17 @@ void run_hook(const Hook& hook, const std::string& state_json, std::string_view 
   int status = 0;
   for (;;) {
     pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
+    if (r == pid) {
+      child.release();  // reaped
+      break;
+    }
     if (r < 0 && errno != EINTR) throw_errno(what + ": waitpid");
     int wait_ms = pidfd ? -1 : 20;
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         ::kill(-pid, SIGKILL);
-        ::kill(pid, SIGKILL);
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
+        child.kill_and_reap();
         throw Error(what + ": timed out after " + std::to_string(*hook.timeout) + "s");
       }
       int left_ms = static_cast<int>(std::min<long long>(left.count() + 1, 1 << 30));

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/process.hpp"
 
 namespace kiln::runtime {
 namespace {
@@ -37,13 +38,6 @@ pid_t clone_child(uint64_t flags, int cgroup_fd, int* pidfd) {
     pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
   }
   return static_cast<pid_t>(pid);
-}
-
-void kill_and_reap(pid_t pid) {
-  ::kill(pid, SIGKILL);
-  int status;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
 }
 
 }  // namespace
@@ -150,17 +144,16 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
     }
     // Before "ready" the child may hand us fds: its pty master, its seccomp notify fd.
     for (;;) {
-      int fd = -1;
+      UniqueFd fd;
       SyncMessage msg = parent_end.receive(&fd);
       if (msg.type == SyncType::seccomp_listener) {
-        out.seccomp_listener.reset(fd);
+        out.seccomp_listener = std::move(fd);
         continue;
       }
       if (msg.type == SyncType::pty_master) {
-        out.pty_master.reset(fd);
+        out.pty_master = std::move(fd);
         continue;
       }
-      if (fd >= 0) ::close(fd);
       if (msg.type == SyncType::ready) break;
       if (msg.type == SyncType::error)
         throw msg.to_error();
@@ -168,7 +161,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
     }
     spdlog::debug("launch: init {} is ready", pid);
   } catch (...) {
-    kill_and_reap(pid);
+    Child(pid).kill_and_reap();
     throw;
   }
   out.channel = std::move(parent_end);

@@ -30,13 +30,10 @@ bool wait_gone(pid_t pid, uint64_t start_time, int timeout_ms) {
 
 void signal_process(const ContainerState& st, int sig) {
   // pidfd_send_signal after checking the start time: a recycled pid never gets our signal.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0));
-  if (pidfd < 0 || !process_alive(st.pid, st.pid_start_time)) {
-    if (pidfd >= 0) ::close(pidfd);
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0)));
+  if (!pidfd || !process_alive(st.pid, st.pid_start_time))
     throw Error("cannot signal container " + st.id + ": container not running", ESRCH);
-  }
-  UniqueFd owned(pidfd);
-  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
+  if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
 }
 
 void run_hooks_warning(const ContainerState& st, Status status, const char* phase,

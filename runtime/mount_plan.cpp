@@ -75,9 +75,8 @@ UniqueFd mount_target(int rootfs_fd, const MountStep& step) {
   struct stat existing;
   if (::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0) {
     // Missing: create it. (Opening an existing one for writing would fail on a read-only root.)
-    int fd = ::openat(parent.get(), name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EEXIST) throw_errno("create mount point " + step.destination);
-    if (fd >= 0) ::close(fd);
+    UniqueFd fd(::openat(parent.get(), name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd && errno != EEXIST) throw_errno("create mount point " + step.destination);
   }
   return open_in_root(rootfs_fd, step.destination, O_PATH);
 }

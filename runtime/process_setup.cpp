@@ -41,8 +41,8 @@ void install_seccomp(const SeccompProgram* program, const SyncChannel& channel) 
   int rc = load_seccomp(*program);
   if (rc < 0) throw_errno("load seccomp filter", -rc);
   if (program->needs_listener) {
-    channel.send_fd(SyncType::seccomp_listener, rc);
-    ::close(rc);
+    UniqueFd listener(rc);
+    channel.send_fd(SyncType::seccomp_listener, listener.get());
   }
 }
 
@@ -51,8 +51,8 @@ void setup_terminal(const Process& process, const SyncChannel& channel) {
   if (!master) throw_errno("open /dev/ptmx");
   if (::unlockpt(master.get()) != 0) throw_errno("unlock pty");
   // TIOCGPTPEER opens the slave through the master: no path lookup that could be raced.
-  int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY);
-  if (slave < 0) throw_errno("open pty slave");
+  UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY));
+  if (!slave) throw_errno("open pty slave");
   if (process.console_height || process.console_width) {
     struct winsize ws {};
     ws.ws_row = static_cast<unsigned short>(process.console_height);
@@ -60,10 +60,10 @@ void setup_terminal(const Process& process, const SyncChannel& channel) {
     ::ioctl(master.get(), TIOCSWINSZ, &ws);
   }
   if (::setsid() < 0 && errno != EPERM) throw_errno("setsid");
-  if (::ioctl(slave, TIOCSCTTY, 0) != 0) throw_errno("make the pty the controlling terminal");
+  if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) throw_errno("make the pty the controlling terminal");
   for (int fd = 0; fd < 3; ++fd)
-    if (::dup2(slave, fd) < 0) throw_errno("dup pty slave");
-  if (slave > 2) ::close(slave);
+    if (::dup2(slave.get(), fd) < 0) throw_errno("dup pty slave");
+  if (slave.get() <= 2) slave.release();  // it is one of stdio now
   channel.send_fd(SyncType::pty_master, master.get());
 }
 

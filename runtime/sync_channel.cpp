@@ -56,7 +56,7 @@ void SyncChannel::send_fd(SyncType type, int fd) const {
   }
 }
 
-SyncMessage SyncChannel::receive(int* fd_out) const {
+SyncMessage SyncChannel::receive(UniqueFd* fd_out) const {
   SyncMessage msg;
   struct iovec iov = {&msg, sizeof msg};
   struct msghdr mh {};
@@ -80,14 +80,14 @@ SyncMessage SyncChannel::receive(int* fd_out) const {
     if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-      if (fd_out) *fd_out = fd;
-      else ::close(fd);
+      UniqueFd owned(fd);  // closed here unless the caller takes it
+      if (fd_out) *fd_out = std::move(owned);
     }
   }
   return msg;
 }
 
-void SyncChannel::expect(SyncType want, int* fd_out) const {
+void SyncChannel::expect(SyncType want, UniqueFd* fd_out) const {
   SyncMessage msg = receive(fd_out);
   if (msg.type == SyncType::error) throw msg.to_error();
   if (msg.type != want)

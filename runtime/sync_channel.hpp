@@ -44,9 +44,9 @@ class SyncChannel {
   void send_error(const char* stage, const std::exception& e) const;
   void send_fd(SyncType type, int fd) const;
   // Blocks for the next message; EOF (peer gone) is reported as an error message with err = EPIPE.
-  SyncMessage receive(int* fd_out = nullptr) const;
+  SyncMessage receive(UniqueFd* fd_out = nullptr) const;
   // Waits for `want`; an error message from the peer is rethrown as kiln::Error.
-  void expect(SyncType want, int* fd_out = nullptr) const;
+  void expect(SyncType want, UniqueFd* fd_out = nullptr) const;
 
   int fd() const { return fd_.get(); }
   void close() { fd_.reset(); }
