@@ -1,6 +1,13 @@
 #include "cli/command_registry.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cstdio>
+
+#include "common/error.hpp"
+#include "common/logging.hpp"
+#include "common/sealed_exe.hpp"
 
 namespace kiln::cli {
 
@@ -23,6 +30,42 @@ std::vector<std::pair<CLI::App*, Action>> install_commands(CLI::App& app) {
     out.emplace_back(sub, c.setup(*sub));
   }
   return out;
+}
+
+int dispatch(CLI::App& app, int argc, char** argv, const Tool& tool) {
+  auto actions = install_commands(app);
+  auto& g = globals();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return tool.parse_errors_are_failures && rc != 0 ? tool.failure_status : rc;
+  }
+  try {
+    // Commands that clone a process into a container run from a sealed copy of this binary.
+    for (const char* name : tool.entering)
+      if (app.got_subcommand(name)) reexec_from_sealed_exe(argv);
+    setup_logging({g.log_file, parse_log_format(g.log_format), g.debug, false});
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: %s\n", tool.name, e.what());
+    return tool.failure_status;
+  }
+  for (auto& [sub, action] : actions) {
+    if (!sub->parsed()) continue;
+    try {
+      return action();
+    } catch (const Error& e) {
+      // One line in the log (podman reads exactly one JSON object), one on stderr.
+      if (!g.log_file.empty()) spdlog::error("{}", e.what());
+      std::fprintf(stderr, "%s: %s\n", tool.name, e.what());
+      return tool.failure_status;
+    } catch (const std::exception& e) {
+      if (!g.log_file.empty()) spdlog::error("{}", e.what());
+      std::fprintf(stderr, "%s: internal error: %s\n", tool.name, e.what());
+      return tool.failure_status;
+    }
+  }
+  return tool.failure_status;
 }
 
 }  // namespace kiln::cli

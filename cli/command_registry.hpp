@@ -39,4 +39,17 @@ struct RegisterCommand {
 // Adds every registered command to app; returns name -> action for dispatch.
 std::vector<std::pair<CLI::App*, Action>> install_commands(CLI::App& app);
 
+// What differs between the two tools' mains.
+struct Tool {
+  const char* name;                        // "kiln", "kiln-runtime": the prefix of error lines
+  int failure_status;                      // its own failures: 125 (kiln, as docker) or 1 (runc)
+  std::vector<const char*> entering;       // commands that put a process into a container
+  bool parse_errors_are_failures;          // kiln: a bad flag is 125; kiln-runtime: CLI11's status
+};
+
+// Parses, re-executes from a sealed copy for the commands that enter containers, sets up
+// logging, runs the chosen command and turns a kiln::Error into one line on stderr (and one in
+// the --log file) and the tool's failure status.
+int dispatch(CLI::App& app, int argc, char** argv, const Tool& tool);
+
 }  // namespace kiln::cli

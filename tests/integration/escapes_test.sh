@@ -39,6 +39,19 @@ rt() { env "${RT_ENV[@]}" "${RT[@]}" "$@"; }
 joiners() { # CGROUP-DIR INIT-PID
   grep -vx "$2" "$1/cgroup.procs" 2>/dev/null
 }
+# Runs COMMAND (an exec into the container) under strace, which holds every execve for 1.5 s;
+# meanwhile opens fd 3 of this shell on /proc/PID/exe of the process that joined the container
+# (still the runtime, before its execve). Returns once the exec has finished.
+hold_exe_of_joiner() { # CGROUP-DIR INIT-PID WHAT COMMAND...
+  local cg=$1 init=$2 what=$3 tracer joiner=; shift 3
+  strace -f -qq -o /dev/null -e trace=execve -e inject=execve:delay_enter=1500000 "$@" &
+  tracer=$!
+  for i in $(seq 100); do joiner=$(joiners "$cg" "$init" | head -1); [ -n "$joiner" ] && break; sleep 0.05; done
+  [ -n "$joiner" ] || fail "$what: the exec never joined the container"
+  exec 3< "/proc/$joiner/exe" || fail "$what: open the joining process's exe"
+  echo "    $what: the joining process runs from $(readlink /proc/$joiner/exe)"
+  wait $tracer || fail "$what: exec under strace"
+}
 # Writes through fd 3 from inside the container; prints WROTE or REFUSED.
 write_from_inside() { # exec-command-prefix... (the runtime's exec with --preserve-fds 1, up to the id)
   "$@" sh -c 'if { echo PWNED >> /proc/self/fd/3; } 2>/dev/null; then echo WROTE; else echo REFUSED; fi'
@@ -60,15 +73,7 @@ sealed_exe_check() { # NAME
   # 2. The joining process of exec, held at its execve.
   cg=$(find /sys/fs/cgroup/pids -type d -name "$id" | head -1)
   [ -n "$cg" ] || fail "$1: no pids cgroup"
-  strace -f -qq -o /dev/null -e trace=execve -e inject=execve:delay_enter=1500000 \
-    env "${RT_ENV[@]}" "${RT[@]}" exec "$id" true &
-  tracer=$!
-  joiner=
-  for i in $(seq 100); do joiner=$(joiners "$cg" "$init" | head -1); [ -n "$joiner" ] && break; sleep 0.05; done
-  [ -n "$joiner" ] || fail "$1: the exec never joined the container"
-  exec 3< "/proc/$joiner/exe" || fail "$1: open the joining process's exe"
-  echo "    $1: exec's joining process runs from $(readlink /proc/$joiner/exe)"
-  wait $tracer || fail "$1: exec under strace"
+  hold_exe_of_joiner "$cg" "$init" "$1" env "${RT_ENV[@]}" "${RT[@]}" exec "$id" true
   assert_eq "$(write_from_inside "${RT_OTHER[@]}" exec --preserve-fds 1 "$id")" REFUSED "$1: write to the joining process's exe"
   exec 3<&-
   assert_eq "$(sha256sum "$RT_BIN" | cut -d' ' -f1)" "$sum" "$1: the runtime binary on the host is unchanged"
@@ -89,14 +94,7 @@ test_cve_2019_5736_kiln_exec_and_dead_monitor() {
   cid=$("$K" run -d --name "$ID" busybox sleep 100) || fail "run"
   init=$("$KR" --root "$KILN_RUN_ROOT/runtime" state "$cid" | jq .pid)
   cg=$(find /sys/fs/cgroup/pids -type d -name "$cid" | head -1)
-  strace -f -qq -o /dev/null -e trace=execve -e inject=execve:delay_enter=1500000 "$K" exec "$cid" true &
-  tracer=$!
-  joiner=
-  for i in $(seq 100); do joiner=$(joiners "$cg" "$init" | head -1); [ -n "$joiner" ] && break; sleep 0.05; done
-  [ -n "$joiner" ] || fail "kiln exec never joined the container"
-  exec 3< "/proc/$joiner/exe" || fail "open the joining process's exe"
-  echo "    kiln exec's joining process runs from $(readlink /proc/$joiner/exe)"
-  wait $tracer || fail "kiln exec under strace"
+  hold_exe_of_joiner "$cg" "$init" "kiln exec" "$K" exec "$cid" true
   mon=$(jq -r .monitor_pid "$KILN_RUN_ROOT/containers/$cid/record.json")
   kill -9 "$mon"; sleep 0.2
   # The monitor is gone, the container is not: kiln says so.
