@@ -14,7 +14,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "1. Install the Debian packages kiln needs (tests/install-deps.sh; does nothing if present)"
 tests/install-deps.sh
 step "2. Build kiln-runtime (the OCI runtime) and kiln into build/"
-cmake -S . -B build -G Ninja >/dev/null
+# The same configuration as tests/run.sh, so that running it next reuses this build.
+cmake -S . -B build -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" >/dev/null
 ninja -C build kiln-runtime kiln | tail -1
 KR=$PWD/build/cli/kiln-runtime
 
@@ -119,5 +120,15 @@ printf 'the value is on disk only in the secret store: '
 grep -rlF "$(cat "$T/pw")" "$T/store" "$T/run" 2>/dev/null | sed "s|$T/||" | tr '\n' ' '; echo
 rm -f "$T/pw"; "$KILN" secret rm db_password >/dev/null
 # --- end secrets -------------------------------------------------------------------------------
+
+step "13. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
+bundle evil evil 'echo should not run'
+jq '.linux.sysctl = {"kernel.core_pattern": "|/tmp/evil"}' "$T/evil/config.json" > "$T/evil.json" && mv "$T/evil.json" "$T/evil/config.json"
+echo "\$ kiln-runtime run  (config.json sets kernel.core_pattern, which is not namespaced)"
+kr run --bundle "$T/evil" evil 2>&1 | sed 's/^/  /' || true
+echo "\$ kiln run --user 4294967295 busybox id   (-1 would mean 'stay root' to setresuid)"
+"$KILN" run --rm --user 4294967295 busybox id 2>&1 | sed 's/^/  /' || true
+echo "\$ kiln import ... '../../../../tmp/x:latest'"
+"$KILN" import "$T/busybox.tar.gz" '../../../../tmp/x:latest' 2>&1 | sed 's/^/  /' || true
 
 step "Done. Next: tests/run.sh builds and runs every test; bench/start.sh compares start times."

@@ -58,8 +58,8 @@ ResolvedUser resolve_user(int root, const std::string& spec) {
   std::string user = spec.substr(0, colon);
   std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
   auto all_digits = [](const std::string& t) { return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos; };
-  if (all_digits(user)) parse_id(user, "user " + spec);
-  if (all_digits(group)) parse_id(group, "group " + spec);
+  if (all_digits(user)) parse_id(user, "uid");
+  if (all_digits(group)) parse_id(group, "gid");
   auto passwd = read_db(root, "/etc/passwd");
   std::string user_name;
   if (auto n = number(user)) {
