@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "common/env.hpp"
 #include "common/files.hpp"
 #include "runtime/default_spec.hpp"
 #include "engine/default_seccomp.hpp"
@@ -31,7 +32,6 @@ std::string upper(std::string s) {
   return s;
 }
 
-std::string env_key(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
 // Every capability this kernel knows and kiln itself may pass on (its own bounding set: a
 // capability kiln lacks cannot be granted), as "CAP_NAME": what "ALL" means.
@@ -207,12 +207,7 @@ std::vector<std::string> process_args(const ImageDefaults& image, const RunFlags
 
 std::vector<std::string> merge_env(const ImageDefaults& image, const RunFlags& flags, const std::string& hostname) {
   std::vector<std::string> env;
-  auto set = [&env](const std::string& entry) {
-    std::string key = env_key(entry);
-    auto it = std::find_if(env.begin(), env.end(), [&](const std::string& e) { return env_key(e) == key; });
-    if (it != env.end()) *it = entry;
-    else env.push_back(entry);
-  };
+  auto set = [&env](const std::string& entry) { set_env(env, entry); };
   set(kDefaultPath);
   if (!hostname.empty()) set("HOSTNAME=" + hostname);
   if (flags.tty) set("TERM=xterm");
@@ -223,7 +218,7 @@ std::vector<std::string> merge_env(const ImageDefaults& image, const RunFlags& f
 
 std::vector<std::string> env_keys(const std::vector<std::string>& env) {
   std::vector<std::string> keys;
-  for (const auto& e : env) keys.push_back(env_key(e));
+  for (const auto& e : env) keys.emplace_back(env_key(e));
   return keys;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstring>
 
+#include "common/fd_passing.hpp"
 #include "common/error.hpp"
 #include "common/signals.hpp"
 #include "common/unique_fd.hpp"
@@ -28,20 +29,9 @@ void send_console_master(const std::string& socket_path, int master_fd) {
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
   if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     throw_errno("connect to console socket " + socket_path);
-  char name[] = "/dev/ptmx";
-  struct iovec iov = {name, sizeof name - 1};
-  struct msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cm), &master_fd, sizeof master_fd);
-  if (::sendmsg(sock.get(), &mh, MSG_NOSIGNAL) < 0) throw_errno("send pty to console socket " + socket_path);
+  // runc sends the pty's name as the payload; clients only read the fd.
+  static const char name[] = "/dev/ptmx";
+  with_context("send pty to console socket " + socket_path, [&] { send_with_fd(sock.get(), name, sizeof name - 1, master_fd); });
 }
 
 namespace {

@@ -17,6 +17,7 @@
 
 #include "cgroups/manager.hpp"
 #include "common/error.hpp"
+#include "common/env.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
 #include "common/ids.hpp"
@@ -30,17 +31,6 @@
 
 namespace kiln::runtime {
 namespace {
-
-void set_env(std::vector<std::string>& env, const std::string& entry) {
-  std::string key = entry.substr(0, entry.find('='));
-  for (auto& e : env) {
-    if (e.compare(0, key.size() + 1, key + "=") == 0) {
-      e = entry;
-      return;
-    }
-  }
-  env.push_back(entry);
-}
 
 Process build_process(const ExecOptions& o, const Spec& spec) {
   if (!o.process_file.empty()) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/fd_passing.hpp"
 
 namespace kiln::runtime {
 
@@ -37,23 +38,7 @@ void SyncChannel::send_error(const char* stage, const std::exception& e) const {
 void SyncChannel::send_fd(SyncType type, int fd) const {
   SyncMessage msg;
   msg.type = type;
-  struct iovec iov = {&msg, sizeof msg};
-  struct msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-  }
-  while (::sendmsg(fd_.get(), &mh, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR) throw_errno("send sync message");
-  }
+  with_context("sync message", [&] { send_with_fd(fd_.get(), &msg, sizeof msg, fd); });
 }
 
 SyncMessage SyncChannel::receive(UniqueFd* fd_out) const {

@@ -1,1 +1,0 @@
-// Lets a library folder build before it has sources of its own.
