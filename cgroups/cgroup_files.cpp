@@ -61,7 +61,8 @@ std::vector<pid_t> read_cgroup_procs(const std::string& dir) {
     std::string_view line = rest.substr(0, nl);
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
     pid_t pid = 0;
-    if (!line.empty() && std::from_chars(line.data(), line.data() + line.size(), pid).ec == std::errc()) out.push_back(pid);
+    if (!line.empty() && std::from_chars(line.data(), line.data() + line.size(), pid).ec == std::errc())
+      out.push_back(pid);
   }
   return out;
 }
@@ -145,11 +146,13 @@ void remove_cgroup_tree(const std::string& dir) {
     return;
   }
   int err = 0;
-  wait_for([&] {
-    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return err = 0, true;
-    err = errno;
-    return err != EBUSY;
-  }, 5000);
+  wait_for(
+      [&] {
+        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return err = 0, true;
+        err = errno;
+        return err != EBUSY;
+      },
+      5000);
   if (err != 0) throw_errno("remove cgroup " + dir, err);
 }
 

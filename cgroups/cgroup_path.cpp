@@ -36,7 +36,8 @@ bool normalize(const std::string& path, std::string& out) {
 
 CgroupPath resolve_cgroups_path(const std::string& cgroups_path, const std::string& container_id) {
   if (cgroups_path.empty()) {
-    if (container_id.empty() || container_id.find('/') != std::string::npos || container_id == "." || container_id == "..")
+    if (container_id.empty() || container_id.find('/') != std::string::npos || container_id == "." ||
+        container_id == "..")
       throw Error("cgroup for container \"" + container_id + "\": not a valid id");
     return {"kiln/" + container_id, false};
   }
@@ -44,7 +45,8 @@ CgroupPath resolve_cgroups_path(const std::string& cgroups_path, const std::stri
     throw Error("linux.cgroupsPath \"" + cgroups_path + "\": not a path");
   CgroupPath out;
   out.relative = cgroups_path[0] != '/';
-  if (!normalize(cgroups_path, out.path)) throw Error("linux.cgroupsPath \"" + cgroups_path + "\": escapes the cgroup root");
+  if (!normalize(cgroups_path, out.path))
+    throw Error("linux.cgroupsPath \"" + cgroups_path + "\": escapes the cgroup root");
   // "/" itself would make the container own the whole hierarchy (and destroy would kill the host).
   if (out.path.empty()) throw Error("linux.cgroupsPath \"" + cgroups_path + "\": is the cgroup root");
   return out;

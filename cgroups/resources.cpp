@@ -34,8 +34,7 @@ const json* array_member(const json& obj, const char* key, const std::string& fi
 
 int64_t as_int(const json& v, const std::string& field) {
   if (v.is_number_unsigned()) {
-    if (v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      bad(field, "out of range");
+    if (v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) bad(field, "out of range");
     return static_cast<int64_t>(v.get<uint64_t>());
   }
   if (!v.is_number_integer()) bad(field, "must be an integer");
@@ -196,7 +195,8 @@ void parse_hugepages(const json& list, std::vector<HugepageLimit>& out) {
 
 void parse_network(const json& n, NetworkResources& out) {
   const std::string p = "linux.resources.network";
-  if (auto id = opt_uint(n, "classID", p, std::numeric_limits<uint32_t>::max())) out.class_id = static_cast<uint32_t>(*id);
+  if (auto id = opt_uint(n, "classID", p, std::numeric_limits<uint32_t>::max()))
+    out.class_id = static_cast<uint32_t>(*id);
   if (const json* list = array_member(n, "priorities", p + ".priorities")) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string ip = p + ".priorities[" + std::to_string(i) + "]";
@@ -208,7 +208,8 @@ void parse_network(const json& n, NetworkResources& out) {
       // Written as "NAME PRIO" into net_prio.ifpriomap: a space or newline would inject lines.
       if (name->find_first_of(" \n\t/") != std::string::npos) bad(ip + ".name", "is not an interface name");
       np.name = *name;
-      np.priority = static_cast<uint32_t>(opt_uint(e, "priority", ip, std::numeric_limits<uint32_t>::max()).value_or(0));
+      np.priority =
+          static_cast<uint32_t>(opt_uint(e, "priority", ip, std::numeric_limits<uint32_t>::max()).value_or(0));
       out.priorities.push_back(np);
     }
   }
@@ -275,9 +276,11 @@ Resources parse_resources(const nlohmann::json& r) {
   if (!r.is_object()) bad("linux.resources", "must be an object");
   if (const json* m = object_member(r, "memory", "linux.resources.memory")) parse_memory(*m, out.memory);
   if (const json* c = object_member(r, "cpu", "linux.resources.cpu")) parse_cpu(*c, out.cpu);
-  if (const json* p = object_member(r, "pids", "linux.resources.pids")) out.pids.limit = opt_int(*p, "limit", "linux.resources.pids");
+  if (const json* p = object_member(r, "pids", "linux.resources.pids"))
+    out.pids.limit = opt_int(*p, "limit", "linux.resources.pids");
   if (const json* io = object_member(r, "blockIO", "linux.resources.blockIO")) parse_block_io(*io, out.block_io);
-  if (const json* h = array_member(r, "hugepageLimits", "linux.resources.hugepageLimits")) parse_hugepages(*h, out.hugepage_limits);
+  if (const json* h = array_member(r, "hugepageLimits", "linux.resources.hugepageLimits"))
+    parse_hugepages(*h, out.hugepage_limits);
   if (const json* n = object_member(r, "network", "linux.resources.network")) parse_network(*n, out.network);
   if (const json* d = array_member(r, "devices", "linux.resources.devices")) {
     out.has_devices = true;

@@ -65,8 +65,7 @@ struct BlockIoResources {
 
   bool empty() const {
     return !weight && !leaf_weight && weight_device.empty() && throttle_read_bps_device.empty() &&
-           throttle_write_bps_device.empty() && throttle_read_iops_device.empty() &&
-           throttle_write_iops_device.empty();
+           throttle_write_bps_device.empty() && throttle_read_iops_device.empty() && throttle_write_iops_device.empty();
   }
 };
 
@@ -107,7 +106,7 @@ struct Resources {
   std::vector<HugepageLimit> hugepage_limits;
   NetworkResources network;
   std::vector<DeviceRule> devices;
-  std::map<std::string, RdmaLimit> rdma;  // device name -> limits
+  std::map<std::string, RdmaLimit> rdma;       // device name -> limits
   std::map<std::string, std::string> unified;  // v2 file name -> value, written verbatim
   // Set when the spec carried a "devices" list at all (an empty list still means "deny all
   // but the defaults").

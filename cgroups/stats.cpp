@@ -13,7 +13,8 @@ json entry_json(const MemoryEntry& e) {
 
 json blkio_list(const std::vector<BlkioEntry>& entries) {
   json out = json::array();
-  for (const auto& e : entries) out.push_back({{"major", e.major}, {"minor", e.minor}, {"op", e.op}, {"value", e.value}});
+  for (const auto& e : entries)
+    out.push_back({{"major", e.major}, {"minor", e.minor}, {"op", e.op}, {"value", e.value}});
   return out;
 }
 
@@ -23,7 +24,9 @@ json stats_to_events_json(const Stats& s, const std::string& id) {
   json cpu = {
       {"usage", {{"total", s.cpu.total}, {"percpu", s.cpu.percpu}, {"kernel", s.cpu.system}, {"user", s.cpu.user}}},
       {"throttling",
-       {{"periods", s.cpu.periods}, {"throttledPeriods", s.cpu.throttled_periods}, {"throttledTime", s.cpu.throttled_time}}},
+       {{"periods", s.cpu.periods},
+        {"throttledPeriods", s.cpu.throttled_periods},
+        {"throttledTime", s.cpu.throttled_time}}},
   };
   json raw = json::object();
   for (const auto& [k, v] : s.memory.raw) raw[k] = v;

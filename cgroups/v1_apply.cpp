@@ -14,9 +14,8 @@ std::string device(int64_t major, int64_t minor) { return std::to_string(major) 
 }  // namespace
 
 void V1Manager::apply_resources(const Resources& r, bool with_devices) {
-  auto set = [&](const char* controller, const std::string& file, const std::string& value, const std::string& setting) {
-    write_setting(need(controller, setting), file, value, setting);
-  };
+  auto set = [&](const char* controller, const std::string& file, const std::string& value,
+                 const std::string& setting) { write_setting(need(controller, setting), file, value, setting); };
 
   // memory
   const MemoryResources& m = r.memory;
@@ -25,11 +24,13 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
     const std::string usage_file = need("memory", mp + "limit") + "/memory.usage_in_bytes";
     uint64_t usage = parse_uint(read_cgroup_file(usage_file), usage_file);
     if (static_cast<uint64_t>(*m.limit) < usage)
-      throw Error("set " + mp + "limit: " + std::to_string(*m.limit) + " is below the current usage " + std::to_string(usage));
+      throw Error("set " + mp + "limit: " + std::to_string(*m.limit) + " is below the current usage " +
+                  std::to_string(usage));
   }
   std::optional<int64_t> swap = m.swap;
   // Lifting the limit must lift memory+swap too, or the kernel refuses limit > memsw.
-  if (m.limit && *m.limit == -1 && !swap && file_exists(need("memory", mp + "limit") + "/memory.memsw.limit_in_bytes")) swap = -1;
+  if (m.limit && *m.limit == -1 && !swap && file_exists(need("memory", mp + "limit") + "/memory.memsw.limit_in_bytes"))
+    swap = -1;
   auto write_limit = [&] { set("memory", "memory.limit_in_bytes", std::to_string(*m.limit), mp + "limit"); };
   auto write_swap = [&] { set("memory", "memory.memsw.limit_in_bytes", std::to_string(*swap), mp + "swap"); };
   if (m.limit && swap) {
@@ -53,7 +54,8 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   if (m.kernel) spdlog::debug("cgroups v1: ignoring {}kernel (deprecated; the kernel no longer enforces it)", mp);
   if (m.kernel_tcp) set("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp), mp + "kernelTCP");
   if (m.swappiness) set("memory", "memory.swappiness", std::to_string(*m.swappiness), mp + "swappiness");
-  if (m.disable_oom_killer) set("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0", mp + "disableOOMKiller");
+  if (m.disable_oom_killer)
+    set("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0", mp + "disableOOMKiller");
   if (m.use_hierarchy) set("memory", "memory.use_hierarchy", *m.use_hierarchy ? "1" : "0", mp + "useHierarchy");
 
   // cpu
@@ -71,7 +73,8 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   if (c.mems && !c.mems->empty()) set("cpuset", "cpuset.mems", *c.mems, cp + "mems");
 
   // pids
-  if (r.pids.limit) set("pids", "pids.max", *r.pids.limit > 0 ? std::to_string(*r.pids.limit) : "max", "linux.resources.pids.limit");
+  if (r.pids.limit)
+    set("pids", "pids.max", *r.pids.limit > 0 ? std::to_string(*r.pids.limit) : "max", "linux.resources.pids.limit");
 
   // blkio: CFQ's blkio.weight is gone from current kernels; BFQ's takes the same values.
   const BlockIoResources& io = r.block_io;
@@ -84,7 +87,8 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
     for (size_t i = 0; i < io.weight_device.size(); ++i) {
       const auto& wd = io.weight_device[i];
       const std::string s = bp + "weightDevice[" + std::to_string(i) + "]";
-      if (wd.weight) set("blkio", prefix + "weight_device", device(wd.major, wd.minor) + " " + std::to_string(*wd.weight), s);
+      if (wd.weight)
+        set("blkio", prefix + "weight_device", device(wd.major, wd.minor) + " " + std::to_string(*wd.weight), s);
       if (wd.leaf_weight)
         set("blkio", "blkio.leaf_weight_device", device(wd.major, wd.minor) + " " + std::to_string(*wd.leaf_weight), s);
     }
@@ -110,7 +114,8 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   }
 
   // network
-  if (r.network.class_id) set("net_cls", "net_cls.classid", std::to_string(*r.network.class_id), "linux.resources.network.classID");
+  if (r.network.class_id)
+    set("net_cls", "net_cls.classid", std::to_string(*r.network.class_id), "linux.resources.network.classID");
   for (size_t i = 0; i < r.network.priorities.size(); ++i) {
     const auto& p = r.network.priorities[i];
     set("net_prio", "net_prio.ifpriomap", p.name + " " + std::to_string(p.priority),

@@ -102,7 +102,8 @@ Stats V1Manager::stats() {
       const std::string base = d + "/hugetlb." + size + ".";
       auto usage = read_uint_if_exists(base + "usage_in_bytes");
       if (!usage) continue;
-      s.hugetlb[size] = HugetlbStats{*usage, value_or_zero(base + "max_usage_in_bytes"), value_or_zero(base + "failcnt")};
+      s.hugetlb[size] =
+          HugetlbStats{*usage, value_or_zero(base + "max_usage_in_bytes"), value_or_zero(base + "failcnt")};
     }
   }
   return s;

@@ -32,7 +32,8 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
     const std::string usage_file = dir_ + "/memory.current";
     uint64_t usage = parse_uint(read_cgroup_file(usage_file), usage_file);
     if (static_cast<uint64_t>(*m.limit) < usage)
-      throw Error("set " + mp + "limit: " + std::to_string(*m.limit) + " is below the current usage " + std::to_string(usage));
+      throw Error("set " + mp + "limit: " + std::to_string(*m.limit) + " is below the current usage " +
+                  std::to_string(usage));
   }
   // Convert before writing anything: a bad swap/limit pair must not leave half the settings.
   std::optional<std::string> swap_max = swap_v2_value(m.limit, m.swap);
@@ -61,7 +62,8 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
   if (c.mems && !c.mems->empty()) set("cpuset.mems", *c.mems, cp + "mems");
 
   // pids
-  if (r.pids.limit) set("pids.max", *r.pids.limit > 0 ? std::to_string(*r.pids.limit) : "max", "linux.resources.pids.limit");
+  if (r.pids.limit)
+    set("pids.max", *r.pids.limit > 0 ? std::to_string(*r.pids.limit) : "max", "linux.resources.pids.limit");
 
   // io: BFQ takes blkio's 10..1000 weights as they are; io.weight (1..10000) needs converting.
   const BlockIoResources& io = r.block_io;
@@ -75,7 +77,8 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
     for (size_t i = 0; i < io.weight_device.size(); ++i) {
       const auto& wd = io.weight_device[i];
       if (wd.weight)
-        set(weight_file, device(wd.major, wd.minor) + " " + weight(*wd.weight), bp + "weightDevice[" + std::to_string(i) + "]");
+        set(weight_file, device(wd.major, wd.minor) + " " + weight(*wd.weight),
+            bp + "weightDevice[" + std::to_string(i) + "]");
     }
     // One io.max line per device carrying all of its limits.
     std::map<std::pair<int64_t, int64_t>, std::string> limits;
@@ -86,12 +89,14 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
     add(io.throttle_write_bps_device, "wbps");
     add(io.throttle_read_iops_device, "riops");
     add(io.throttle_write_iops_device, "wiops");
-    for (const auto& [dev, line] : limits) set("io.max", device(dev.first, dev.second) + line, bp + "throttle (io.max)");
+    for (const auto& [dev, line] : limits)
+      set("io.max", device(dev.first, dev.second) + line, bp + "throttle (io.max)");
   }
 
   for (size_t i = 0; i < r.hugepage_limits.size(); ++i) {
     const auto& h = r.hugepage_limits[i];
-    set("hugetlb." + h.page_size + ".max", std::to_string(h.limit), "linux.resources.hugepageLimits[" + std::to_string(i) + "]");
+    set("hugetlb." + h.page_size + ".max", std::to_string(h.limit),
+        "linux.resources.hugepageLimits[" + std::to_string(i) + "]");
   }
 
   for (const auto& [name, limit] : r.rdma) {

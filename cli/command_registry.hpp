@@ -10,7 +10,7 @@ namespace kiln::cli {
 
 // Options every command of a tool may read (set by main before the action runs).
 struct Globals {
-  std::string root;          // kiln-runtime: state dir; kiln: store dir
+  std::string root;  // kiln-runtime: state dir; kiln: store dir
   std::string log_file;
   std::string log_format = "text";
   bool debug = false;
@@ -41,10 +41,10 @@ std::vector<std::pair<CLI::App*, Action>> install_commands(CLI::App& app);
 
 // What differs between the two tools' mains.
 struct Tool {
-  const char* name;                        // "kiln", "kiln-runtime": the prefix of error lines
-  int failure_status;                      // its own failures: 125 (kiln, as docker) or 1 (runc)
-  std::vector<const char*> entering;       // commands that put a process into a container
-  bool parse_errors_are_failures;          // kiln: a bad flag is 125; kiln-runtime: CLI11's status
+  const char* name;                   // "kiln", "kiln-runtime": the prefix of error lines
+  int failure_status;                 // its own failures: 125 (kiln, as docker) or 1 (runc)
+  std::vector<const char*> entering;  // commands that put a process into a container
+  bool parse_errors_are_failures;     // kiln: a bad flag is 125; kiln-runtime: CLI11's status
 };
 
 // Parses, re-executes from a sealed copy for the commands that enter containers, sets up

@@ -8,7 +8,8 @@
 namespace kiln {
 
 void check_id(std::uint64_t id, const std::string& what) {
-  if (id >= kNotAnId) throw Error(what + ": " + std::to_string(id) + " is not a valid id (it means \"unchanged\" to the kernel)", EINVAL);
+  if (id >= kNotAnId)
+    throw Error(what + ": " + std::to_string(id) + " is not a valid id (it means \"unchanged\" to the kernel)", EINVAL);
 }
 
 std::uint32_t parse_id(const std::string& text, const std::string& what) {

@@ -109,7 +109,8 @@ UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode
   if (rel.empty()) rel = ".";
   auto fail = [&](int err) {
     if (err == ELOOP && symlinks == Symlinks::refuse)
-      throw Error("open " + std::string(path) + " in root " + fd_path(root_fd) + ": reached through a symlink, refused", ELOOP);
+      throw Error("open " + std::string(path) + " in root " + fd_path(root_fd) + ": reached through a symlink, refused",
+                  ELOOP);
     throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd), err);
   };
   if (!g_openat2_missing) {
@@ -117,7 +118,9 @@ UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode
     if (symlinks == Symlinks::refuse) resolve |= RESOLVE_NO_SYMLINKS;
     int fd;
     // With RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or mount raced the lookup.
-    for (int tries = 0; (fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, resolve)) < 0 && errno == EAGAIN && tries < 64; ++tries) {
+    for (int tries = 0; (fd = sys_openat2(root_fd, rel.c_str(), flags | O_CLOEXEC, mode, resolve)) < 0 &&
+                        errno == EAGAIN && tries < 64;
+         ++tries) {
     }
     if (fd >= 0) return UniqueFd(fd);
     if (errno != ENOSYS) fail(errno);
@@ -181,7 +184,9 @@ std::optional<std::string> read_regular_in_root(int root_fd, std::string_view pa
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + std::string(path));
   if (!S_ISREG(st.st_mode)) throw Error(std::string(path) + ": not a regular file, refused", EINVAL);
   if (static_cast<std::uint64_t>(st.st_size) > limit)
-    throw Error(std::string(path) + ": " + std::to_string(st.st_size) + " bytes, over the limit of " + std::to_string(limit), EFBIG);
+    throw Error(
+        std::string(path) + ": " + std::to_string(st.st_size) + " bytes, over the limit of " + std::to_string(limit),
+        EFBIG);
   std::string out;
   out.resize(limit + 1);
   std::size_t got = 0;

@@ -18,13 +18,20 @@ namespace {
 
 const char* level_word(spdlog::level::level_enum lvl) {
   switch (lvl) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warning";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "fatal";
-    default: return "info";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warning";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "fatal";
+    default:
+      return "info";
   }
 }
 
@@ -74,7 +81,8 @@ LogFormat parse_log_format(const std::string& value) {
 void setup_logging(const LogOptions& options) {
   std::vector<spdlog::sink_ptr> sinks;
   if (!options.file.empty()) {
-    auto sink = std::make_shared<FdLineSink>(open_file(options.file, O_WRONLY | O_CREAT | O_APPEND, 0644), options.format);
+    auto sink =
+        std::make_shared<FdLineSink>(open_file(options.file, O_WRONLY | O_CREAT | O_APPEND, 0644), options.format);
     g_log_fd = sink->fd();
     sinks.push_back(sink);
   }

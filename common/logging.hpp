@@ -11,7 +11,7 @@ namespace kiln {
 enum class LogFormat { text, json };
 
 struct LogOptions {
-  std::string file;        // empty: stderr
+  std::string file;  // empty: stderr
   LogFormat format = LogFormat::text;
   bool debug = false;
   bool quiet_stderr = false;  // when a file is given, do not also echo to stderr

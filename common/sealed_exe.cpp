@@ -55,9 +55,12 @@ UniqueFd detached_mount(const char* type, std::initializer_list<std::pair<const 
   UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, type, FSOPEN_CLOEXEC)));
   if (!fs) throw_errno(std::string("fsopen ") + type);
   for (const auto& [key, value] : options)
-    if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, key, value, 0) != 0) throw_errno(std::string(type) + " option " + key);
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) throw_errno(std::string("create ") + type);
-  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV)));
+    if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, key, value, 0) != 0)
+      throw_errno(std::string(type) + " option " + key);
+  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_errno(std::string("create ") + type);
+  UniqueFd mnt(
+      static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV)));
   if (!mnt) throw_errno(std::string("fsmount ") + type);
   return mnt;
 }
@@ -68,7 +71,8 @@ UniqueFd open_through_overlay() {
   size_t slash = path.rfind('/');
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   std::string name = path.substr(slash + 1);
-  if (dir.find_first_of(":,\\") != std::string::npos) throw Error("overlay of " + dir + ": unusable characters", EINVAL);
+  if (dir.find_first_of(":,\\") != std::string::npos)
+    throw Error("overlay of " + dir + ": unusable characters", EINVAL);
   // Without an upper layer overlayfs wants two lower layers, and refuses one that is the other
   // or an ancestor of it: the second is an empty, detached tmpfs.
   UniqueFd empty = detached_mount("tmpfs", {{"size", "4k"}, {"mode", "0555"}});

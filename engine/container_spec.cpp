@@ -17,8 +17,8 @@
 #include "engine/default_seccomp.hpp"
 
 namespace kiln::engine {
-using runtime::default_spec;
 using runtime::default_capabilities;
+using runtime::default_spec;
 namespace {
 
 using json = nlohmann::json;
@@ -31,7 +31,6 @@ std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
-
 
 // Every capability this kernel knows and kiln itself may pass on (its own bounding set: a
 // capability kiln lacks cannot be granted), as "CAP_NAME": what "ALL" means.
@@ -96,8 +95,8 @@ double parse_cpus(const std::string& text) {
 }
 
 Ulimit parse_ulimit(const std::string& text) {
-  static const char* const names[] = {"core",   "cpu",    "data",   "fsize",  "locks",      "memlock", "msgqueue", "nice",
-                                      "nofile", "nproc",  "rss",    "rtprio", "rttime",     "sigpending", "stack", "as"};
+  static const char* const names[] = {"core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue", "nice",
+                                      "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack",    "as"};
   auto bad = [&](const std::string& why) { return Error("ulimit " + text + ": " + why, EINVAL); };
   size_t eq = text.find('=');
   if (eq == std::string::npos) throw bad("want NAME=SOFT[:HARD]");
@@ -177,7 +176,8 @@ std::vector<std::string> parse_env_file_text(const std::string& text, const std:
   return out;
 }
 
-std::vector<std::string> effective_capabilities(const std::vector<std::string>& add, const std::vector<std::string>& drop) {
+std::vector<std::string> effective_capabilities(const std::vector<std::string>& add,
+                                                const std::vector<std::string>& drop) {
   std::vector<std::string> caps = default_capabilities();
   std::set<std::string> dropped;
   bool drop_all = false;
@@ -300,13 +300,17 @@ json build_run_spec(const SpecInputs& in) {
     // without CAP_SYS_ADMIN over it; bind it read-only instead (what runc/podman do).
     for (auto& m : spec["mounts"])
       if (m["destination"] == "/sys")
-        m = {{"destination", "/sys"}, {"type", "bind"}, {"source", "/sys"}, {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}};
+        m = {{"destination", "/sys"},
+             {"type", "bind"},
+             {"source", "/sys"},
+             {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}};
   }
   linux["cgroupsPath"] = "/kiln/" + in.id;
   json& res = linux["resources"];
   if (f.memory) res["memory"] = {{"limit", *f.memory}};
   if (f.pids_limit) res["pids"] = {{"limit", *f.pids_limit}};
-  if (f.cpus) res["cpu"] = {{"quota", static_cast<int64_t>(std::llround(*f.cpus * kCpuPeriod))}, {"period", kCpuPeriod}};
+  if (f.cpus)
+    res["cpu"] = {{"quota", static_cast<int64_t>(std::llround(*f.cpus * kCpuPeriod))}, {"period", kCpuPeriod}};
 
   if (f.seccomp.empty()) linux["seccomp"] = json::parse(default_seccomp_json());
   else if (f.seccomp != "unconfined")

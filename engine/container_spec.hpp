@@ -48,7 +48,7 @@ struct RunFlags {
   std::string user;                  // --user (else the image's)
   std::string workdir;
   std::string hostname;
-  std::optional<int64_t> memory;     // bytes
+  std::optional<int64_t> memory;  // bytes
   std::optional<int64_t> pids_limit;
   std::optional<double> cpus;
   std::vector<std::string> cap_add;  // "NET_ADMIN", "CAP_NET_ADMIN" or "ALL"
@@ -57,7 +57,7 @@ struct RunFlags {
   bool read_only = false;
   bool tty = false;
   bool host_network = false;
-  std::string seccomp;  // "" default, "unconfined", or a profile file's path
+  std::string seccomp;          // "" default, "unconfined", or a profile file's path
   std::vector<Ulimit> ulimits;  // replace the defaults of the same type
 };
 
@@ -84,7 +84,8 @@ std::vector<std::string> parse_env_file_text(const std::string& text, const std:
                                              const char* (*lookup)(const char*));
 // The capability set: defaults, minus drops, plus adds (ALL on either side); "CAP_" added.
 // Throws "capability NAME: unknown".
-std::vector<std::string> effective_capabilities(const std::vector<std::string>& add, const std::vector<std::string>& drop);
+std::vector<std::string> effective_capabilities(const std::vector<std::string>& add,
+                                                const std::vector<std::string>& drop);
 // The process args: entrypoint + (command or the image's cmd); throws when empty.
 std::vector<std::string> process_args(const ImageDefaults& image, const RunFlags& flags);
 // Environment: PATH default, the image's, then the flags' (later keys replace earlier ones).

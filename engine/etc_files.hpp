@@ -15,9 +15,9 @@ struct EtcFile {
 };
 
 struct EtcInputs {
-  std::string hostname;          // the container's; with the host's network: the host's
+  std::string hostname;  // the container's; with the host's network: the host's
   bool host_network = false;
-  std::string host_hosts;        // the host's /etc/hosts and /etc/resolv.conf (host network)
+  std::string host_hosts;  // the host's /etc/hosts and /etc/resolv.conf (host network)
   std::string host_resolv_conf;
 };
 

@@ -26,15 +26,15 @@
 #include "runtime/state.hpp"
 
 namespace kiln::engine {
-using runtime::process_alive;
 using runtime::container_state_json;
-using runtime::delete_container;
-using runtime::start_container;
-using runtime::kill_container;
 using runtime::create_container;
 using runtime::CreateOptions;
+using runtime::delete_container;
+using runtime::kill_container;
+using runtime::process_alive;
 using runtime::process_start_time;
 using runtime::run_container;
+using runtime::start_container;
 using runtime::StateDir;
 namespace {
 
@@ -146,7 +146,8 @@ MonitorReport failure_report(const std::exception& e) {
     ::signal(SIGPIPE, SIG_IGN);
     UniqueFd null = open_file("/dev/null", O_RDONLY);
     UniqueFd log = open_file(job.records.log_path(job.record.id), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (::dup2(null.get(), 0) < 0 || ::dup2(log.get(), 1) < 0 || ::dup2(log.get(), 2) < 0) throw_errno("monitor: redirect stdio");
+    if (::dup2(null.get(), 0) < 0 || ::dup2(log.get(), 1) < 0 || ::dup2(log.get(), 2) < 0)
+      throw_errno("monitor: redirect stdio");
     RunRecord& r = job.record;
     r.monitor_pid = ::getpid();
     r.monitor_start_time = process_start_time(r.monitor_pid);
@@ -247,7 +248,8 @@ void run_detached(RunJob& job) {
 void remove_run_container(const RunRecords& records, const RunRecord& r, bool force) {
   const std::string root = records.runtime_root();
   RunStatus st = records.status(r);
-  bool monitor_alive = r.monitor_pid > 0 && r.monitor_pid != ::getpid() && process_alive(r.monitor_pid, r.monitor_start_time);
+  bool monitor_alive =
+      r.monitor_pid > 0 && r.monitor_pid != ::getpid() && process_alive(r.monitor_pid, r.monitor_start_time);
   if (!force && (st.process_alive || (monitor_alive && !r.exit_code)))
     throw Error("container " + r.name + " is running: stop it first or use rm -f");
   if (monitor_alive) {

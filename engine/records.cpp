@@ -15,16 +15,18 @@
 #include "runtime/state.hpp"
 
 namespace kiln::engine {
-using runtime::StateDir;
-using runtime::process_alive;
 using runtime::ContainerState;
+using runtime::process_alive;
+using runtime::StateDir;
 using runtime::Status;
 namespace {
 
 using json = nlohmann::json;
 
 bool is_hex_id(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c));
+         });
 }
 
 }  // namespace
@@ -111,7 +113,9 @@ std::string RunRecords::new_id() {
 void validate_container_name(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 128 && std::isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
-  if (!ok) throw Error("container name \"" + name + "\": use letters, digits, '_', '.', '-' (starting with a letter or digit)");
+  if (!ok)
+    throw Error("container name \"" + name +
+                "\": use letters, digits, '_', '.', '-' (starting with a letter or digit)");
   if (name.size() == 64 && is_hex_id(name)) throw Error("container name " + name + ": looks like an id");
 }
 
@@ -188,7 +192,8 @@ std::string RunRecords::resolve(const std::string& ref) const {
     }
   }
   if (matches.empty()) throw Error("no such container: " + ref);
-  if (matches.size() > 1) throw Error("container " + ref + ": ambiguous id prefix (" + std::to_string(matches.size()) + " matches)");
+  if (matches.size() > 1)
+    throw Error("container " + ref + ": ambiguous id prefix (" + std::to_string(matches.size()) + " matches)");
   return matches.front();
 }
 

@@ -16,7 +16,7 @@ struct RootfsPlan {
   std::vector<std::string> lower_dirs;  // topmost first (overlay's order)
   std::string upper_dir;                // empty: read-only
   std::string work_dir;
-  std::string target;                   // <container_dir>/merged
+  std::string target;  // <container_dir>/merged
 
   // "lowerdir=...[,upperdir=...,workdir=...]" for mount(2) with type "overlay"; throws for a
   // path overlayfs options cannot carry (':' or ',').

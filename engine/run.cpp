@@ -57,7 +57,8 @@ RunFlags to_run_flags(const RunRequest& f) {
     if (o.rfind("seccomp=", 0) != 0) throw Error("security-opt " + o + ": only seccomp=unconfined|FILE is supported");
     r.seccomp = o.substr(8);
     if (r.seccomp.empty()) throw Error("security-opt " + o + ": empty profile");
-    if (r.seccomp != "unconfined" && !path_exists(r.seccomp)) throw Error("seccomp profile " + r.seccomp + ": no such file");
+    if (r.seccomp != "unconfined" && !path_exists(r.seccomp))
+      throw Error("seccomp profile " + r.seccomp + ": no such file");
   }
   if (f.timeout < 0) throw Error("timeout " + std::to_string(f.timeout) + ": must be positive");
   if (f.detach && f.tty) throw Error("-t with -d is not supported: a detached container's output goes to its log");
@@ -167,6 +168,5 @@ RunOutcome run(const RunRequest& f) {
     throw;
   }
 }
-
 
 }  // namespace kiln::engine

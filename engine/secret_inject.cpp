@@ -36,8 +36,8 @@ SecretMount make_secret_tmpfs(const std::vector<SecretFile>& files) {
   fs_set(fs.get(), "nr_inodes", std::to_string(files.size() + 16));
   if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     throw_errno("secrets tmpfs: create");
-  raw = static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC,
-                                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  raw = static_cast<int>(
+      ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
   if (raw < 0) throw_errno("secrets tmpfs: fsmount");
   UniqueFd mnt(raw);
 
@@ -54,7 +54,7 @@ SecretMount make_secret_tmpfs(const std::vector<SecretFile>& files) {
   }
 
   // Read-only from now on, also for the container's root.
-  struct mount_attr attr{};
+  struct mount_attr attr {};
   attr.attr_set = MOUNT_ATTR_RDONLY;
   if (::syscall(SYS_mount_setattr, mnt.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
     throw_errno("secrets tmpfs: make read-only");

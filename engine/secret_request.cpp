@@ -99,7 +99,8 @@ std::vector<SecretRequest> parse_secret_requests(const std::vector<std::string>&
   std::set<std::string> seen;
   for (const auto& s : specs) {
     auto r = parse_secret_request(s);
-    if (!seen.insert(r.where()).second) throw Error("--secret " + s + ": " + r.where() + " is already used by another --secret");
+    if (!seen.insert(r.where()).second)
+      throw Error("--secret " + s + ": " + r.where() + " is already used by another --secret");
     out.push_back(std::move(r));
   }
   return out;
@@ -108,7 +109,8 @@ std::vector<SecretRequest> parse_secret_requests(const std::vector<std::string>&
 nlohmann::json secret_requests_json(const std::vector<SecretRequest>& requests) {
   auto out = nlohmann::json::array();
   for (const auto& r : requests)
-    out.push_back({{"name", r.name}, {"type", r.type == SecretRequest::Type::env ? "env" : "mount"}, {"target", r.where()}});
+    out.push_back(
+        {{"name", r.name}, {"type", r.type == SecretRequest::Type::env ? "env" : "mount"}, {"target", r.where()}});
   return out;
 }
 

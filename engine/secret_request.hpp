@@ -16,10 +16,10 @@ struct SecretRequest {
   enum class Type { mount, env };
   std::string name;
   Type type = Type::mount;
-  std::string target;              // mount: file name under /run/secrets; env: variable name
-  mode_t mode = 0400;              // mount only
-  std::optional<uid_t> uid;        // mount only; default: the container process's uid
-  std::optional<gid_t> gid;        // mount only; default: the container process's gid
+  std::string target;        // mount: file name under /run/secrets; env: variable name
+  mode_t mode = 0400;        // mount only
+  std::optional<uid_t> uid;  // mount only; default: the container process's uid
+  std::optional<gid_t> gid;  // mount only; default: the container process's gid
 
   // "/run/secrets/T" for mounts, "$T" for env.
   std::string where() const;

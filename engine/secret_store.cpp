@@ -26,7 +26,7 @@ bool name_char(char c, bool first) {
 // mkdir that also fixes the mode of an existing dir: the store must stay 0700 and root's.
 void private_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("create " + path);
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) throw_errno("stat " + path);
   if (!S_ISDIR(st.st_mode)) throw Error("secret store " + path + ": not a directory");
   if ((st.st_mode & 07777) != 0700 && ::chmod(path.c_str(), 0700) != 0) throw_errno("chmod " + path);
@@ -44,7 +44,9 @@ class Lock {
   UniqueFd fd_;
 };
 
-std::string meta_path(const std::string& dir, std::string_view name) { return dir + "/meta/" + std::string(name) + ".json"; }
+std::string meta_path(const std::string& dir, std::string_view name) {
+  return dir + "/meta/" + std::string(name) + ".json";
+}
 
 SecretInfo parse_meta(const std::string& text, const std::string& path) {
   try {

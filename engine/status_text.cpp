@@ -30,7 +30,8 @@ std::string status_text(const RunRecord& r, const RunStatus& s) {
   if (s.state == "exited") {
     int64_t ago = seconds_since(r.finished);
     std::string code = s.exit_code ? std::to_string(*s.exit_code) : "?";
-    return "Exited (" + code + ")" + (r.timed_out ? " timeout" : "") + (ago >= 0 ? " " + human_duration(ago) + " ago" : "");
+    return "Exited (" + code + ")" + (r.timed_out ? " timeout" : "") +
+           (ago >= 0 ? " " + human_duration(ago) + " ago" : "");
   }
   if (s.state == "running") {
     int64_t up = seconds_since(r.started.empty() ? r.created : r.started);

@@ -24,9 +24,11 @@ nlohmann::json bundle_config(const image::Image& img, int rootfs_fd) {
   // instead, as docker does: it would start a shell nobody asked for).
   RunFlags flags;
   if (c.entrypoint.empty() && c.cmd.empty()) flags.command = {"sh"};
-  apply_image_process(spec["process"], image_defaults(img.config), flags, {user.uid, user.gid, user.additional_gids}, "");
+  apply_image_process(spec["process"], image_defaults(img.config), flags, {user.uid, user.gid, user.additional_gids},
+                      "");
   spec["root"] = {{"path", "rootfs"}, {"readonly", false}};
-  nlohmann::json ann = {{"org.opencontainers.image.ref.name", img.record.names.empty() ? "" : img.record.names.front()}};
+  nlohmann::json ann = {
+      {"org.opencontainers.image.ref.name", img.record.names.empty() ? "" : img.record.names.front()}};
   if (!img.config.created.empty()) ann["org.opencontainers.image.created"] = img.config.created;
   if (!c.stop_signal.empty()) ann["org.opencontainers.image.stopSignal"] = c.stop_signal;
   for (const auto& [k, v] : c.labels) ann[k] = v;

@@ -18,8 +18,7 @@ Digest parse_digest(std::string_view text) {
   std::string_view hex = text.substr(colon + 1);
   if (algo != "sha256")
     throw Error("invalid digest \"" + std::string(text) + "\": unsupported algorithm " + std::string(algo));
-  if (!is_sha256_hex(hex))
-    throw Error("invalid digest \"" + std::string(text) + "\": not 64 lowercase hex characters");
+  if (!is_sha256_hex(hex)) throw Error("invalid digest \"" + std::string(text) + "\": not 64 lowercase hex characters");
   return Digest{std::string(hex)};
 }
 

@@ -100,10 +100,8 @@ ImageConfig parse_image_config(std::string_view text) {
 std::vector<Digest> chain_ids(const std::vector<Digest>& diff_ids) {
   std::vector<Digest> out;
   for (const auto& d : diff_ids) {
-    if (out.empty())
-      out.push_back(d);
-    else
-      out.push_back(sha256_of(out.back().str() + " " + d.str()));
+    if (out.empty()) out.push_back(d);
+    else out.push_back(sha256_of(out.back().str() + " " + d.str()));
   }
   return out;
 }

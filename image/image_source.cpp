@@ -33,7 +33,8 @@ std::string ImageSource::read_small(const std::string& path, const std::string& 
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + path);
   if (!S_ISREG(st.st_mode)) throw Error(what + " " + path + " is not a regular file");
-  if (st.st_size > kMaxSmallFile) throw Error(what + " " + path + " is too large (" + std::to_string(st.st_size) + " bytes)");
+  if (st.st_size > kMaxSmallFile)
+    throw Error(what + " " + path + " is too large (" + std::to_string(st.st_size) + " bytes)");
   return read_fd(fd.get());
 }
 

@@ -15,16 +15,16 @@
 namespace kiln::image {
 
 struct SourceLayer {
-  std::string path;               // inside the source dir
-  std::optional<Digest> digest;   // expected blob digest, when the format names one
-  int64_t size = -1;              // expected size, when known
-  std::string media_type;         // empty: decided from the compression found
+  std::string path;              // inside the source dir
+  std::optional<Digest> digest;  // expected blob digest, when the format names one
+  int64_t size = -1;             // expected size, when known
+  std::string media_type;        // empty: decided from the compression found
 };
 
 struct SourceImage {
   std::vector<std::string> names;
   Digest config_digest;
-  std::string config_json;        // verified against config_digest
+  std::string config_json;  // verified against config_digest
   std::string config_media_type;
   std::optional<Manifest> manifest;  // OCI: the verified manifest; docker: none (the loader makes one)
   std::string manifest_json;

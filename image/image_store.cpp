@@ -24,8 +24,12 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxJsonBlob = 32 << 20;  // manifests and configs are small; refuse absurd ones
 
 json layer_to_json(const LayerRecord& l) {
-  return {{"chain_id", l.chain_id.str()}, {"diff_id", l.diff_id.str()}, {"digest", l.digest.str()},
-          {"media_type", l.media_type}, {"size", l.size}, {"diff_size", l.diff_size}};
+  return {{"chain_id", l.chain_id.str()},
+          {"diff_id", l.diff_id.str()},
+          {"digest", l.digest.str()},
+          {"media_type", l.media_type},
+          {"size", l.size},
+          {"diff_size", l.diff_size}};
 }
 
 LayerRecord layer_from_json(const json& j) {
@@ -48,7 +52,9 @@ std::vector<std::string> dir_names(const std::string& dir) {
 
 bool valid_container_id(const std::string& id) {
   if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; });
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
 }
 
 }  // namespace
@@ -127,8 +133,8 @@ std::optional<ImageRecord> Store::read_record(const std::string& hex) const {
 }
 
 void Store::write_record(const ImageRecord& r) const {
-  json j = {{"id", r.id.str()},   {"manifest", r.manifest.str()}, {"names", r.names},
-            {"created", r.created}, {"loaded", r.loaded},         {"layers", json::array()}};
+  json j = {{"id", r.id.str()},     {"manifest", r.manifest.str()}, {"names", r.names},
+            {"created", r.created}, {"loaded", r.loaded},           {"layers", json::array()}};
   for (const auto& l : r.layers) j["layers"].push_back(layer_to_json(l));
   write_file_atomic(root_ + "/images/" + r.id.hex + ".json", j.dump(2) + "\n", 0644);
 }
@@ -159,7 +165,8 @@ Image Store::resolve(std::string_view ref_view) const {
   }
   for (const auto& r : records)
     if (!name.empty() && std::find(r.names.begin(), r.names.end(), name) != r.names.end()) found = &r;
-  if (!found && hex.size() >= 4 && std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+  if (!found && hex.size() >= 4 &&
+      std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
     for (const auto& r : records) {
       if (!r.id.hex.starts_with(hex)) continue;
       if (found) throw Error("image " + ref + " is ambiguous: more than one image id starts with it");
@@ -178,7 +185,8 @@ std::vector<std::string> Store::layer_dirs(const Image& image) const {
   std::vector<std::string> out;
   for (const auto& l : image.record.layers) {
     std::string d = layer_path(l.chain_id) + "/diff";
-    if (!path_exists(d)) throw Error("image " + image.record.id.str() + ": layer " + l.chain_id.str() + " is missing from the store");
+    if (!path_exists(d))
+      throw Error("image " + image.record.id.str() + ": layer " + l.chain_id.str() + " is missing from the store");
     out.push_back(d);
   }
   return out;
@@ -216,7 +224,9 @@ void Store::commit_image(ImageRecord rec) const {
       continue;
     }
     auto before = other.names.size();
-    std::erase_if(other.names, [&](const std::string& n) { return std::find(rec.names.begin(), rec.names.end(), n) != rec.names.end(); });
+    std::erase_if(other.names, [&](const std::string& n) {
+      return std::find(rec.names.begin(), rec.names.end(), n) != rec.names.end();
+    });
     if (other.names.size() != before) write_record(other);
   }
   std::sort(rec.names.begin(), rec.names.end());

@@ -49,13 +49,13 @@ struct LayerRecord {
 };
 
 struct ImageRecord {
-  Digest id;                       // = config digest
-  Digest manifest;                 // digest of the stored manifest blob
-  std::vector<std::string> names;  // "repo:tag"
-  std::vector<LayerRecord> layers; // lowest first
-  std::string created;             // from the config
-  std::string loaded;              // RFC 3339, when it entered the store
-  uint64_t size() const;           // sum of uncompressed layer sizes
+  Digest id;                        // = config digest
+  Digest manifest;                  // digest of the stored manifest blob
+  std::vector<std::string> names;   // "repo:tag"
+  std::vector<LayerRecord> layers;  // lowest first
+  std::string created;              // from the config
+  std::string loaded;               // RFC 3339, when it entered the store
+  uint64_t size() const;            // sum of uncompressed layer sizes
 };
 
 struct Image {
@@ -63,7 +63,6 @@ struct Image {
   ImageConfig config;
   std::string config_json;  // the verified config blob as stored
 };
-
 
 class Store {
  public:

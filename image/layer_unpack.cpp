@@ -118,7 +118,7 @@ class Extractor {
     const char* raw = archive_entry_pathname(e);
     if (!raw) throw Error("entry with an unreadable name");
     std::string name = raw;
-    std::string path = clean_entry_path(name);  // its error names the entry already
+    std::string path = clean_entry_path(name);                             // its error names the entry already
     if (opt_.select && !opt_.select(path, archive_entry_size(e))) return;  // data is read past
     with_context("entry " + name, [&] { apply(e, path); });
   }
@@ -179,14 +179,24 @@ class Extractor {
       make_hardlink(hardlink, pfd, base);
     } else {
       switch (type) {
-        case AE_IFDIR: make_dir(e, pfd, base, path, exists); break;
-        case AE_IFREG: make_file(e, pfd, base); break;
-        case AE_IFLNK: make_symlink(e, pfd, base); break;
+        case AE_IFDIR:
+          make_dir(e, pfd, base, path, exists);
+          break;
+        case AE_IFREG:
+          make_file(e, pfd, base);
+          break;
+        case AE_IFLNK:
+          make_symlink(e, pfd, base);
+          break;
         case AE_IFCHR:
         case AE_IFBLK:
-        case AE_IFIFO: make_node(e, pfd, base, type); break;
-        case AE_IFSOCK: return;  // sockets are not content
-        default: throw Error("unsupported entry type " + std::to_string(type));
+        case AE_IFIFO:
+          make_node(e, pfd, base, type);
+          break;
+        case AE_IFSOCK:
+          return;  // sockets are not content
+        default:
+          throw Error("unsupported entry type " + std::to_string(type));
       }
     }
     ws_.created(path);
@@ -236,8 +246,7 @@ class Extractor {
     t.ts[1] = {static_cast<time_t>(archive_entry_mtime(e)), archive_entry_mtime_nsec(e)};
     if (archive_entry_atime_is_set(e))
       t.ts[0] = {static_cast<time_t>(archive_entry_atime(e)), archive_entry_atime_nsec(e)};
-    else
-      t.ts[0] = t.ts[1];
+    else t.ts[0] = t.ts[1];
     return t;
   }
 
@@ -256,9 +265,12 @@ class Extractor {
 
   void make_file(archive_entry* e, int pfd, const std::string& base) {
     auto too_big = [&] {
-      return Error("file is larger than the limit of " + std::to_string(opt_.max_entry_size) + " bytes (KILN_MAX_LAYER_SIZE)", EFBIG);
+      return Error(
+          "file is larger than the limit of " + std::to_string(opt_.max_entry_size) + " bytes (KILN_MAX_LAYER_SIZE)",
+          EFBIG);
     };
-    if (archive_entry_size_is_set(e) && static_cast<uint64_t>(archive_entry_size(e)) > opt_.max_entry_size) throw too_big();
+    if (archive_entry_size_is_set(e) && static_cast<uint64_t>(archive_entry_size(e)) > opt_.max_entry_size)
+      throw too_big();
     uint64_t written = 0;
     UniqueFd f(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!f) throw_errno("create");
@@ -328,7 +340,8 @@ class Extractor {
       found = ::fstatat(tparent.get(), tlast.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
       if (found && S_ISDIR(st.st_mode)) throw Error("hardlink to directory " + target);
       // A whiteout this layer made means the target is deleted, not a device to link to.
-      if (found && S_ISCHR(st.st_mode) && st.st_rdev == 0) throw Error("hardlink to " + target + ", which this layer deletes");
+      if (found && S_ISCHR(st.st_mode) && st.st_rdev == 0)
+        throw Error("hardlink to " + target + ", which this layer deletes");
     } catch (const Error& e) {
       if (e.code() != ENOENT && e.code() != ENOTDIR) throw;
     }
@@ -403,7 +416,8 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
     throw Error(what + ": " + (msg ? msg : "unknown error"));
   };
 
-  if (archive_read_open(outer.get(), &s, nullptr, read_compressed, nullptr) != ARCHIVE_OK) fail(outer.get(), "open layer");
+  if (archive_read_open(outer.get(), &s, nullptr, read_compressed, nullptr) != ARCHIVE_OK)
+    fail(outer.get(), "open layer");
   archive_entry* raw_entry;
   UnpackResult res;
   int r = archive_read_next_header(outer.get(), &raw_entry);
@@ -413,7 +427,8 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
   } else {
     if (r < ARCHIVE_WARN) fail(outer.get(), "read layer");
     res.compression = archive_filter_count(outer.get()) > 1 ? archive_filter_name(outer.get(), 0) : "none";
-    if (archive_read_open(tar.get(), &s, nullptr, read_decompressed, nullptr) != ARCHIVE_OK) fail(tar.get(), "read tar");
+    if (archive_read_open(tar.get(), &s, nullptr, read_decompressed, nullptr) != ARCHIVE_OK)
+      fail(tar.get(), "read tar");
     whiteouts.begin_layer();
     Extractor x(tar.get(), root_fd, whiteouts, s.error, options);
     archive_entry* e;

@@ -26,8 +26,8 @@ uint64_t max_layer_size_from_env();
 
 struct UnpackOptions {
   uint64_t max_size = kDefaultMaxLayerSize;  // decompressed bytes
-  int copy_fd = -1;               // when >= 0, the raw input bytes are also written here
-  int64_t expected_size = -1;     // when >= 0, more input bytes than this is an error
+  int copy_fd = -1;                          // when >= 0, the raw input bytes are also written here
+  int64_t expected_size = -1;                // when >= 0, more input bytes than this is an error
   // Called every few MiB with the input bytes consumed so far (for progress displays).
   std::function<void(uint64_t)> progress;
   // When set, only entries (cleaned path, size) it accepts are written; the rest are read
@@ -42,10 +42,10 @@ struct UnpackOptions {
 };
 
 struct UnpackResult {
-  Digest digest;         // sha256 of the input bytes (the blob digest)
-  Digest diff_id;        // sha256 of the decompressed tar stream
-  uint64_t size = 0;     // input bytes
-  uint64_t diff_size = 0;  // decompressed bytes
+  Digest digest;            // sha256 of the input bytes (the blob digest)
+  Digest diff_id;           // sha256 of the decompressed tar stream
+  uint64_t size = 0;        // input bytes
+  uint64_t diff_size = 0;   // decompressed bytes
   std::string compression;  // "gzip", "zstd", "none", or what libarchive names
 };
 

@@ -77,7 +77,8 @@ bool needs_layers(const Store& store, const std::vector<SourceImage>& images) {
       for (size_t i = 0; i < chains.size(); ++i) {
         auto existing = store.layer(chains[i]);
         const auto& sl = img.layers[i];
-        if (!existing || !store.has_blob(existing->digest) || (sl.digest && *sl.digest != existing->digest)) return true;
+        if (!existing || !store.has_blob(existing->digest) || (sl.digest && *sl.digest != existing->digest))
+          return true;
       }
     } catch (const Error&) {
       return true;
@@ -99,7 +100,8 @@ struct Loader {
     std::string dir = work + "/layer-" + std::to_string(seq++);
     mkdir_p(dir + "/diff", 0755);
     std::vector<UniqueFd> lowers;
-    for (size_t j = i; j-- > 0;) lowers.push_back(open_file(store.layer_path(chains[j]) + "/diff", O_PATH | O_DIRECTORY));
+    for (size_t j = i; j-- > 0;)
+      lowers.push_back(open_file(store.layer_path(chains[j]) + "/diff", O_PATH | O_DIRECTORY));
     OverlayWhiteouts ws(std::move(lowers));
     UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
     std::string blob_tmp = dir + ".blob";
@@ -143,7 +145,8 @@ struct Loader {
   }
 
   LoadedImage load_checked(const ImageSource& source, const SourceImage& img) {
-    ImageConfig cfg = with_context("config " + img.config_digest.str(), [&] { return parse_image_config(img.config_json); });
+    ImageConfig cfg =
+        with_context("config " + img.config_digest.str(), [&] { return parse_image_config(img.config_json); });
     if (img.layers.size() != cfg.diff_ids.size())
       throw Error("manifest lists " + std::to_string(img.layers.size()) + " layers but the config has " +
                   std::to_string(cfg.diff_ids.size()) + " diff_ids");
@@ -154,7 +157,8 @@ struct Loader {
       man = *img.manifest;
     } else {
       man.media_type = media::docker_manifest;
-      man.config = Descriptor{img.config_media_type, img.config_digest, static_cast<int64_t>(img.config_json.size()), {}, {}};
+      man.config =
+          Descriptor{img.config_media_type, img.config_digest, static_cast<int64_t>(img.config_json.size()), {}, {}};
     }
     ImageRecord rec;
     LoadedImage out;
@@ -170,13 +174,13 @@ struct Loader {
         try {
           in = source.open(sl.path);
         } catch (const Error& e) {
-          if (e.code() == ENOENT)
-            throw Error("layer blob " + (sl.digest ? sl.digest->str() : sl.path) + " is missing");
+          if (e.code() == ENOENT) throw Error("layer blob " + (sl.digest ? sl.digest->str() : sl.path) + " is missing");
           throw;
         }
         std::string what = "layer " + (sl.digest ? sl.digest->str() : sl.path);
         spdlog::debug("unpacking {}", what);
-        lr = with_context(what, [&] { return unpack(std::move(in), chains, i, cfg.diff_ids[i], sl, docker, img.layers.size()); });
+        lr = with_context(
+            what, [&] { return unpack(std::move(in), chains, i, cfg.diff_ids[i], sl, docker, img.layers.size()); });
         ++out.layers_unpacked;
       }
       rec.layers.push_back(lr);
@@ -224,10 +228,12 @@ std::vector<LoadedImage> load(const Store& store, const std::string& path, const
       for (const auto& n : img.names) with_context("load " + path, [&] { normalize_name(n); });
   if (archive && needs_layers(store, images)) extract_archive(path, src, Pass::big);
   if (options.name && images.size() != 1)
-    throw Error("load " + path + ": --name needs an archive with one image, this one has " + std::to_string(images.size()));
+    throw Error("load " + path + ": --name needs an archive with one image, this one has " +
+                std::to_string(images.size()));
   Loader loader{store, options, work.path()};
   std::vector<LoadedImage> out;
-  for (const auto& img : images) out.push_back(with_context("load " + path, [&] { return loader.load_one(*source, img); }));
+  for (const auto& img : images)
+    out.push_back(with_context("load " + path, [&] { return loader.load_one(*source, img); }));
   return out;
 }
 
@@ -252,8 +258,9 @@ LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const
     UnpackResult res = unpack_layer(in.get(), diff.get(), ws, uo);
     blob.reset();
 
-    LayerRecord lr{res.diff_id, res.diff_id, res.digest, layer_media_type(res.compression, false),
-                   static_cast<int64_t>(res.size), res.diff_size};
+    LayerRecord lr{
+        res.diff_id,  res.diff_id, res.digest, layer_media_type(res.compression, false), static_cast<int64_t>(res.size),
+        res.diff_size};
     std::string now = now_rfc3339();
     Platform host = host_platform();
     nlohmann::json cfg = {{"architecture", host.architecture},
@@ -265,7 +272,8 @@ LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const
     std::string config_json = cfg.dump();
     Manifest man;
     man.media_type = media::oci_manifest;
-    man.config = Descriptor{std::string(media::oci_config), sha256_of(config_json), static_cast<int64_t>(config_json.size()), {}, {}};
+    man.config = Descriptor{
+        std::string(media::oci_config), sha256_of(config_json), static_cast<int64_t>(config_json.size()), {}, {}};
     man.layers.push_back(Descriptor{lr.media_type, lr.digest, lr.size, {}, {}});
     std::string manifest_json = manifest_to_json(man);
 

@@ -19,16 +19,16 @@
 namespace kiln::image {
 
 struct LoadProgress {
-  size_t layer = 0;        // 1-based index of the layer being read
-  size_t layers = 0;       // layers of the image
-  uint64_t bytes = 0;      // input bytes read so far, all layers of this load
-  bool done = false;       // last call of an image
+  size_t layer = 0;    // 1-based index of the layer being read
+  size_t layers = 0;   // layers of the image
+  uint64_t bytes = 0;  // input bytes read so far, all layers of this load
+  bool done = false;   // last call of an image
 };
 
 struct LoadOptions {
-  std::optional<std::string> name;       // replaces the names found in the archive
-  std::optional<Platform> platform;      // default: host_platform()
-  uint64_t max_layer_size = 0;           // 0: max_layer_size_from_env()
+  std::optional<std::string> name;   // replaces the names found in the archive
+  std::optional<Platform> platform;  // default: host_platform()
+  uint64_t max_layer_size = 0;       // 0: max_layer_size_from_env()
   std::function<void(const LoadProgress&)> progress;
 };
 

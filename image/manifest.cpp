@@ -106,7 +106,6 @@ Platform host_platform() {
 #endif
 }
 
-
 Manifest parse_manifest(std::string_view text) {
   constexpr std::string_view what = "manifest";
   json j = parse_json(text, what);

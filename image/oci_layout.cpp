@@ -102,6 +102,8 @@ class OciLayout : public ImageSource {
 
 }  // namespace
 
-std::unique_ptr<ImageSource> make_oci_layout_source(UniqueFd dir) { return std::make_unique<OciLayout>(std::move(dir)); }
+std::unique_ptr<ImageSource> make_oci_layout_source(UniqueFd dir) {
+  return std::make_unique<OciLayout>(std::move(dir));
+}
 
 }  // namespace kiln::image

@@ -33,7 +33,8 @@ bool path_component(std::string_view c) {
   while (i < c.size()) {
     if (c[i] == '.') ++i;
     else if (c[i] == '_') i += (i + 1 < c.size() && c[i + 1] == '_') ? 2 : 1;
-    else if (c[i] == '-') while (i < c.size() && c[i] == '-') ++i;
+    else if (c[i] == '-')
+      while (i < c.size() && c[i] == '-') ++i;
     else return false;
     if (!run()) return false;
   }

@@ -88,8 +88,11 @@ bool dotenv_has_secret(std::string_view text) {
     std::string_view key = line.substr(0, eq);
     while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
     std::string_view value = line.substr(eq + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '"' || value.front() == '\'')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '"' || value.back() == '\'' || value.back() == ' ')) value.remove_suffix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '"' || value.front() == '\''))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '"' || value.back() == '\'' || value.back() == ' '))
+      value.remove_suffix(1);
     if (!value.empty() && credential_like_name(key)) return true;
   }
   return false;
@@ -165,8 +168,8 @@ std::string read_config_file(int fd) {
 // read to its end (streamed, never whole in memory, except small config files).
 std::string classify(const std::string& rel, const std::string& name, int dirfd, const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return {};
-  if (name == "id_rsa" || name == "id_dsa" || name == "id_ecdsa" || name == "id_ed25519" ||
-      name == "id_ecdsa_sk" || name == "id_ed25519_sk")
+  if (name == "id_rsa" || name == "id_dsa" || name == "id_ecdsa" || name == "id_ed25519" || name == "id_ecdsa_sk" ||
+      name == "id_ed25519_sk")
     return "ssh-private-key";
   if (ends_with(rel, "/.aws/credentials") || rel == ".aws/credentials") return "aws-credentials";
   if (name == ".git-credentials") return st.st_size > 0 ? "git-credentials" : "";
@@ -198,7 +201,7 @@ std::string classify(const std::string& rel, const std::string& name, int dirfd,
 // directory entry, never a symlink) and checks it is the same directory as before.
 void walk(int root_fd, std::vector<SecretFinding>& out) {
   struct Frame {
-    std::string rel;                   // "" for the layer root
+    std::string rel;  // "" for the layer root
     dev_t dev;
     ino_t ino;
     std::vector<std::string> subdirs;  // still to visit, in reverse order

@@ -12,7 +12,7 @@ class StoreLock {
  public:
   enum class Mode { shared, exclusive };
   StoreLock(const std::string& path, Mode mode);  // blocks until granted
-  // Released when the fd closes.
+                                                  // Released when the fd closes.
 
  private:
   UniqueFd fd_;

@@ -30,7 +30,8 @@ constexpr std::size_t kMaxDbSize = 4 << 20;
 // comes from the image: bounded, regular, never waited on (read_regular_in_root).
 std::vector<std::vector<std::string>> read_db(int root, const char* path) {
   std::vector<std::vector<std::string>> out;
-  std::optional<std::string> text = with_context(std::string("the image's ") + path, [&] { return read_regular_in_root(root, path, kMaxDbSize); });
+  std::optional<std::string> text =
+      with_context(std::string("the image's ") + path, [&] { return read_regular_in_root(root, path, kMaxDbSize); });
   if (!text) return out;
   std::istringstream in(*text);
   std::string line;
@@ -57,7 +58,9 @@ ResolvedUser resolve_user(int root, const std::string& spec) {
   auto colon = spec.find(':');
   std::string user = spec.substr(0, colon);
   std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  auto all_digits = [](const std::string& t) { return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos; };
+  auto all_digits = [](const std::string& t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+  };
   if (all_digits(user)) parse_id(user, "uid");
   if (all_digits(group)) parse_id(group, "gid");
   auto passwd = read_db(root, "/etc/passwd");

@@ -33,9 +33,7 @@ class WhiteoutStrategy {
 
   // A hardlink names a target that is not in the root. The overlay store may find it in a
   // lower layer and copy it up as `name` in parent_fd; returns false when it cannot.
-  virtual bool copy_up(const std::string& /*target*/, int /*parent_fd*/, const std::string& /*name*/) {
-    return false;
-  }
+  virtual bool copy_up(const std::string& /*target*/, int /*parent_fd*/, const std::string& /*name*/) { return false; }
 
  protected:
   // Paths this layer wrote: whiteouts and opaque markers act on lower layers only, so they

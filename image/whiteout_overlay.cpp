@@ -36,7 +36,7 @@ bool OverlayWhiteouts::copy_up(const std::string& target, int parent_fd, const s
       src = open_in_root(lower.get(), target, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     } catch (const Error& e) {
       if (e.code() == ENOENT || e.code() == ENOTDIR) continue;  // not in this layer: look lower
-      if (e.code() == ELOOP) return false;                     // a symlink: not a file to link to
+      if (e.code() == ELOOP) return false;                      // a symlink: not a file to link to
       throw;
     }
     struct stat st;

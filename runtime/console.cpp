@@ -31,7 +31,8 @@ void send_console_master(const std::string& socket_path, int master_fd) {
     throw_errno("connect to console socket " + socket_path);
   // runc sends the pty's name as the payload; clients only read the fd.
   static const char name[] = "/dev/ptmx";
-  with_context("send pty to console socket " + socket_path, [&] { send_with_fd(sock.get(), name, sizeof name - 1, master_fd); });
+  with_context("send pty to console socket " + socket_path,
+               [&] { send_with_fd(sock.get(), name, sizeof name - 1, master_fd); });
 }
 
 namespace {
@@ -92,7 +93,8 @@ int relay_terminal(int master_fd, pid_t pid) {
       }
       return exit_status_from_wait(status);
     }
-    struct pollfd fds[3] = {{sfd.get(), POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}, {master_open ? master_fd : -1, POLLIN, 0}};
+    struct pollfd fds[3] = {
+        {sfd.get(), POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}, {master_open ? master_fd : -1, POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0 && errno != EINTR) throw_errno("poll terminal");
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;

@@ -37,7 +37,6 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-
 namespace kiln::runtime {
 namespace {
 
@@ -69,12 +68,7 @@ void join_namespaces(const Spec& spec) {
   }
 }
 
-
-void write_oom_score_adj(int value) {
-  write_file("/proc/self/oom_score_adj", std::to_string(value));
-}
-
-
+void write_oom_score_adj(int value) { write_file("/proc/self/oom_score_adj", std::to_string(value)); }
 
 // move_mount(2) the detached mount fd onto destination inside the rootfs.
 void attach_detached_mount(int rootfs_fd, int mount_fd, const std::string& destination) {

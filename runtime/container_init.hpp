@@ -18,7 +18,7 @@ struct InitConfig {
   bool no_pivot = false;
   bool new_session_keyring = true;  // a fresh anonymous session keyring (unless --no-new-keyring)
   int preserve_fds = 0;
-  int exec_fifo_fd = -1;       // create: wait for `start` by reading one byte from it
+  int exec_fifo_fd = -1;         // create: wait for `start` by reading one byte from it
   bool pause_for_hooks = false;  // prestart/createRuntime hooks exist: stop before pivot_root
   bool setgroups_allowed = true;
   bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
@@ -27,7 +27,8 @@ struct InitConfig {
   bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
   int unshare_flags = 0;
   const SeccompProgram* seccomp = nullptr;
-  std::vector<std::pair<int, std::string>> detached_mounts;  // fd -> destination in the rootfs  // loaded as late as possible before execve
+  std::vector<std::pair<int, std::string>>
+      detached_mounts;  // fd -> destination in the rootfs  // loaded as late as possible before execve
   // Steps supplied by the lifecycle layer (seccomp, hooks); each may be empty.
   std::function<void()> create_container_hooks;  // in the container's namespaces, before pivot_root
   std::function<void()> start_container_hooks;   // after start, before execve

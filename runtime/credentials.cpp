@@ -66,7 +66,8 @@ void apply_user_and_capabilities(const Process& process, bool setgroups_allowed)
   gid_t rg, eg, sg;
   if (::getresuid(&ru, &eu, &su) != 0 || ::getresgid(&rg, &eg, &sg) != 0) throw_errno("read our ids");
   if (ru != u.uid || eu != u.uid || su != u.uid || rg != u.gid || eg != u.gid || sg != u.gid)
-    throw Error("switch to uid " + std::to_string(u.uid) + " gid " + std::to_string(u.gid) + ": the ids did not change", EPERM);
+    throw Error("switch to uid " + std::to_string(u.uid) + " gid " + std::to_string(u.gid) + ": the ids did not change",
+                EPERM);
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) throw_errno("prctl PR_SET_KEEPCAPS");
 
   CapState state;

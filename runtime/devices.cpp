@@ -17,9 +17,12 @@ namespace {
 
 mode_t type_bits(char type) {
   switch (type) {
-    case 'b': return S_IFBLK;
-    case 'p': return S_IFIFO;
-    default: return S_IFCHR;
+    case 'b':
+      return S_IFBLK;
+    case 'p':
+      return S_IFIFO;
+    default:
+      return S_IFCHR;
   }
 }
 
@@ -66,8 +69,9 @@ void create_devices(const Spec& spec, int rootfs_fd, bool in_user_namespace) {
   // A /dev bind-mounted from the host already has its nodes.
   bool dev_is_bind = false;
   for (const Mount& m : spec.mounts)
-    if (m.destination == "/dev" && (m.type == "bind" || std::find(m.options.begin(), m.options.end(), "bind") != m.options.end() ||
-                                    std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end()))
+    if (m.destination == "/dev" &&
+        (m.type == "bind" || std::find(m.options.begin(), m.options.end(), "bind") != m.options.end() ||
+         std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end()))
       dev_is_bind = true;
   if (!dev_is_bind) {
     for (const Device& d : default_devices()) {

@@ -112,7 +112,6 @@ struct ExecChild {
   }
 }
 
-
 }  // namespace
 
 int exec_in_container(const ExecOptions& o) {
@@ -135,11 +134,13 @@ int exec_in_container(const ExecOptions& o) {
   for (const auto& ns : spec.linux.namespaces)
     if (ns.type != "pid") flags |= ns.clone_flag;
   // The pid namespace is joined by us: it only changes where our children are born.
-  if (spec.linux.has_namespace("pid") && ::setns(pidfd, CLONE_NEWPID) != 0) throw_errno("join pid namespace of " + o.id);
+  if (spec.linux.has_namespace("pid") && ::setns(pidfd, CLONE_NEWPID) != 0)
+    throw_errno("join pid namespace of " + o.id);
 
   auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
   std::vector<cgroups::Manager::JoinFile> join_files = cgroup->open_join_files();
-  ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd, &join_files, flags, st.has_user_namespace, o.preserve_fds};
+  ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd,         &join_files,
+                  flags, st.has_user_namespace,         o.preserve_fds};
   sigset_t old;
   block_forwarded_signals(&old);
 

@@ -80,7 +80,8 @@ struct ChildSetup {
     ::execve(path, s.argv.data(), s.envp.data());
     e = errno;
   }
-  if (report >= 0) [[maybe_unused]] auto n = ::write(report, &e, sizeof e);
+  if (report >= 0) [[maybe_unused]]
+    auto n = ::write(report, &e, sizeof e);
   ::_exit(127);
 }
 
@@ -145,7 +146,8 @@ Hooks parse_hooks(const json& hooks_obj) {
     if (it == hooks_obj.end() || it->is_null()) return;
     std::string field = std::string("hooks.") + name;
     if (!it->is_array()) fail(field, "must be an array");
-    for (std::size_t i = 0; i < it->size(); ++i) into.push_back(parse_hook((*it)[i], field + "[" + std::to_string(i) + "]"));
+    for (std::size_t i = 0; i < it->size(); ++i)
+      into.push_back(parse_hook((*it)[i], field + "[" + std::to_string(i) + "]"));
   };
   phase("prestart", hooks.prestart);
   phase("createRuntime", hooks.createRuntime);

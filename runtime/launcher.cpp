@@ -155,9 +155,9 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
         continue;
       }
       if (msg.type == SyncType::ready) break;
-      if (msg.type == SyncType::error)
-        throw msg.to_error();
-      throw Error("sync: unexpected message " + std::to_string(static_cast<uint32_t>(msg.type)) + " from container init");
+      if (msg.type == SyncType::error) throw msg.to_error();
+      throw Error("sync: unexpected message " + std::to_string(static_cast<uint32_t>(msg.type)) +
+                  " from container init");
     }
     spdlog::debug("launch: init {} is ready", pid);
   } catch (...) {

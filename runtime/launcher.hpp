@@ -31,7 +31,7 @@ struct LaunchOptions {
 struct Launched {
   pid_t pid = -1;
   UniqueFd pidfd;
-  SyncChannel channel;  // run: send SyncType::start on it
+  SyncChannel channel;        // run: send SyncType::start on it
   UniqueFd seccomp_listener;  // SCMP_ACT_NOTIFY profiles: the filter's notify fd
   UniqueFd pty_master;        // process.terminal: the master side of the container's pty
 };

@@ -71,12 +71,14 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   validate_container_id(o.id);
   // Validate everything the config says before touching the system.
   Spec spec = o.config ? with_context("config", [&] { return parse_spec(*o.config, o.bundle); }) : load_spec(o.bundle);
-  cgroups::Resources resources = with_context("config.json", [&] { return cgroups::parse_resources(spec.linux.resources); });
+  cgroups::Resources resources =
+      with_context("config.json", [&] { return cgroups::parse_resources(spec.linux.resources); });
 
   Hooks hooks = with_context("config.json", [&] { return parse_hooks(spec.hooks); });
   std::optional<SeccompProgram> seccomp;
   if (!spec.linux.seccomp.is_null())
-    seccomp = with_context("config.json", [&] { return prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache"); });
+    seccomp =
+        with_context("config.json", [&] { return prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache"); });
 
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
@@ -94,7 +96,8 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   lo.cgroup = cgroup.get();
   lo.seccomp = seccomp ? &*seccomp : nullptr;
   for (const auto& m : o.detached_mounts) {
-    if (m.destination.empty() || m.destination[0] != '/') throw Error("detached mount destination " + m.destination + ": must be absolute");
+    if (m.destination.empty() || m.destination[0] != '/')
+      throw Error("detached mount destination " + m.destination + ": must be absolute");
     lo.detached_mounts.emplace_back(m.fd, m.destination);
   }
 
@@ -159,7 +162,6 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   }
   return {std::move(launched), std::move(st), std::move(cgroup)};
 }
-
 
 }  // namespace
 

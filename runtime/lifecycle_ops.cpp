@@ -36,8 +36,7 @@ void signal_process(const ContainerState& st, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
 }
 
-void run_hooks_warning(const ContainerState& st, Status status, const char* phase,
-                       std::vector<Hook> Hooks::*which) {
+void run_hooks_warning(const ContainerState& st, Status status, const char* phase, std::vector<Hook> Hooks::*which) {
   try {
     Hooks hooks = parse_hooks(st.hooks);
     const auto& list = hooks.*which;
@@ -50,8 +49,12 @@ void run_hooks_warning(const ContainerState& st, Status status, const char* phas
 
 }  // namespace
 
-void run_poststart_hooks(const ContainerState& st) { run_hooks_warning(st, Status::running, "poststart", &Hooks::poststart); }
-void run_poststop_hooks(const ContainerState& st) { run_hooks_warning(st, Status::stopped, "poststop", &Hooks::poststop); }
+void run_poststart_hooks(const ContainerState& st) {
+  run_hooks_warning(st, Status::running, "poststart", &Hooks::poststart);
+}
+void run_poststop_hooks(const ContainerState& st) {
+  run_hooks_warning(st, Status::stopped, "poststop", &Hooks::poststop);
+}
 
 void start_container(const std::string& root, const std::string& id) {
   StateDir dir(root, id);
@@ -73,7 +76,8 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
   StateDir dir(root, id);
   ContainerState st = dir.load();
   Status status = current_status(dir, st);
-  if (status == Status::stopped && !all) throw Error("cannot signal container " + id + ": container not running", ESRCH);
+  if (status == Status::stopped && !all)
+    throw Error("cannot signal container " + id + ": container not running", ESRCH);
   if (all) {
     auto mgr = cgroups::make_manager(st.cgroups_path, id);
     mgr->kill_all(sig);
@@ -112,7 +116,8 @@ void delete_container(const std::string& root, const std::string& id, bool force
     // created containers are killed without --force, like runc.
     if (status == Status::paused) mgr->thaw();
     ::kill(st.pid, SIGKILL);
-    if (!wait_gone(st.pid, st.pid_start_time, 5000)) throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
+    if (!wait_gone(st.pid, st.pid_start_time, 5000))
+      throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
   }
   mgr->destroy();
   run_poststop_hooks(st);

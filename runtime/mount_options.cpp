@@ -15,19 +15,32 @@ struct FlagOption {
 };
 
 constexpr std::array<FlagOption, 26> kFlags{{
-    {"ro", false, MS_RDONLY},         {"rw", true, MS_RDONLY},
-    {"nosuid", false, MS_NOSUID},     {"suid", true, MS_NOSUID},
-    {"nodev", false, MS_NODEV},       {"dev", true, MS_NODEV},
-    {"noexec", false, MS_NOEXEC},     {"exec", true, MS_NOEXEC},
-    {"sync", false, MS_SYNCHRONOUS},  {"async", true, MS_SYNCHRONOUS},
-    {"dirsync", false, MS_DIRSYNC},   {"remount", false, MS_REMOUNT},
-    {"mand", false, MS_MANDLOCK},     {"nomand", true, MS_MANDLOCK},
-    {"noatime", false, MS_NOATIME},   {"atime", true, MS_NOATIME},
-    {"nodiratime", false, MS_NODIRATIME}, {"diratime", true, MS_NODIRATIME},
-    {"relatime", false, MS_RELATIME}, {"norelatime", true, MS_RELATIME},
-    {"strictatime", false, MS_STRICTATIME}, {"nostrictatime", true, MS_STRICTATIME},
-    {"bind", false, MS_BIND},         {"rbind", false, MS_BIND | MS_REC},
-    {"silent", false, MS_SILENT},     {"loud", true, MS_SILENT},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"noatime", false, MS_NOATIME},
+    {"atime", true, MS_NOATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"bind", false, MS_BIND},
+    {"rbind", false, MS_BIND | MS_REC},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
 }};
 
 constexpr std::array<std::pair<std::string_view, unsigned long>, 8> kPropagation{{
@@ -43,10 +56,10 @@ constexpr std::array<std::pair<std::string_view, unsigned long>, 8> kPropagation
 
 // Options that need mount_setattr (recursive attributes, id-mapped mounts) or are runtime
 // hints; accepted and ignored rather than passed to the filesystem as data.
-constexpr std::array<std::string_view, 19> kIgnored{{
-    "tmpcopyup", "idmap", "ridmap", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
-    "rnoatime", "ratime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnodiratime",
-    "rdiratime", "nosymfollow"}};
+constexpr std::array<std::string_view, 19> kIgnored{{"tmpcopyup", "idmap", "ridmap", "rrw", "rnosuid", "rsuid",
+                                                     "rnodev", "rdev", "rnoexec", "rexec", "rnoatime", "ratime",
+                                                     "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
+                                                     "rnodiratime", "rdiratime", "nosymfollow"}};
 
 }  // namespace
 

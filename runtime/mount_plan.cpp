@@ -15,8 +15,8 @@
 namespace kiln::runtime {
 namespace {
 
-constexpr unsigned long kBindAttrs = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-                                     MS_RELATIME | MS_STRICTATIME;
+constexpr unsigned long kBindAttrs =
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
 
 void plan_cgroup_mount(const Spec& spec, const Mount& m, const MountOptions& opts,
                        const std::map<std::string, std::string>& cgroup_paths, const std::string& cgroup_root,
@@ -27,12 +27,14 @@ void plan_cgroup_mount(const Spec& spec, const Mount& m, const MountOptions& opt
     if (spec.linux.has_namespace("cgroup")) {
       plan.push_back({"cgroup2", m.destination, "cgroup2", attrs, 0, opts.propagation, "", false, false});
     } else {
-      plan.push_back({cgroup_paths.begin()->second, m.destination, "", MS_BIND | MS_REC, attrs, opts.propagation, "", true, false});
+      plan.push_back({cgroup_paths.begin()->second, m.destination, "", MS_BIND | MS_REC, attrs, opts.propagation, "",
+                      true, false});
     }
     return;
   }
   // v1 / hybrid: a tmpfs holding one bind per hierarchy, each showing only the container's cgroup.
-  plan.push_back({"tmpfs", m.destination, "tmpfs", (attrs & ~MS_RDONLY), 0, opts.propagation, "mode=755", false, false});
+  plan.push_back(
+      {"tmpfs", m.destination, "tmpfs", (attrs & ~MS_RDONLY), 0, opts.propagation, "mode=755", false, false});
   for (const auto& [name, host_path] : cgroup_paths) {
     std::string rest = host_path.substr(cgroup_root.size() + 1);
     std::string hierarchy = rest.substr(0, rest.find('/'));
@@ -57,8 +59,8 @@ void verify_kernel_mount(int rootfs_fd, const MountStep& step) {
   if (::fstatfs(fd.get(), &fs) != 0) throw_errno("statfs " + step.destination);
   if (fs.f_type != magic) throw Error(step.destination + " is not " + step.fstype + " after mounting it", EXDEV);
   struct statx sx {};
-  if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 && (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-      !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+  if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
+      (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
     throw Error(step.destination + " is not the root of the " + step.fstype + " mount", EXDEV);
 }
 
@@ -84,8 +86,8 @@ UniqueFd mount_target(int rootfs_fd, const MountStep& step) {
 }  // namespace
 
 bool MountStep::kernel_fs() const {
-  static const char* const types[] = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "securityfs",
-                                      "debugfs", "tracefs", "bpf", "configfs", "fusectl", "binfmt_misc"};
+  static const char* const types[] = {"proc",    "sysfs",   "devpts", "mqueue",   "cgroup",  "cgroup2",    "securityfs",
+                                      "debugfs", "tracefs", "bpf",    "configfs", "fusectl", "binfmt_misc"};
   for (const char* t : types)
     if (fstype == t) return true;
   return false;
@@ -132,7 +134,8 @@ void apply_mount_plan(const MountPlan& plan, int rootfs_fd) {
     with_context("mount " + step.describe(), [&] {
       if (step.flags & MS_REMOUNT) {
         UniqueFd target = open_in_root(rootfs_fd, step.destination, O_PATH | O_DIRECTORY);
-        if (::mount(nullptr, proc_fd_path(target.get()).c_str(), nullptr, MS_REMOUNT | MS_BIND | step.remount_flags, nullptr) != 0)
+        if (::mount(nullptr, proc_fd_path(target.get()).c_str(), nullptr, MS_REMOUNT | MS_BIND | step.remount_flags,
+                    nullptr) != 0)
           throw_errno("remount");
         return;
       }

@@ -12,10 +12,10 @@
 namespace kiln::runtime {
 
 struct MountStep {
-  std::string source;       // host path for binds; fs name otherwise
-  std::string destination;  // inside the rootfs
-  std::string fstype;       // empty for binds
-  unsigned long flags = 0;  // for mount(2) (binds: MS_BIND [| MS_REC])
+  std::string source;               // host path for binds; fs name otherwise
+  std::string destination;          // inside the rootfs
+  std::string fstype;               // empty for binds
+  unsigned long flags = 0;          // for mount(2) (binds: MS_BIND [| MS_REC])
   unsigned long remount_flags = 0;  // binds: attributes applied by a second MS_REMOUNT (ro, nosuid ...)
   unsigned long propagation = 0;
   std::string data;

@@ -31,7 +31,8 @@ void enter_cwd(const std::string& cwd) {
   if (::chdir(cwd.c_str()) != 0) throw_errno("chdir to process.cwd " + cwd);
   char buf[4096];
   // A cwd outside our root shows as "(unreachable)/..." or fails: refuse it (CVE-2024-21626).
-  if (!::getcwd(buf, sizeof buf) || buf[0] != '/') throw Error("process.cwd " + cwd + ": resolves outside the container");
+  if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
+    throw Error("process.cwd " + cwd + ": resolves outside the container");
 }
 
 }  // namespace

@@ -21,9 +21,7 @@
 namespace kiln::runtime {
 namespace {
 
-unsigned long propagation_flags(const std::string& name) {
-  return parse_mount_options({name}).propagation;
-}
+unsigned long propagation_flags(const std::string& name) { return parse_mount_options({name}).propagation; }
 
 // Flags a bind remount must keep: in a user namespace the kernel refuses to clear locked ones.
 unsigned long current_mount_flags(const char* path) {
@@ -94,7 +92,8 @@ void mask_path(const std::string& path) {
   if (S_ISDIR(st.st_mode)) {
     if (::mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, nullptr) != 0) throw_errno("mask " + path + " with tmpfs");
   } else {
-    if (::mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0) throw_errno("mask " + path + " with /dev/null");
+    if (::mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      throw_errno("mask " + path + " with /dev/null");
   }
 }
 
@@ -109,7 +108,8 @@ void make_readonly(const std::string& path) {
   UniqueFd again = open_protected_path(path);
   if (!again) throw Error("make " + path + " read-only: vanished", ENOENT);
   std::string t2 = proc_fd_path(again.get());
-  unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | current_mount_flags(t2.c_str());
+  unsigned long flags =
+      MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | current_mount_flags(t2.c_str());
   if (::mount(nullptr, t2.c_str(), nullptr, flags, nullptr) != 0) throw_errno("remount " + path + " read-only");
 }
 

@@ -18,5 +18,4 @@ UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_na
 void enter_rootfs(const Spec& spec, int rootfs_fd, bool no_pivot);
 void finish_rootfs(const Spec& spec);
 
-
 }  // namespace kiln::runtime

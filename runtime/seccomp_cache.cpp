@@ -39,8 +39,8 @@ Digest cache_key(const nlohmann::json& seccomp) {
   const scmp_version* v = seccomp_version();
   std::string material = seccomp.dump();
   material += '\0';
-  material += "libseccomp=" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-              std::to_string(v->micro);
+  material +=
+      "libseccomp=" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
   material += ";api=" + std::to_string(seccomp_api_get());
   material += ";arch=" + std::to_string(seccomp_arch_native());
   material += ";format=" + std::to_string(kFormatVersion);

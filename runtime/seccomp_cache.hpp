@@ -1,14 +1,13 @@
 // An on-disk cache of compiled seccomp programs. Compiling a profile with libseccomp costs
 // 8-18 ms per container start here; reading a cached program costs well under a millisecond.
 //
-// Key: SHA-256 (runtime/seccomp_sha256.hpp, not libcrypto: see there why) of the canonical linux.seccomp JSON (nlohmann's dump sorts object keys), the
-// libseccomp version, the kernel API level libseccomp detected, the native architecture and this
-// file format's version: anything that can change the generated BPF.
-// Entry: <dir>/<hex key>.bpf = header (magic, format version, flags, listener bit, instruction
-// count, the key, SHA-256 of the instructions) + the instructions. An entry that fails any check
-// is ignored, recompiled and rewritten (tmp + rename, so readers never see half a file).
-// The directory must be ours and not writable by group/others; otherwise the cache is bypassed,
-// because whoever can write there decides which filter containers get.
+// Key: SHA-256 (runtime/seccomp_sha256.hpp, not libcrypto: see there why) of the canonical linux.seccomp JSON
+// (nlohmann's dump sorts object keys), the libseccomp version, the kernel API level libseccomp detected, the native
+// architecture and this file format's version: anything that can change the generated BPF. Entry: <dir>/<hex key>.bpf =
+// header (magic, format version, flags, listener bit, instruction count, the key, SHA-256 of the instructions) + the
+// instructions. An entry that fails any check is ignored, recompiled and rewritten (tmp + rename, so readers never see
+// half a file). The directory must be ours and not writable by group/others; otherwise the cache is bypassed, because
+// whoever can write there decides which filter containers get.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

@@ -15,9 +15,7 @@ using nlohmann::json;
 
 constexpr std::string_view kField = "linux.seccomp";
 
-[[noreturn]] void fail(const std::string& field, const std::string& reason) {
-  throw Error(field + ": " + reason);
-}
+[[noreturn]] void fail(const std::string& field, const std::string& reason) { throw Error(field + ": " + reason); }
 
 const json* member(const json& obj, const char* key) {
   auto it = obj.find(key);

@@ -31,7 +31,7 @@ struct SeccompRule {
 
 struct SeccompProfile {
   SeccompAction default_action = SeccompAction::allow;
-  std::uint32_t default_errno_ret = 1;  // EPERM unless defaultErrnoRet says otherwise
+  std::uint32_t default_errno_ret = 1;       // EPERM unless defaultErrnoRet says otherwise
   std::vector<std::uint32_t> architectures;  // libseccomp SCMP_ARCH_* tokens
   unsigned int flags = 0;                    // SECCOMP_FILTER_FLAG_* from linux.seccomp.flags
   std::string listener_path;

@@ -58,7 +58,8 @@ T get_uint(const json& v, const std::string& field) {
   if (!v.is_number_integer() && !v.is_number_unsigned()) bad(field, "must be an integer");
   if (v.is_number_integer() && v.get<int64_t>() < 0) bad(field, "must not be negative");
   uint64_t n = v.get<uint64_t>();
-  if (n > static_cast<uint64_t>(std::numeric_limits<T>::max())) bad(field, "value " + std::to_string(n) + " is too large");
+  if (n > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+    bad(field, "value " + std::to_string(n) + " is too large");
   return static_cast<T>(n);
 }
 
@@ -195,7 +196,8 @@ void parse_linux(const json& lin, Spec& spec) {
       dev.path = get_string(require(d, "path", f), f + ".path");
       if (dev.path.empty() || dev.path[0] != '/') bad(f + ".path", "must be absolute: \"" + dev.path + "\"");
       std::string type = get_string(require(d, "type", f), f + ".type");
-      if (type != "c" && type != "b" && type != "u" && type != "p") bad(f + ".type", "unknown device type \"" + type + "\"");
+      if (type != "c" && type != "b" && type != "u" && type != "p")
+        bad(f + ".type", "unknown device type \"" + type + "\"");
       dev.type = type[0];
       if (dev.type != 'p') {
         dev.major = get_int(require(d, "major", f), f + ".major");
@@ -219,7 +221,8 @@ void parse_linux(const json& lin, Spec& spec) {
   out.readonly_paths = string_list(lin, "readonlyPaths", "linux");
   out.rootfs_propagation = opt_string(lin, "rootfsPropagation", "linux");
   if (!out.rootfs_propagation.empty()) {
-    static const char* allowed[] = {"private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"};
+    static const char* allowed[] = {"private", "rprivate", "slave",      "rslave",
+                                    "shared",  "rshared",  "unbindable", "runbindable"};
     bool ok = false;
     for (const char* a : allowed) ok = ok || out.rootfs_propagation == a;
     if (!ok) bad("linux.rootfsPropagation", "unknown propagation \"" + out.rootfs_propagation + "\"");
@@ -326,7 +329,8 @@ Process parse_process(const json& p, const std::string& where) {
       }
       lim.soft = get_uint<uint64_t>(require(r, "soft", f), f + ".soft");
       lim.hard = get_uint<uint64_t>(require(r, "hard", f), f + ".hard");
-      if (lim.soft > lim.hard) bad(f, "soft limit " + std::to_string(lim.soft) + " is above the hard limit " + std::to_string(lim.hard));
+      if (lim.soft > lim.hard)
+        bad(f, "soft limit " + std::to_string(lim.soft) + " is above the hard limit " + std::to_string(lim.hard));
       for (const auto& prev : out.rlimits)
         if (prev.resource == lim.resource) bad(f + ".type", "rlimit " + lim.name + " given twice");
       out.rlimits.push_back(lim);
@@ -348,7 +352,8 @@ Spec parse_spec(const json& config, const std::string& bundle) {
   Spec spec;
   spec.bundle = bundle;
   spec.oci_version = get_string(require(config, "ociVersion", "config"), "ociVersion");
-  if (spec.oci_version.rfind("1.", 0) != 0) bad("ociVersion", "unsupported version \"" + spec.oci_version + "\" (need 1.x)");
+  if (spec.oci_version.rfind("1.", 0) != 0)
+    bad("ociVersion", "unsupported version \"" + spec.oci_version + "\" (need 1.x)");
   const json& root = require(config, "root", "config");
   if (!root.is_object()) bad("root", "must be an object");
   spec.root_path = get_string(require(root, "path", "root"), "root.path");
@@ -385,7 +390,8 @@ Spec parse_spec(const json& config, const std::string& bundle) {
     if (!h->is_object()) bad("hooks", "must be an object");
     spec.hooks = *h;
   }
-  for (const auto& [k, v] : object_at(config, "annotations", "").items()) spec.annotations[k] = get_string(v, "annotations." + k);
+  for (const auto& [k, v] : object_at(config, "annotations", "").items())
+    spec.annotations[k] = get_string(v, "annotations." + k);
   return spec;
 }
 

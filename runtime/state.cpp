@@ -22,11 +22,16 @@ using json = nlohmann::json;
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::creating: return "creating";
-    case Status::created: return "created";
-    case Status::running: return "running";
-    case Status::paused: return "paused";
-    case Status::stopped: return "stopped";
+    case Status::creating:
+      return "creating";
+    case Status::created:
+      return "created";
+    case Status::running:
+      return "running";
+    case Status::paused:
+      return "paused";
+    case Status::stopped:
+      return "stopped";
   }
   return "stopped";
 }
@@ -41,7 +46,8 @@ void validate_container_id(const std::string& id) {
   }
 }
 
-StateDir::StateDir(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)), dir_(root_ + "/" + id_) {
+StateDir::StateDir(std::string root, std::string id)
+    : root_(std::move(root)), id_(std::move(id)), dir_(root_ + "/" + id_) {
   validate_container_id(id_);
 }
 
@@ -156,14 +162,9 @@ Status current_status(const StateDir& dir, const ContainerState& state) {
 }
 
 json state_to_oci_json(const ContainerState& s, Status status) {
-  json j = {{"ociVersion", kOciVersion},
-            {"id", s.id},
-            {"pid", status == Status::stopped ? 0 : s.pid},
-            {"status", status_name(status)},
-            {"bundle", s.bundle},
-            {"rootfs", s.rootfs},
-            {"created", s.created},
-            {"owner", s.owner}};
+  json j = {{"ociVersion", kOciVersion},     {"id", s.id},         {"pid", status == Status::stopped ? 0 : s.pid},
+            {"status", status_name(status)}, {"bundle", s.bundle}, {"rootfs", s.rootfs},
+            {"created", s.created},          {"owner", s.owner}};
   if (!s.annotations.empty()) j["annotations"] = s.annotations;
   return j;
 }

@@ -31,7 +31,7 @@ struct ContainerState {
   nlohmann::json hooks;  // poststart/poststop run by later commands
   bool has_user_namespace = false;
   std::vector<std::pair<std::string, std::string>> namespace_paths;  // joined by path
-  std::string seccomp_program;  // path of the cached filter, for exec
+  std::string seccomp_program;                                       // path of the cached filter, for exec
   bool no_new_privileges = false;
 };
 

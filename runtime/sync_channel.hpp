@@ -11,13 +11,13 @@
 namespace kiln::runtime {
 
 enum class SyncType : uint32_t {
-  go = 1,            // parent -> child: id maps written (cgroups joined if by pid); set up the container
-  create_hooks = 2,  // child -> parent: namespaces and mounts exist; run createRuntime hooks now
-  hooks_done = 3,    // parent -> child
-  ready = 4,         // child -> parent: everything is set up, waiting for start
-  start = 5,         // parent -> child (run): exec the process now
-  error = 6,         // child -> parent: setup failed (stage, errno, message)
-  pty_master = 7,    // child -> parent: the terminal's master fd rides along (SCM_RIGHTS)
+  go = 1,                // parent -> child: id maps written (cgroups joined if by pid); set up the container
+  create_hooks = 2,      // child -> parent: namespaces and mounts exist; run createRuntime hooks now
+  hooks_done = 3,        // parent -> child
+  ready = 4,             // child -> parent: everything is set up, waiting for start
+  start = 5,             // parent -> child (run): exec the process now
+  error = 6,             // child -> parent: setup failed (stage, errno, message)
+  pty_master = 7,        // child -> parent: the terminal's master fd rides along (SCM_RIGHTS)
   seccomp_listener = 8,  // child -> parent: the seccomp notify fd (SCM_RIGHTS)
 };
 

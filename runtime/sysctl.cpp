@@ -14,8 +14,8 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 // The IPC keys (ipc_namespace in the kernel): System V message queues, semaphores, shared memory.
 bool ipc_key(const std::string& key) {
-  static const char* const keys[] = {"kernel.msgmax",  "kernel.msgmnb",  "kernel.msgmni",         "kernel.sem",
-                                     "kernel.shmall",  "kernel.shmmax",  "kernel.shmmni",         "kernel.shm_rmid_forced"};
+  static const char* const keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                     "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
   for (const char* k : keys)
     if (key == k) return true;
   return starts_with(key, "fs.mqueue.");
@@ -27,7 +27,8 @@ bool private_namespace(const Linux& linux, const std::string& type) {
   const Namespace* ns = linux.find_namespace(type);
   if (!ns) return false;
   if (ns->path.empty()) return true;
-  struct stat mine {}, theirs {};
+  struct stat mine {
+  }, theirs{};
   if (::stat(("/proc/self/ns/" + std::string(type == "network" ? "net" : type)).c_str(), &mine) != 0) return true;
   if (::stat(ns->path.c_str(), &theirs) != 0) return true;  // joining fails later, with its own error
   return mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev;

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
   # libraries
   libseccomp-dev libcap-dev nlohmann-json3-dev libssl-dev libarchive-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev

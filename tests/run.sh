@@ -10,6 +10,10 @@ filter=${1:-}
 tests/install-deps.sh
 jobs=$(nproc)
 
+echo "== format (clang-format with .clang-format)"
+find common cgroups runtime image engine cli tests \( -name '*.cpp' -o -name '*.hpp' -o -name '*.c' \) -print0 |
+  xargs -0 clang-format --dry-run -Werror
+
 echo "== build (-O2, no debug info)"
 cmake -S . -B build -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" >/dev/null
 ninja -C build -j "$jobs"

@@ -29,7 +29,8 @@ kiln::cli::RegisterCommand reg("list", "list containers", [](CLI::App& sub) -> k
     for (const auto& c : all) {
       int pid = c.status == kiln::runtime::Status::stopped ? 0 : c.state.pid;
       std::printf("%-24s %-8d %-10s %-40s %-32s %s\n", c.state.id.c_str(), pid, kiln::runtime::status_name(c.status),
-                  c.state.bundle.c_str(), c.state.created.c_str(), c.state.owner.empty() ? "root" : c.state.owner.c_str());
+                  c.state.bundle.c_str(), c.state.created.c_str(),
+                  c.state.owner.empty() ? "root" : c.state.owner.c_str());
     }
     return 0;
   };

@@ -3,14 +3,15 @@
 #include "runtime/lifecycle.hpp"
 
 namespace {
-kiln::cli::RegisterCommand pause_reg("pause", "freeze every process of a container", [](CLI::App& sub) -> kiln::cli::Action {
-  auto id = std::make_shared<std::string>();
-  sub.add_option("id", *id, "container id")->required();
-  return [id] {
-    kiln::runtime::pause_container(kiln::cli::globals().root, *id);
-    return 0;
-  };
-});
+kiln::cli::RegisterCommand pause_reg("pause", "freeze every process of a container",
+                                     [](CLI::App& sub) -> kiln::cli::Action {
+                                       auto id = std::make_shared<std::string>();
+                                       sub.add_option("id", *id, "container id")->required();
+                                       return [id] {
+                                         kiln::runtime::pause_container(kiln::cli::globals().root, *id);
+                                         return 0;
+                                       };
+                                     });
 kiln::cli::RegisterCommand resume_reg("resume", "thaw a paused container", [](CLI::App& sub) -> kiln::cli::Action {
   auto id = std::make_shared<std::string>();
   sub.add_option("id", *id, "container id")->required();

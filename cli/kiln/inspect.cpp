@@ -26,8 +26,8 @@ std::optional<nlohmann::json> inspect_container(const std::string& ref) {
   }
   rt::RunRecord r = records.load(id);
   rt::RunStatus s = records.status(r);
-  nlohmann::json state = {{"Status", s.state}, {"Running", s.state == "running"}, {"StartedAt", r.started}, {"FinishedAt", r.finished},
-                          {"TimedOut", r.timed_out}, {"MonitorPid", r.monitor_pid}};
+  nlohmann::json state = {{"Status", s.state},        {"Running", s.state == "running"}, {"StartedAt", r.started},
+                          {"FinishedAt", r.finished}, {"TimedOut", r.timed_out},         {"MonitorPid", r.monitor_pid}};
   if (s.exit_code) state["ExitCode"] = *s.exit_code;
   try {
     kiln::runtime::StateDir sd(records.runtime_root(), id);
@@ -58,36 +58,41 @@ struct State {
   std::string image;
 };
 
-kiln::cli::RegisterCommand reg("inspect", "Show a container's state, or an image's config, layers and sizes, as JSON", [](CLI::App& sub) -> kiln::cli::Action {
-  auto s = std::make_shared<State>();
-  sub.add_option("NAME", s->image, "container or image: name or id")->required();
-  return [s] {
-    if (auto c = inspect_container(s->image)) {
-      std::printf("%s\n", nlohmann::json::array({*c}).dump(2).c_str());
-      return 0;
-    }
-    kiln::image::Store store(kiln::cli::globals().root);
-    auto img = store.resolve(s->image);
-    const auto& r = img.record;
-    nlohmann::json cfg = nlohmann::json::parse(img.config_json);
-    nlohmann::json layers = nlohmann::json::array();
-    for (const auto& l : r.layers)
-      layers.push_back({{"Digest", l.digest.str()}, {"DiffID", l.diff_id.str()}, {"ChainID", l.chain_id.str()},
-                        {"MediaType", l.media_type}, {"Size", l.size}, {"UncompressedSize", l.diff_size}});
-    nlohmann::json out = {{"Id", r.id.str()},
-                          {"RepoTags", r.names},
-                          {"ManifestDigest", r.manifest.str()},
-                          {"Created", r.created},
-                          {"Loaded", r.loaded},
-                          {"Architecture", cfg.value("architecture", "")},
-                          {"Os", cfg.value("os", "")},
-                          {"Config", cfg.value("config", nlohmann::json::object())},
-                          {"Layers", layers},
-                          {"Size", r.size()},
-                          {"UsedBy", store.pins(r.id)}};
-    std::printf("%s\n", nlohmann::json::array({out}).dump(2).c_str());
-    return 0;
-  };
-});
+kiln::cli::RegisterCommand reg("inspect", "Show a container's state, or an image's config, layers and sizes, as JSON",
+                               [](CLI::App& sub) -> kiln::cli::Action {
+                                 auto s = std::make_shared<State>();
+                                 sub.add_option("NAME", s->image, "container or image: name or id")->required();
+                                 return [s] {
+                                   if (auto c = inspect_container(s->image)) {
+                                     std::printf("%s\n", nlohmann::json::array({*c}).dump(2).c_str());
+                                     return 0;
+                                   }
+                                   kiln::image::Store store(kiln::cli::globals().root);
+                                   auto img = store.resolve(s->image);
+                                   const auto& r = img.record;
+                                   nlohmann::json cfg = nlohmann::json::parse(img.config_json);
+                                   nlohmann::json layers = nlohmann::json::array();
+                                   for (const auto& l : r.layers)
+                                     layers.push_back({{"Digest", l.digest.str()},
+                                                       {"DiffID", l.diff_id.str()},
+                                                       {"ChainID", l.chain_id.str()},
+                                                       {"MediaType", l.media_type},
+                                                       {"Size", l.size},
+                                                       {"UncompressedSize", l.diff_size}});
+                                   nlohmann::json out = {{"Id", r.id.str()},
+                                                         {"RepoTags", r.names},
+                                                         {"ManifestDigest", r.manifest.str()},
+                                                         {"Created", r.created},
+                                                         {"Loaded", r.loaded},
+                                                         {"Architecture", cfg.value("architecture", "")},
+                                                         {"Os", cfg.value("os", "")},
+                                                         {"Config", cfg.value("config", nlohmann::json::object())},
+                                                         {"Layers", layers},
+                                                         {"Size", r.size()},
+                                                         {"UsedBy", store.pins(r.id)}};
+                                   std::printf("%s\n", nlohmann::json::array({out}).dump(2).c_str());
+                                   return 0;
+                                 };
+                               });
 
 }  // namespace

@@ -42,7 +42,8 @@ kiln::cli::RegisterCommand reg("logs", "Show a container's output", [](CLI::App&
     rt::RunRecord r = records.load(id);
     auto path = records.log_path(id);
     if (!kiln::path_exists(path)) {
-      if (!r.detached) throw kiln::Error("container " + r.name + " ran in the foreground: its output went to the terminal");
+      if (!r.detached)
+        throw kiln::Error("container " + r.name + " ran in the foreground: its output went to the terminal");
       return 0;
     }
     kiln::UniqueFd fd = kiln::open_file(path, O_RDONLY);
@@ -50,7 +51,8 @@ kiln::cli::RegisterCommand reg("logs", "Show a container's output", [](CLI::App&
     while (o->follow) {
       bool running = true;
       try {
-        running = records.status(records.load(id)).state == "running" || records.status(records.load(id)).state == "created";
+        running =
+            records.status(records.load(id)).state == "running" || records.status(records.load(id)).state == "created";
       } catch (const kiln::Error&) {
         running = false;  // removed
       }

@@ -25,7 +25,8 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](CLI::App& sub) -> kil
     namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     if (!o->quiet)
-      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "CREATED");
+      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS",
+                  "CREATED");
     for (auto& r : records.list()) {
       try {
         rt::settle_orphaned(records, r);
@@ -44,8 +45,8 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](CLI::App& sub) -> kil
       cmd = "\"" + (o->no_trunc ? cmd : cut(cmd, 20)) + "\"";
       int64_t age = rt::seconds_since(r.created);
       std::string created = age < 0 ? "?" : rt::human_duration(age) + " ago";
-      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", id.c_str(), cut(r.name, 20).c_str(), cut(r.image, 20).c_str(),
-                  cmd.c_str(), rt::status_text(r, s).c_str(), created.c_str());
+      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", id.c_str(), cut(r.name, 20).c_str(),
+                  cut(r.image, 20).c_str(), cmd.c_str(), rt::status_text(r, s).c_str(), created.c_str());
     }
     return 0;
   };

@@ -33,8 +33,10 @@ kiln::cli::RegisterCommand reg("run", "Run a container from a local image", [](C
   sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
   sub.add_option("--network", f->network, "none (private, loopback only; default) or host");
   sub.add_option("--security-opt", f->security_opts, "seccomp=unconfined|FILE")->allow_extra_args(false);
-  sub.add_option("--ulimit", f->ulimits, "NAME=SOFT[:HARD] resource limit (core, nofile, nproc, ...)")->allow_extra_args(false);
-  sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")->allow_extra_args(false);
+  sub.add_option("--ulimit", f->ulimits, "NAME=SOFT[:HARD] resource limit (core, nofile, nproc, ...)")
+      ->allow_extra_args(false);
+  sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")
+      ->allow_extra_args(false);
   sub.add_option("IMAGE", f->image, "image name or id")->required();
   sub.prefix_command();  // everything after IMAGE is the command
   CLI::App* app = &sub;

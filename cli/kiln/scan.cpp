@@ -15,25 +15,29 @@ struct State {
   bool json = false;
 };
 
-kiln::cli::RegisterCommand reg("scan", "Report keys, passwords and tokens baked into an image (never their values)", [](CLI::App& sub) -> kiln::cli::Action {
-  auto s = std::make_shared<State>();
-  sub.add_option("IMAGE", s->image, "name or id")->required();
-  sub.add_flag("--json", s->json, "machine-readable output");
-  return [s] {
-    kiln::image::Store store(kiln::cli::globals().root);
-    auto lock = store.lock_shared();  // no rmi while we walk the layers
-    auto img = store.resolve(s->image);
-    auto findings = kiln::image::scan_image(store, img);
-    if (s->json) {
-      nlohmann::json out = {{"image", img.record.id.str()}, {"names", img.record.names}, {"findings", kiln::image::findings_json(findings)}};
-      std::printf("%s\n", out.dump(2).c_str());
-    } else if (findings.empty()) {
-      std::printf("no secrets found in %s\n", s->image.c_str());
-    } else {
-      for (const auto& f : findings) std::printf("%s\n", kiln::image::describe(f).c_str());
-    }
-    return findings.empty() ? 0 : 1;
-  };
-});
+kiln::cli::RegisterCommand reg("scan", "Report keys, passwords and tokens baked into an image (never their values)",
+                               [](CLI::App& sub) -> kiln::cli::Action {
+                                 auto s = std::make_shared<State>();
+                                 sub.add_option("IMAGE", s->image, "name or id")->required();
+                                 sub.add_flag("--json", s->json, "machine-readable output");
+                                 return [s] {
+                                   kiln::image::Store store(kiln::cli::globals().root);
+                                   auto lock = store.lock_shared();  // no rmi while we walk the layers
+                                   auto img = store.resolve(s->image);
+                                   auto findings = kiln::image::scan_image(store, img);
+                                   if (s->json) {
+                                     nlohmann::json out = {{"image", img.record.id.str()},
+                                                           {"names", img.record.names},
+                                                           {"findings", kiln::image::findings_json(findings)}};
+                                     std::printf("%s\n", out.dump(2).c_str());
+                                   } else if (findings.empty()) {
+                                     std::printf("no secrets found in %s\n", s->image.c_str());
+                                   } else {
+                                     for (const auto& f : findings)
+                                       std::printf("%s\n", kiln::image::describe(f).c_str());
+                                   }
+                                   return findings.empty() ? 0 : 1;
+                                 };
+                               });
 
 }  // namespace

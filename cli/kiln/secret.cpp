@@ -52,7 +52,8 @@ int list(const State& s) {
     return 0;
   }
   std::printf("%-32s %10s  %s\n", "NAME", "SIZE", "CREATED");
-  for (const auto& i : all) std::printf("%-32s %10llu  %s\n", i.name.c_str(), static_cast<unsigned long long>(i.size), i.created.c_str());
+  for (const auto& i : all)
+    std::printf("%-32s %10llu  %s\n", i.name.c_str(), static_cast<unsigned long long>(i.size), i.created.c_str());
   return 0;
 }
 
@@ -79,29 +80,30 @@ int remove(const State& s) {
   return rc;
 }
 
-kiln::cli::RegisterCommand reg("secret", "Manage secrets (values are never printed)", [](CLI::App& sub) -> kiln::cli::Action {
-  auto s = std::make_shared<State>();
-  sub.require_subcommand(1);
-  auto* c = sub.add_subcommand("create", "Create a secret from FILE, or from stdin with -");
-  c->add_option("NAME", s->name, "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")->required();
-  c->add_option("FILE", s->file, "file holding the value, or - for stdin (at most 512 KiB)")->required();
-  auto* l = sub.add_subcommand("ls", "List secrets: name, size, created");
-  l->alias("list");
-  l->add_flag("-q,--quiet", s->quiet, "names only");
-  auto* i = sub.add_subcommand("inspect", "Show secrets' metadata as JSON");
-  i->add_option("NAME", s->names)->required();
-  auto* r = sub.add_subcommand("rm", "Remove secrets");
-  r->alias("remove");
-  r->add_option("NAME", s->names)->required();
-  return [s, c, l, i, r] {
-    // A core dump of kiln must never hold a secret value.
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (c->parsed()) return create(*s);
-    if (l->parsed()) return list(*s);
-    if (i->parsed()) return inspect(*s);
-    if (r->parsed()) return remove(*s);
-    return 125;
-  };
-});
+kiln::cli::RegisterCommand reg(
+    "secret", "Manage secrets (values are never printed)", [](CLI::App& sub) -> kiln::cli::Action {
+      auto s = std::make_shared<State>();
+      sub.require_subcommand(1);
+      auto* c = sub.add_subcommand("create", "Create a secret from FILE, or from stdin with -");
+      c->add_option("NAME", s->name, "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")->required();
+      c->add_option("FILE", s->file, "file holding the value, or - for stdin (at most 512 KiB)")->required();
+      auto* l = sub.add_subcommand("ls", "List secrets: name, size, created");
+      l->alias("list");
+      l->add_flag("-q,--quiet", s->quiet, "names only");
+      auto* i = sub.add_subcommand("inspect", "Show secrets' metadata as JSON");
+      i->add_option("NAME", s->names)->required();
+      auto* r = sub.add_subcommand("rm", "Remove secrets");
+      r->alias("remove");
+      r->add_option("NAME", s->names)->required();
+      return [s, c, l, i, r] {
+        // A core dump of kiln must never hold a secret value.
+        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (c->parsed()) return create(*s);
+        if (l->parsed()) return list(*s);
+        if (i->parsed()) return inspect(*s);
+        if (r->parsed()) return remove(*s);
+        return 125;
+      };
+    });
 
 }  // namespace

@@ -55,12 +55,15 @@ TEST(CgroupPath, DefaultAbsoluteRelative) {
 }
 
 TEST(CgroupPath, RefusesEscapes) {
-  EXPECT_EQ(error_of([] { resolve_cgroups_path("../..", "id"); }), "linux.cgroupsPath \"../..\": escapes the cgroup root");
+  EXPECT_EQ(error_of([] { resolve_cgroups_path("../..", "id"); }),
+            "linux.cgroupsPath \"../..\": escapes the cgroup root");
   EXPECT_EQ(error_of([] { resolve_cgroups_path("/a/../../etc", "id"); }),
             "linux.cgroupsPath \"/a/../../etc\": escapes the cgroup root");
   EXPECT_EQ(error_of([] { resolve_cgroups_path("/", "id"); }), "linux.cgroupsPath \"/\": is the cgroup root");
   EXPECT_THROW(resolve_cgroups_path("", "../x"), kiln::Error);
-  EXPECT_EQ(error_of([] { make_manager("../..", "id", {"/sys/fs/cgroup", Layout::v2}); }),
+  EXPECT_EQ(error_of([] {
+              make_manager("../..", "id", {"/sys/fs/cgroup", Layout::v2});
+            }),
             "linux.cgroupsPath \"../..\": escapes the cgroup root");
 }
 
@@ -72,9 +75,9 @@ TEST(CgroupPath, OwnCgroupsParsesProcSelf) {
 TEST(Layout, DetectsThisHost) {
   // What the mounts say, worked out independently of detect_layout: cgroup2 at the top is
   // unified; v1 controllers with a cgroup2 at unified/ is hybrid; v1 controllers alone are v1.
-  Layout want = fs::exists("/sys/fs/cgroup/cgroup.controllers")       ? Layout::v2
+  Layout want = fs::exists("/sys/fs/cgroup/cgroup.controllers")           ? Layout::v2
                 : fs::exists("/sys/fs/cgroup/unified/cgroup.controllers") ? Layout::hybrid
-                                                                           : Layout::v1;
+                                                                          : Layout::v1;
   EXPECT_EQ(detect_layout("/sys/fs/cgroup"), want);
 }
 

@@ -98,8 +98,10 @@ TEST(Resources, AbsentMeansUnset) {
 }
 
 TEST(Resources, BadTypesNameTheField) {
-  EXPECT_EQ(parse_error(json::parse(R"({"memory": {"limit": "1G"}})")), "linux.resources.memory.limit: must be an integer");
-  EXPECT_EQ(parse_error(json::parse(R"({"memory": {"limit": 1.5}})")), "linux.resources.memory.limit: must be an integer");
+  EXPECT_EQ(parse_error(json::parse(R"({"memory": {"limit": "1G"}})")),
+            "linux.resources.memory.limit: must be an integer");
+  EXPECT_EQ(parse_error(json::parse(R"({"memory": {"limit": 1.5}})")),
+            "linux.resources.memory.limit: must be an integer");
   EXPECT_EQ(parse_error(json::parse(R"({"memory": {"limit": -2}})")),
             "linux.resources.memory.limit: must be -1 (unlimited) or a number of bytes");
   EXPECT_EQ(parse_error(json::parse(R"({"memory": {"swappiness": 101}})")),
@@ -107,28 +109,35 @@ TEST(Resources, BadTypesNameTheField) {
   EXPECT_EQ(parse_error(json::parse(R"({"memory": {"disableOOMKiller": 1}})")),
             "linux.resources.memory.disableOOMKiller: must be a boolean");
   EXPECT_EQ(parse_error(json::parse(R"({"memory": 5})")), "linux.resources.memory: must be an object");
-  EXPECT_EQ(parse_error(json::parse(R"({"cpu": {"shares": -1}})")), "linux.resources.cpu.shares: must be a non-negative integer");
+  EXPECT_EQ(parse_error(json::parse(R"({"cpu": {"shares": -1}})")),
+            "linux.resources.cpu.shares: must be a non-negative integer");
   EXPECT_EQ(parse_error(json::parse(R"({"cpu": {"cpus": 3}})")), "linux.resources.cpu.cpus: must be a string");
-  EXPECT_EQ(parse_error(json::parse(R"({"cpu": {"cpus": "0;1"}})")), "linux.resources.cpu.cpus: must be a list like \"0-3,5\"");
+  EXPECT_EQ(parse_error(json::parse(R"({"cpu": {"cpus": "0;1"}})")),
+            "linux.resources.cpu.cpus: must be a list like \"0-3,5\"");
   EXPECT_EQ(parse_error(json::parse(R"({"cpu": {"idle": 2}})")), "linux.resources.cpu.idle: must be 0 or 1");
   EXPECT_EQ(parse_error(json::parse(R"({"pids": {"limit": true}})")), "linux.resources.pids.limit: must be an integer");
-  EXPECT_EQ(parse_error(json::parse(R"({"blockIO": {"weight": 1001}})")), "linux.resources.blockIO.weight: must be at most 1000");
+  EXPECT_EQ(parse_error(json::parse(R"({"blockIO": {"weight": 1001}})")),
+            "linux.resources.blockIO.weight: must be at most 1000");
   EXPECT_EQ(parse_error(json::parse(R"({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0}]}})")),
             "linux.resources.blockIO.throttleReadBpsDevice[0].rate: is required");
-  EXPECT_EQ(parse_error(json::parse(R"({"blockIO": {"weightDevice": {}}})")), "linux.resources.blockIO.weightDevice: must be an array");
+  EXPECT_EQ(parse_error(json::parse(R"({"blockIO": {"weightDevice": {}}})")),
+            "linux.resources.blockIO.weightDevice: must be an array");
   EXPECT_EQ(parse_error(json::parse(R"({"hugepageLimits": [{"pageSize": "2M", "limit": 1}]})")),
             "linux.resources.hugepageLimits[0].pageSize: must be like \"2MB\" or \"1GB\"");
-  EXPECT_EQ(parse_error(json::parse(R"({"network": {"classID": -1}})")), "linux.resources.network.classID: must be a non-negative integer");
+  EXPECT_EQ(parse_error(json::parse(R"({"network": {"classID": -1}})")),
+            "linux.resources.network.classID: must be a non-negative integer");
   EXPECT_EQ(parse_error(json::parse(R"({"network": {"priorities": [{"name": "eth0 1\nlo", "priority": 1}]}})")),
             "linux.resources.network.priorities[0].name: is not an interface name");
   EXPECT_EQ(parse_error(json::parse(R"({"devices": [{"allow": true, "type": "x"}]})")),
             "linux.resources.devices[0].type: must be \"a\", \"c\" or \"b\"");
   EXPECT_EQ(parse_error(json::parse(R"({"devices": [{"allow": true, "access": "rwx"}]})")),
             "linux.resources.devices[0].access: must be a combination of r, w and m");
-  EXPECT_EQ(parse_error(json::parse(R"({"devices": [{"type": "c"}]})")), "linux.resources.devices[0].allow: is required");
+  EXPECT_EQ(parse_error(json::parse(R"({"devices": [{"type": "c"}]})")),
+            "linux.resources.devices[0].allow: is required");
   EXPECT_EQ(parse_error(json::parse(R"({"rdma": {"mlx": {"hcaHandles": "x"}}})")),
             "linux.resources.rdma.mlx.hcaHandles: must be a non-negative integer");
-  EXPECT_EQ(parse_error(json::parse(R"({"unified": {"memory.max": 5}})")), "linux.resources.unified[\"memory.max\"]: must be a string");
+  EXPECT_EQ(parse_error(json::parse(R"({"unified": {"memory.max": 5}})")),
+            "linux.resources.unified[\"memory.max\"]: must be a string");
   EXPECT_EQ(parse_error(json::parse(R"([1])")), "linux.resources: must be an object");
 }
 
@@ -141,7 +150,8 @@ TEST(Resources, UnifiedKeysMustBeFileNames) {
             "linux.resources.unified[\"a/b\"]: must be a file name in the container's cgroup");
   EXPECT_EQ(parse_error(json::parse(R"({"unified": {"": "1"}})")),
             "linux.resources.unified[\"\"]: must be a file name in the container's cgroup");
-  EXPECT_EQ(parse_error(json::parse(R"({"unified": {"cgroup.procs": "1"}})")), "linux.resources.unified[\"cgroup.procs\"]: is not a resource");
+  EXPECT_EQ(parse_error(json::parse(R"({"unified": {"cgroup.procs": "1"}})")),
+            "linux.resources.unified[\"cgroup.procs\"]: is not a resource");
   EXPECT_NO_THROW(validate_unified_key("memory.high"));
 }
 
@@ -172,7 +182,7 @@ TEST(Resources, SwapConversionV1ToV2) {
 TEST(Resources, DefaultDevices) {
   std::vector<std::string> lines;
   for (const auto& r : default_device_rules()) lines.push_back(device_rule_line(r));
-  std::vector<std::string> want = {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
+  std::vector<std::string> want = {"c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",    "c 1:8 rwm",
                                    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm"};
   EXPECT_EQ(lines, want);
 }

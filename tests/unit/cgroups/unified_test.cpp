@@ -40,18 +40,29 @@ int run(const std::vector<bpf_insn>& prog, char type, uint32_t major, uint32_t m
         reg[i.dst_reg] = v;
         break;
       }
-      case BPF_ALU | BPF_MOV | BPF_X: reg[i.dst_reg] = static_cast<uint32_t>(reg[i.src_reg]); break;
-      case BPF_ALU | BPF_AND | BPF_K: reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg] & static_cast<uint32_t>(i.imm)); break;
-      case BPF_ALU | BPF_RSH | BPF_K: reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg]) >> i.imm; break;
-      case BPF_ALU64 | BPF_MOV | BPF_K: reg[i.dst_reg] = static_cast<uint64_t>(static_cast<int64_t>(i.imm)); break;
+      case BPF_ALU | BPF_MOV | BPF_X:
+        reg[i.dst_reg] = static_cast<uint32_t>(reg[i.src_reg]);
+        break;
+      case BPF_ALU | BPF_AND | BPF_K:
+        reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg] & static_cast<uint32_t>(i.imm));
+        break;
+      case BPF_ALU | BPF_RSH | BPF_K:
+        reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg]) >> i.imm;
+        break;
+      case BPF_ALU64 | BPF_MOV | BPF_K:
+        reg[i.dst_reg] = static_cast<uint64_t>(static_cast<int64_t>(i.imm));
+        break;
       case BPF_JMP | BPF_JNE | BPF_K:
         if (reg[i.dst_reg] != static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += i.off;
         break;
       case BPF_JMP | BPF_JEQ | BPF_K:
         if (reg[i.dst_reg] == static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += i.off;
         break;
-      case BPF_JMP | BPF_EXIT: return static_cast<int>(reg[0]);
-      default: ADD_FAILURE() << "unexpected opcode " << int(i.code); return -1;
+      case BPF_JMP | BPF_EXIT:
+        return static_cast<int>(reg[0]);
+      default:
+        ADD_FAILURE() << "unexpected opcode " << int(i.code);
+        return -1;
     }
     EXPECT_LT(pc + 1, prog.size() + 1);
   }
@@ -204,8 +215,8 @@ TEST(UnifiedReal, DeviceProgramAttachedForReal) {
   int go[2];
   ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
   pid_t pid = fork_child(go[0], [] {
-    bool null_ok = ::open("/dev/null", O_RDWR | O_CLOEXEC) >= 0;        // default rule
-    bool random_ro = ::open("/dev/random", O_RDONLY | O_CLOEXEC) >= 0;  // default rwm
+    bool null_ok = ::open("/dev/null", O_RDWR | O_CLOEXEC) >= 0;                         // default rule
+    bool random_ro = ::open("/dev/random", O_RDONLY | O_CLOEXEC) >= 0;                   // default rwm
     bool zero_denied = ::open("/dev/zero", O_RDONLY | O_CLOEXEC) < 0 && errno == EPERM;  // defaults allow, but...
     bool kmsg_denied = ::open("/dev/kmsg", O_RDONLY | O_CLOEXEC) < 0 && errno == EPERM;
     return (null_ok ? 0 : 1) | (random_ro ? 0 : 2) | (zero_denied ? 4 : 0) | (kmsg_denied ? 0 : 8);

@@ -41,14 +41,16 @@ struct FakeV2 {
   }
   // The interface files the kernel would create in a new cgroup.
   void populate(const std::string& dir) {
-    for (const char* f : {"cgroup.procs", "cgroup.freeze", "cgroup.kill", "memory.max", "memory.low", "memory.swap.max",
-                          "memory.high", "memory.oom.group", "cpu.weight", "cpu.max", "cpu.max.burst", "cpu.idle",
-                          "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.max", "hugetlb.2MB.max", "rdma.max"})
+    for (const char* f :
+         {"cgroup.procs", "cgroup.freeze", "cgroup.kill", "memory.max", "memory.low", "memory.swap.max", "memory.high",
+          "memory.oom.group", "cpu.weight", "cpu.max", "cpu.max.burst", "cpu.idle", "cpuset.cpus", "cpuset.mems",
+          "pids.max", "io.weight", "io.max", "hugetlb.2MB.max", "rdma.max"})
       write(dir + "/" + f, "");
     write(dir + "/cgroup.events", "populated 0\nfrozen 0\n");
     write(dir + "/memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\noom_group_kill 0\n");
     write(dir + "/memory.current", "4096\n");
-    write(dir + "/cpu.stat", "usage_usec 10\nuser_usec 6\nsystem_usec 4\nnr_periods 5\nnr_throttled 2\nthrottled_usec 7\n");
+    write(dir + "/cpu.stat",
+          "usage_usec 10\nuser_usec 6\nsystem_usec 4\nnr_periods 5\nnr_throttled 2\nthrottled_usec 7\n");
     write(dir + "/pids.current", "1\n");
     write(dir + "/io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
   }

@@ -39,7 +39,9 @@ TEST(Logging, TextFileHasUtcTimeLevelAndMessage) {
   spdlog::warn("cleanup: gone");
   auto lines = lines_of(read_file(dir + "/log"));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(std::regex_match(lines[0], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z debug mount proc on /proc)"))) << lines[0];
+  EXPECT_TRUE(
+      std::regex_match(lines[0], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z debug mount proc on /proc)")))
+      << lines[0];
   EXPECT_TRUE(lines[1].ends_with(" warning cleanup: gone")) << lines[1];
   // The fd is close-on-exec: a container's process never inherits it.
   int fd = log_file_fd();

@@ -45,7 +45,8 @@ TEST(EnvFile, Format) {
       "F=crlf\r\n"
       "LAST=no newline";
   auto env = parse_env_file_text(text, "f.env", fake_env);
-  std::vector<std::string> want = {"A=1", "B=two words ", "C=\"quoted\"", "D=", "E=x=y", "FROM_HOST=h", "F=crlf", "LAST=no newline"};
+  std::vector<std::string> want = {
+      "A=1", "B=two words ", "C=\"quoted\"", "D=", "E=x=y", "FROM_HOST=h", "F=crlf", "LAST=no newline"};
   EXPECT_EQ(env, want);
 }
 

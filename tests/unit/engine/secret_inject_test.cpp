@@ -47,7 +47,7 @@ TEST(SecretTmpfs, DetachedFilesOwnerModeFlags) {
   UniqueFd one(::openat(m.fd(), "one", O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(one);
   EXPECT_EQ(read_fd(one.get()), v1);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::fstat(one.get(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0400u);
   EXPECT_EQ(st.st_uid, 1000u);
@@ -57,7 +57,7 @@ TEST(SecretTmpfs, DetachedFilesOwnerModeFlags) {
   ASSERT_EQ(::fstat(m.fd(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
 
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   ASSERT_EQ(::fstatvfs(m.fd(), &vfs), 0);
   EXPECT_TRUE(vfs.f_flag & ST_RDONLY);
   EXPECT_TRUE(vfs.f_flag & ST_NOSUID);
@@ -81,7 +81,8 @@ TEST(SecretTmpfs, AttachesOnlyInsideAnotherMountNamespace) {
     if (::syscall(SYS_mount, "none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
     int target = ::open(dir.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (target < 0) ::_exit(12);
-    if (::syscall(SYS_move_mount, m.fd(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) ::_exit(13);
+    if (::syscall(SYS_move_mount, m.fd(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+      ::_exit(13);
     try {
       ::_exit(read_file(dir.dir + "/s") == "value-in-ns" ? 0 : 14);
     } catch (...) {
@@ -114,13 +115,13 @@ TEST(PrepareSecrets, EnvAndMount) {
   SecretStore store(root.dir);
   store.create("db", "pw-db");
   store.create("api", "tok");
-  auto p = prepare_secrets(store, parse_secret_requests({"db", "api,type=env,target=API_TOKEN", "db,target=copy,uid=7"}),
-                           {1000, 1001});
+  auto p = prepare_secrets(
+      store, parse_secret_requests({"db", "api,type=env,target=API_TOKEN", "db,target=copy,uid=7"}), {1000, 1001});
   ASSERT_EQ(p.env.size(), 1u);
   EXPECT_EQ(p.env[0].view(), "API_TOKEN=tok");
   ASSERT_TRUE(p.mount);
   EXPECT_EQ(p.mount->detached().destination, "/run/secrets");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::fstatat(p.mount->fd(), "db", &st, 0), 0);
   EXPECT_EQ(st.st_uid, 1000u);
   EXPECT_EQ(st.st_gid, 1001u);
@@ -150,7 +151,8 @@ TEST(PrepareSecrets, EnvSecretsTurnCoreDumpsOffUnlessAsked) {
   SecretStore store(root.dir);
   store.create("t", "v");
   auto p = prepare_secrets(store, parse_secret_requests({"t,type=env"}), {});
-  nlohmann::json cfg = {{"process", {{"env", {"PATH=/bin"}}, {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 9}, {"soft", 9}}}}}}};
+  nlohmann::json cfg = {
+      {"process", {{"env", {"PATH=/bin"}}, {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 9}, {"soft", 9}}}}}}};
   apply_env_secrets(cfg, p);
   EXPECT_EQ(cfg["process"]["rlimits"].dump(),
             R"([{"hard":9,"soft":9,"type":"RLIMIT_NOFILE"},{"hard":0,"soft":0,"type":"RLIMIT_CORE"}])");

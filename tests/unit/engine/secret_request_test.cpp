@@ -51,13 +51,16 @@ TEST(SecretRequest, Errors) {
   EXPECT_EQ(error_of("db,mode=999"), "--secret db,mode=999: mode must be octal permission bits like 0400");
   EXPECT_EQ(error_of("db,uid=abc"), "--secret db,uid=abc: uid must be a number");
   EXPECT_EQ(error_of("db,gid=-1"), "--secret db,gid=-1: gid must be a number");
-  EXPECT_EQ(error_of("db,color=red"), "--secret db,color=red: unknown option \"color\" (use type, target, mode, uid, gid)");
+  EXPECT_EQ(error_of("db,color=red"),
+            "--secret db,color=red: unknown option \"color\" (use type, target, mode, uid, gid)");
   EXPECT_EQ(error_of("db,type"), "--secret db,type: option \"type\" needs a value (KEY=VALUE)");
   EXPECT_EQ(error_of("db,target=../../etc/passwd"),
-            "--secret db,target=../../etc/passwd: target \"../../etc/passwd\" must be a plain file name (letters, digits, '_', '.', '-')");
+            "--secret db,target=../../etc/passwd: target \"../../etc/passwd\" must be a plain file name (letters, "
+            "digits, '_', '.', '-')");
   EXPECT_EQ(error_of("db.pw,type=env"),
             "--secret db.pw,type=env: \"db.pw\" is not a valid environment variable name (set target=NAME)");
-  EXPECT_EQ(error_of("db,type=env,mode=0400"), "--secret db,type=env,mode=0400: mode, uid and gid only apply to type=mount");
+  EXPECT_EQ(error_of("db,type=env,mode=0400"),
+            "--secret db,type=env,mode=0400: mode, uid and gid only apply to type=mount");
   EXPECT_EQ(error_of("db,target="), "--secret db,target=: target is empty");
 }
 
@@ -69,5 +72,6 @@ TEST(SecretRequest, DuplicateDestinations) {
 
 TEST(SecretRequest, JsonHasNoValues) {
   auto j = secret_requests_json(parse_secret_requests({"a", "b,type=env,target=B"}));
-  EXPECT_EQ(j.dump(), R"([{"name":"a","target":"/run/secrets/a","type":"mount"},{"name":"b","target":"$B","type":"env"}])");
+  EXPECT_EQ(j.dump(),
+            R"([{"name":"a","target":"/run/secrets/a","type":"mount"},{"name":"b","target":"$B","type":"env"}])");
 }

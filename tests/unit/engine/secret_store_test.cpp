@@ -26,7 +26,7 @@ struct TempRoot {
 };
 
 mode_t mode_of(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
   return st.st_mode & 07777;
 }

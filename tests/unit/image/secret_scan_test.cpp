@@ -30,7 +30,8 @@ struct ScanDir {
   }
 };
 
-const char* kPem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAC=\n-----END OPENSSH PRIVATE KEY-----\n";
+const char* kPem =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAC=\n-----END OPENSSH PRIVATE KEY-----\n";
 
 std::vector<std::string> kinds_and_paths(const std::vector<SecretFinding>& fs) {
   std::vector<std::string> out;
@@ -41,10 +42,12 @@ std::vector<std::string> kinds_and_paths(const std::vector<SecretFinding>& fs) {
 }  // namespace
 
 TEST(SecretScan, CredentialNames) {
-  for (const char* n : {"DB_PASSWORD", "MYSQL_ROOT_PASSWORD", "PASSWD", "api_key", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN",
-                        "STRIPE_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "PRIVATE_KEY", "SECRET", "DB_PASS"})
+  for (const char* n :
+       {"DB_PASSWORD", "MYSQL_ROOT_PASSWORD", "PASSWD", "api_key", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN",
+        "STRIPE_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "PRIVATE_KEY", "SECRET", "DB_PASS"})
     EXPECT_TRUE(credential_like_name(n)) << n;
-  for (const char* n : {"PATH", "HOME", "POSTGRES_PASSWORD_FILE", "GPG_KEY", "PUBLIC_KEY", "LANG", "KEYBOARD", "TOKEN_DIR"})
+  for (const char* n :
+       {"PATH", "HOME", "POSTGRES_PASSWORD_FILE", "GPG_KEY", "PUBLIC_KEY", "LANG", "KEYBOARD", "TOKEN_DIR"})
     EXPECT_FALSE(credential_like_name(n)) << n;
 }
 
@@ -70,7 +73,7 @@ TEST(SecretScan, LayerFiles) {
   t.put("home/u/.git-credentials", "https://u:p@github.com\n");
   t.put("home/u/.docker/config.json", R"({"auths":{"r.io":{"auth":"dTpw"}}})");
   t.put("home/v/.docker/config.json", R"({"auths":{},"credsStore":"pass"})");
-  t.put("big.pem", std::string(300 * 1024, 'a') + kPem);  // large files are streamed, not skipped
+  t.put("big.pem", std::string(300 * 1024, 'a') + kPem);                    // large files are streamed, not skipped
   ASSERT_EQ(::symlink("/etc/shadow", (t.dir + "/id_ed25519").c_str()), 0);  // a link is never followed
   ASSERT_EQ(::mknod((t.dir + "/.wh-char").c_str(), S_IFCHR | 0600, makedev(0, 0)), 0);  // overlay whiteout
   auto found = kinds_and_paths(scan_layer_dir(t.dir));
@@ -90,7 +93,9 @@ TEST(SecretScan, LayerFiles) {
 
 TEST(SecretScan, CleanDirectory) {
   ScanDir t;
-  t.put("bin/sh", "\x7f" "ELF");
+  t.put("bin/sh",
+        "\x7f"
+        "ELF");
   t.put("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
   EXPECT_TRUE(scan_layer_dir(t.dir).empty());
 }

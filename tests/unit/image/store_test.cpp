@@ -24,7 +24,8 @@ struct TempStore {
 };
 
 // Puts a fake image with `layers` (by diff content) into the store.
-ImageRecord add_image(const Store& s, const std::vector<std::string>& layer_contents, const std::vector<std::string>& names) {
+ImageRecord add_image(const Store& s, const std::vector<std::string>& layer_contents,
+                      const std::vector<std::string>& names) {
   std::vector<Digest> diff_ids;
   for (const auto& c : layer_contents) diff_ids.push_back(sha256_of(c));
   auto chains = chain_ids(diff_ids);
@@ -37,7 +38,8 @@ ImageRecord add_image(const Store& s, const std::vector<std::string>& layer_cont
   r.manifest = sha256_of("manifest of " + cj);
   s.put_blob(r.manifest, "manifest of " + cj);
   for (size_t i = 0; i < diff_ids.size(); ++i) {
-    LayerRecord l{chains[i], diff_ids[i], sha256_of("blob " + layer_contents[i]), "application/vnd.oci.image.layer.v1.tar", 1, 1};
+    LayerRecord l{
+        chains[i], diff_ids[i], sha256_of("blob " + layer_contents[i]), "application/vnd.oci.image.layer.v1.tar", 1, 1};
     s.put_blob(l.digest, "blob " + layer_contents[i]);
     if (!s.layer(l.chain_id)) {
       std::string d = s.tmp_dir() + "/l" + l.chain_id.hex;
@@ -112,7 +114,8 @@ TEST(Store, RmiKeepsSharedLayersAndHonoursPins) {
 
 // docker's reference grammar: what `kiln load --name`, `kiln import` and archives may name.
 TEST(Reference, AcceptsWhatDockerAccepts) {
-  EXPECT_EQ(normalize_name("registry.local:5000/team/app-x_y.z__w:v1.2-rc_3"), "registry.local:5000/team/app-x_y.z__w:v1.2-rc_3");
+  EXPECT_EQ(normalize_name("registry.local:5000/team/app-x_y.z__w:v1.2-rc_3"),
+            "registry.local:5000/team/app-x_y.z__w:v1.2-rc_3");
   EXPECT_EQ(normalize_name("localhost/app"), "localhost/app:latest");
   EXPECT_EQ(normalize_name("docker.io/team/app"), "team/app:latest");
   std::string digest = "sha256:" + std::string(64, 'a');
@@ -122,10 +125,30 @@ TEST(Reference, AcceptsWhatDockerAccepts) {
 }
 
 TEST(Reference, RefusesWhatDockerRefuses) {
-  for (const std::string& bad : std::vector<std::string>{"../../../../tmp/x/tag:latest", "evil:../../x", "a/../b", "UPPER/case", "app:", ":tag", "/app",
-                          "app/", "a//b", "app:-tag", "app@sha256:abc", "app@sha256:" + std::string(63, 'a'), "-app",
-                          "app-", "a..b", "a___b", "host:port/x", "h_st.io/x", "app:t@g", "app name", "app\n",
-                          std::string(5000, 'a'), "a:" + std::string(129, 't'), std::string("a\0b", 3)}) {
+  for (const std::string& bad : std::vector<std::string>{"../../../../tmp/x/tag:latest",
+                                                         "evil:../../x",
+                                                         "a/../b",
+                                                         "UPPER/case",
+                                                         "app:",
+                                                         ":tag",
+                                                         "/app",
+                                                         "app/",
+                                                         "a//b",
+                                                         "app:-tag",
+                                                         "app@sha256:abc",
+                                                         "app@sha256:" + std::string(63, 'a'),
+                                                         "-app",
+                                                         "app-",
+                                                         "a..b",
+                                                         "a___b",
+                                                         "host:port/x",
+                                                         "h_st.io/x",
+                                                         "app:t@g",
+                                                         "app name",
+                                                         "app\n",
+                                                         std::string(5000, 'a'),
+                                                         "a:" + std::string(129, 't'),
+                                                         std::string("a\0b", 3)}) {
     try {
       normalize_name(bad);
       ADD_FAILURE() << "accepted [" << bad.substr(0, 60) << "]";

@@ -86,7 +86,8 @@ TEST(Unpack, DigestsCoverCompressedAndUncompressedStreams) {
 TEST(Unpack, OverlayWhiteoutsBecomeDevicesAndXattrs) {
   TempTree t;
   OverlayWhiteouts ws;
-  unpack(TarBuilder().dir("d").file("d/.wh.gone", "").file("d/.wh..wh..opq", "").file("d/kept", "k").finish(), t.root(), ws);
+  unpack(TarBuilder().dir("d").file("d/.wh.gone", "").file("d/.wh..wh..opq", "").file("d/kept", "k").finish(), t.root(),
+         ws);
   struct stat st;
   ASSERT_EQ(::lstat((t.root() + "/d/gone").c_str(), &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode));
@@ -151,7 +152,8 @@ TEST(Unpack, SymlinkWriteThroughStaysInside) {
   // A relative ../.. link is clamped at the root the same way.
   TempTree t2;
   OverlayWhiteouts ws2;
-  error_of([&] { unpack(TarBuilder().symlink("up", "../../..").file("up/outside/pwned", "x").finish(), t2.root(), ws2); });
+  error_of(
+      [&] { unpack(TarBuilder().symlink("up", "../../..").file("up/outside/pwned", "x").finish(), t2.root(), ws2); });
   EXPECT_FALSE(exists(t2.path + "/outside/pwned"));
 }
 

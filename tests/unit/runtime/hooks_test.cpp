@@ -94,7 +94,8 @@ TEST(HookRun, StateOnStdinArgsAndEnv) {
   std::string state = R"({"ociVersion":"1.0.2","id":"c1","status":"creating","pid":7,"bundle":"/b"})";
   ::setenv("KILN_HOOK_TEST_SENTINEL", "from-runtime", 1);
   Hook hook{"/bin/sh",
-            {"my-hook", "-c", "cat > \"$OUT/state\"; cat /proc/$$/cmdline > \"$OUT/args\"; env > \"$OUT/env\"", "zero", "one"},
+            {"my-hook", "-c", "cat > \"$OUT/state\"; cat /proc/$$/cmdline > \"$OUT/args\"; env > \"$OUT/env\"", "zero",
+             "one"},
             {"OUT=" + dir.path, "A=1"},
             {}};
   run_hook(hook, state, "prestart[0]");
@@ -112,7 +113,8 @@ TEST(HookRun, EmptyEnvInheritsAndEmptyArgsUsesPath) {
   ::setenv("KILN_HOOK_TEST_SENTINEL", "from-runtime", 1);
   ::setenv("KILN_HOOK_TEST_OUT", dir.path.c_str(), 1);
   std::string script = dir.path + "/hook.sh";
-  write_file(script, "#!/bin/sh\necho \"$0\" > \"$KILN_HOOK_TEST_OUT/argv0\"\nenv > \"$KILN_HOOK_TEST_OUT/env\"\n", 0755);
+  write_file(script, "#!/bin/sh\necho \"$0\" > \"$KILN_HOOK_TEST_OUT/argv0\"\nenv > \"$KILN_HOOK_TEST_OUT/env\"\n",
+             0755);
   run_hook(Hook{script, {}, {}, {}}, "{}", "poststop[0]");
   EXPECT_EQ(read_file(dir.path + "/argv0"), script + "\n");
   EXPECT_NE(read_file(dir.path + "/env").find("KILN_HOOK_TEST_SENTINEL=from-runtime"), std::string::npos);
@@ -120,8 +122,7 @@ TEST(HookRun, EmptyEnvInheritsAndEmptyArgsUsesPath) {
 
 TEST(HookRun, NonZeroExitStopsTheSequence) {
   TempDir dir;
-  std::vector<Hook> hooks{sh("touch " + dir.path + "/first"),
-                          sh("echo first line >&2; echo second line >&2; exit 3"),
+  std::vector<Hook> hooks{sh("touch " + dir.path + "/first"), sh("echo first line >&2; echo second line >&2; exit 3"),
                           sh("touch " + dir.path + "/third")};
   try {
     run_hooks(hooks, "{}", "createRuntime");

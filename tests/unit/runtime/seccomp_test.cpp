@@ -94,8 +94,7 @@ TEST(SeccompSha256, KnownVectors) {
   // 56 bytes: the length no longer fits the first padding block.
   EXPECT_EQ(hex(sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(hex(sha256(std::string(1000000, 'a'))),
-            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(hex(sha256(std::string(1000000, 'a'))), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST(SeccompParse, UnknownActionNamesTheField) {
@@ -155,9 +154,8 @@ TEST(SeccompLoad, UnknownSyscallNameIsSkipped) {
   json j = deny_mkdir_profile();
   j["syscalls"][0]["names"] = {"no_such_syscall_kiln", "mkdir"};
   SeccompProgram program = compile(j);
-  int status = run_filtered(program, [] {
-    return ::mkdir("/tmp/kiln-seccomp-should-not-exist", 0700) == -1 && errno == EPERM ? 0 : 1;
-  });
+  int status = run_filtered(
+      program, [] { return ::mkdir("/tmp/kiln-seccomp-should-not-exist", 0700) == -1 && errno == EPERM ? 0 : 1; });
   EXPECT_EQ(exit_code(status), 0);
 }
 
@@ -201,8 +199,9 @@ TEST(SeccompLoad, DefaultErrnoRet) {
             {"defaultErrnoRet", EOPNOTSUPP},
             {"syscalls",
              // sigaltstack, rt_sig*, mprotect, madvise: AddressSanitizer's runtime calls them in the child.
-             {{{"names", {"exit", "exit_group", "getpid", "write", "rt_sigreturn", "brk", "mmap", "munmap", "futex",
-                          "sigaltstack", "rt_sigaction", "rt_sigprocmask", "mprotect", "madvise"}},
+             {{{"names",
+                {"exit", "exit_group", "getpid", "write", "rt_sigreturn", "brk", "mmap", "munmap", "futex",
+                 "sigaltstack", "rt_sigaction", "rt_sigprocmask", "mprotect", "madvise"}},
                {"action", "SCMP_ACT_ALLOW"}}}}};
   int status = run_filtered(compile(j), [] {
     if (::syscall(SYS_mkdir, "/tmp/kiln-seccomp-should-not-exist", 0700) != -1 || errno != EOPNOTSUPP) return 1;
@@ -305,7 +304,7 @@ TEST(SeccompLoad, DockerDefaultProfileCompilesAndLoads) {
   SeccompProgram program = compile(load_json("docker-default-seccomp.json"));
   EXPECT_GT(program.insns.size(), 100u);
   int status = run_filtered(program, [] {
-    if (::syscall(SYS_unshare, 0) != -1 || errno != EPERM) return 1;  // needs CAP_SYS_ADMIN in docker's list
+    if (::syscall(SYS_unshare, 0) != -1 || errno != EPERM) return 1;           // needs CAP_SYS_ADMIN in docker's list
     if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 2;  // clone3 -> ENOSYS
     if (::personality(0xffffffff) == -1) return 3;
     if (::getpid() <= 0) return 4;
@@ -378,9 +377,9 @@ TEST(SeccompCache, CorruptEntriesAreRecompiledAndRewritten) {
     cache.prepare(profile);
     EXPECT_TRUE(cache.last_was_hit());
   };
-  corrupt_with("garbage");                                   // too short
-  corrupt_with(original.substr(0, original.size() - 3));     // not a whole instruction
-  corrupt_with(original.substr(0, original.size() - 8));     // count in header disagrees
+  corrupt_with("garbage");                                // too short
+  corrupt_with(original.substr(0, original.size() - 3));  // not a whole instruction
+  corrupt_with(original.substr(0, original.size() - 8));  // count in header disagrees
   std::string flipped = original;
   flipped.back() ^= 0x01;
   corrupt_with(flipped);  // checksum
@@ -414,7 +413,8 @@ TEST(SeccompCache, ParseErrorsStillThrow) {
 // took 3 s on the duplicates), and a profile with more distinct rules than any real one is
 // refused with a clear error instead of minutes of compiling.
 TEST(SeccompCompile, DuplicatesCountOnceAndTheRuleCountIsBounded) {
-  json one = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"syscalls", {{{"names", {"getpid"}}, {"action", "SCMP_ACT_ALLOW"}}}}};
+  json one = {{"defaultAction", "SCMP_ACT_ERRNO"},
+              {"syscalls", {{{"names", {"getpid"}}, {"action", "SCMP_ACT_ALLOW"}}}}};
   json many = one;
   many["syscalls"][0]["names"] = json::array();
   for (int i = 0; i < 30000; ++i) many["syscalls"][0]["names"].push_back("getpid");
@@ -424,7 +424,9 @@ TEST(SeccompCompile, DuplicatesCountOnceAndTheRuleCountIsBounded) {
   EXPECT_EQ(std::memcmp(a.insns.data(), b.insns.data(), a.insns.size() * sizeof(sock_filter)), 0);
   json huge = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"syscalls", json::array()}};
   for (int i = 0; i <= 4096; ++i)
-    huge["syscalls"].push_back({{"names", {"kill"}}, {"action", "SCMP_ACT_ERRNO"}, {"args", {{{"index", 1}, {"value", i}, {"op", "SCMP_CMP_EQ"}}}}});
+    huge["syscalls"].push_back({{"names", {"kill"}},
+                                {"action", "SCMP_ACT_ERRNO"},
+                                {"args", {{{"index", 1}, {"value", i}, {"op", "SCMP_CMP_EQ"}}}}});
   try {
     compile(huge);
     ADD_FAILURE() << "4097 distinct rules compiled";
@@ -434,4 +436,3 @@ TEST(SeccompCompile, DuplicatesCountOnceAndTheRuleCountIsBounded) {
 }
 
 }  // namespace kiln::runtime
-

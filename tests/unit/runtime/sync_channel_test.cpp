@@ -13,7 +13,8 @@ using namespace kiln::runtime;
 
 TEST(SyncChannel, AnExecFailureKeepsItsKindErrnoAndOrigin) {
   auto [a, b] = SyncChannel::make_pair();
-  Error thrown("exec: \"nope\": not found: no such file or directory", ENOENT, ErrorKind::exec, "exec: \"nope\": not found");
+  Error thrown("exec: \"nope\": not found: no such file or directory", ENOENT, ErrorKind::exec,
+               "exec: \"nope\": not found");
   b.send_error("set up process", thrown.wrapped("inner context"));
   try {
     a.expect(SyncType::ready);
@@ -22,7 +23,8 @@ TEST(SyncChannel, AnExecFailureKeepsItsKindErrnoAndOrigin) {
     EXPECT_EQ(e.kind(), ErrorKind::exec);
     EXPECT_EQ(e.code(), ENOENT);
     EXPECT_EQ(e.origin(), "exec: \"nope\": not found");
-    EXPECT_EQ(std::string(e.what()), "set up process: inner context: exec: \"nope\": not found: no such file or directory");
+    EXPECT_EQ(std::string(e.what()),
+              "set up process: inner context: exec: \"nope\": not found: no such file or directory");
   }
 }
 
