@@ -55,16 +55,11 @@ void close_inherited_fds(int preserve_fds, std::vector<int> keep) {
   ::syscall(SYS_close_range, from, ~0U, 0);
 }
 
-void join_namespaces(const Spec& spec) {
-  // The user namespace first: it decides what we may do in the others.
-  const Namespace* user = spec.linux.find_namespace("user");
-  std::vector<const Namespace*> order;
-  if (user && !user->path.empty()) order.push_back(user);
-  for (const auto& ns : spec.linux.namespaces)
-    if (!ns.path.empty() && ns.type != "user" && ns.type != "pid") order.push_back(&ns);
-  for (const Namespace* ns : order) {
-    UniqueFd fd = open_file(ns->path, O_RDONLY);
-    if (::setns(fd.get(), ns->clone_flag) != 0) throw_errno("join " + ns->type + " namespace " + ns->path);
+// The plan lists the user namespace first: it decides what we may do in the others.
+void join_namespaces(const NamespacePlan& plan) {
+  for (const NamespaceJoin& ns : plan.joins) {
+    UniqueFd fd = open_file(ns.path, O_RDONLY);
+    if (::setns(fd.get(), ns.clone_flag) != 0) throw_errno("join " + ns.type + " namespace " + ns.path);
   }
 }
 
@@ -113,15 +108,15 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     cgroups::join_self(*cfg.cgroup_join_files);  // one thread: moving it moves the process
 
     stage = "join namespaces";
-    join_namespaces(spec);
+    join_namespaces(cfg.namespaces);
     if (spec.linux.has_namespace("user")) {
       // Until now we were the overflow id; become the namespace's root (mapped by the parent).
       if (::setresgid(0, 0, 0) != 0) throw_errno("setgid 0 in the user namespace");
       if (::setresuid(0, 0, 0) != 0) throw_errno("setuid 0 in the user namespace");
     }
-    if (cfg.unshare_after_user_join && cfg.unshare_flags && ::unshare(cfg.unshare_flags) != 0)
+    if (cfg.namespaces.unshare_after_user_join && ::unshare(cfg.namespaces.unshare_after_user_join) != 0)
       throw_errno("create namespaces");
-    if (cfg.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
+    if (cfg.namespaces.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
       throw_errno("set hostname " + spec.hostname);
     if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cgroups/manager.hpp"
+#include "runtime/namespace_plan.hpp"
 #include "runtime/mount_plan.hpp"
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/spec.hpp"
@@ -21,11 +22,9 @@ struct InitConfig {
   int exec_fifo_fd = -1;         // create: wait for `start` by reading one byte from it
   bool pause_for_hooks = false;  // prestart/createRuntime hooks exist: stop before pivot_root
   bool setgroups_allowed = true;
-  bool new_cgroup_namespace = false;  // unshared after the parent has placed us in our cgroup
+  NamespacePlan namespaces;  // what the child joins and unshares (namespace_plan.hpp)
   // v1 `tasks` files (opened by the parent) we write "0" to, to move ourselves into our cgroups.
   std::vector<cgroups::Manager::JoinFile>* cgroup_join_files = nullptr;  // the child's copy: it closes them
-  bool unshare_after_user_join = false;  // joined a user ns by path: create the rest now
-  int unshare_flags = 0;
   const SeccompProgram* seccomp = nullptr;
   std::vector<std::pair<int, std::string>>
       detached_mounts;  // fd -> destination in the rootfs  // loaded as late as possible before execve

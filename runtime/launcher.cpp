@@ -63,35 +63,16 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   cfg.seccomp = options.seccomp;
   cfg.detached_mounts = options.detached_mounts;
 
-  // Namespaces: new ones are created by clone3 itself, except cgroup (unshared by the child
-  // once it sits in its cgroup) and, when joining a user namespace by path, everything but
-  // pid (created after the join, so the user namespace owns them).
-  uint64_t flags = 0;
-  bool new_time_ns = false;
+  // Namespaces (runtime/namespace_plan.hpp says who makes which, and when).
+  const NamespacePlan& ns_plan = cfg.namespaces = plan_namespaces(spec.linux);
+  const uint64_t flags = ns_plan.clone_flags;
   const Namespace* user = spec.linux.find_namespace("user");
-  bool join_user = user && !user->path.empty();
-  int later = 0;
-  UniqueFd pidns_fd;
-  for (const Namespace& ns : spec.linux.namespaces) {
-    if (!ns.path.empty()) {
-      if (ns.type == "pid") {
-        // setns(pid) only affects children: join it here so the clone lands in it.
-        pidns_fd = open_file(ns.path, O_RDONLY);
-        if (::setns(pidns_fd.get(), CLONE_NEWPID) != 0) throw_errno("join pid namespace " + ns.path);
-      }
-      continue;
-    }
-    if (ns.type == "cgroup") {
-      cfg.new_cgroup_namespace = true;
-    } else if (ns.type == "time") {
-      new_time_ns = true;
-    } else if (join_user && ns.type != "pid") {
-      later |= ns.clone_flag;
-    } else {
-      flags |= static_cast<uint64_t>(ns.clone_flag);
-    }
+  if (!ns_plan.pid_path.empty()) {
+    // setns(pid) only affects children: join it here so the clone lands in it.
+    UniqueFd pidns_fd = open_file(ns_plan.pid_path, O_RDONLY);
+    if (::setns(pidns_fd.get(), CLONE_NEWPID) != 0) throw_errno("join pid namespace " + ns_plan.pid_path);
   }
-  if (new_time_ns) {
+  if (ns_plan.new_time) {
     // Offsets can only be written before any process lives in the time namespace: unshare
     // it here (that only affects our children), set the offsets, then clone into it.
     if (::unshare(CLONE_NEWTIME) != 0) throw_errno("create time namespace");
@@ -101,8 +82,6 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
     if (!offsets.empty()) with_context("linux.timeOffsets", [&] { write_file("/proc/self/timens_offsets", offsets); });
   }
   cfg.new_session_keyring = !options.no_new_keyring;
-  cfg.unshare_after_user_join = join_user;
-  cfg.unshare_flags = later;
   // A new user namespace written from outside with a gid map: setgroups stays allowed for root.
   cfg.setgroups_allowed = true;
 
