@@ -15,10 +15,10 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <string>
 #include <utility>
 
+#include "common/detached_mount.hpp"
 #include "common/error.hpp"
 #include "common/unique_fd.hpp"
 
@@ -30,6 +30,7 @@ namespace {
 // Set by the process that re-executes; removed again by the sealed process, so no child
 // (and no container process) inherits it.
 constexpr const char* kMarker = "_KILN_SEALED_EXE";
+constexpr unsigned kMountAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV;
 constexpr unsigned kAllSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 bool fd_is_sealed_copy(int fd) {
@@ -51,20 +52,6 @@ std::string self_exe_path() {
   return path;
 }
 
-UniqueFd detached_mount(const char* type, std::initializer_list<std::pair<const char*, const char*>> options) {
-  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, type, FSOPEN_CLOEXEC)));
-  if (!fs) throw_errno(std::string("fsopen ") + type);
-  for (const auto& [key, value] : options)
-    if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, key, value, 0) != 0)
-      throw_errno(std::string(type) + " option " + key);
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_errno(std::string("create ") + type);
-  UniqueFd mnt(
-      static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV)));
-  if (!mnt) throw_errno(std::string("fsmount ") + type);
-  return mnt;
-}
-
 // The binary, opened through a detached read-only overlay of its own directory.
 UniqueFd open_through_overlay() {
   std::string path = self_exe_path();
@@ -75,9 +62,9 @@ UniqueFd open_through_overlay() {
     throw Error("overlay of " + dir + ": unusable characters", EINVAL);
   // Without an upper layer overlayfs wants two lower layers, and refuses one that is the other
   // or an ancestor of it: the second is an empty, detached tmpfs.
-  UniqueFd empty = detached_mount("tmpfs", {{"size", "4k"}, {"mode", "0555"}});
+  UniqueFd empty = detached_mount("tmpfs", {{"size", "4k"}, {"mode", "0555"}}, kMountAttrs);
   std::string lower = dir + ":/proc/self/fd/" + std::to_string(empty.get());
-  UniqueFd mnt = detached_mount("overlay", {{"lowerdir", lower.c_str()}});
+  UniqueFd mnt = detached_mount("overlay", {{"lowerdir", lower}}, kMountAttrs);
   UniqueFd exe(::openat(mnt.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!exe) throw_errno("open " + name + " through the overlay");
   return exe;

@@ -8,19 +8,11 @@
 
 #include <algorithm>
 
+#include "common/detached_mount.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 
 namespace kiln::engine {
-
-namespace {
-
-void fs_set(int fsfd, const char* key, const std::string& value) {
-  if (::syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, value.c_str(), 0) != 0)
-    throw_errno(std::string("secrets tmpfs: set ") + key);
-}
-
-}  // namespace
 
 SecretMount make_secret_tmpfs(const std::vector<SecretFile>& files) {
   // Room for every value (page-rounded) plus slack; at least 1 MiB.
@@ -28,18 +20,11 @@ SecretMount make_secret_tmpfs(const std::vector<SecretFile>& files) {
   for (const auto& f : files) need += (f.value.size() + 4095) / 4096 * 4096;
   size_t size = std::max<size_t>(need, 1024 * 1024);
 
-  int raw = static_cast<int>(::syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC));
-  if (raw < 0) throw_errno("secrets tmpfs: fsopen");
-  UniqueFd fs(raw);
-  fs_set(fs.get(), "size", std::to_string(size));
-  fs_set(fs.get(), "mode", "0755");
-  fs_set(fs.get(), "nr_inodes", std::to_string(files.size() + 16));
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_errno("secrets tmpfs: create");
-  raw = static_cast<int>(
-      ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-  if (raw < 0) throw_errno("secrets tmpfs: fsmount");
-  UniqueFd mnt(raw);
+  UniqueFd mnt = with_context("secrets tmpfs", [&] {
+    return detached_mount(
+        "tmpfs", {{"size", std::to_string(size)}, {"mode", "0755"}, {"nr_inodes", std::to_string(files.size() + 16)}},
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  });
 
   for (const auto& f : files) {
     if (!valid_secret_name(f.name)) throw Error("secrets tmpfs: bad file name \"" + f.name + "\"");

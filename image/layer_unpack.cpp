@@ -179,24 +179,14 @@ class Extractor {
       make_hardlink(hardlink, pfd, base);
     } else {
       switch (type) {
-        case AE_IFDIR:
-          make_dir(e, pfd, base, path, exists);
-          break;
-        case AE_IFREG:
-          make_file(e, pfd, base);
-          break;
-        case AE_IFLNK:
-          make_symlink(e, pfd, base);
-          break;
+        case AE_IFDIR: make_dir(e, pfd, base, path, exists); break;
+        case AE_IFREG: make_file(e, pfd, base); break;
+        case AE_IFLNK: make_symlink(e, pfd, base); break;
         case AE_IFCHR:
         case AE_IFBLK:
-        case AE_IFIFO:
-          make_node(e, pfd, base, type);
-          break;
-        case AE_IFSOCK:
-          return;  // sockets are not content
-        default:
-          throw Error("unsupported entry type " + std::to_string(type));
+        case AE_IFIFO: make_node(e, pfd, base, type); break;
+        case AE_IFSOCK: return;  // sockets are not content
+        default: throw Error("unsupported entry type " + std::to_string(type));
       }
     }
     ws_.created(path);

@@ -133,34 +133,29 @@ bool file_contains_any(int fd, std::initializer_list<std::string_view> words) {
 // Line by line, so a credential far down a long .env is found; an endless line is cut.
 bool file_dotenv_has_secret(int fd) {
   bool found = false;
-  std::string line_buf;
-  std::vector<char> block(kChunk);
-  for (;;) {
-    ssize_t n = ::read(fd, block.data(), block.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n && !found; ++i) {
-      if (block[static_cast<size_t>(i)] == '\n') {
-        found = dotenv_has_secret(line_buf);
-        line_buf.clear();
-      } else if (line_buf.size() < kMaxLine) {
-        line_buf += block[static_cast<size_t>(i)];
+  std::string line;
+  stream_file(fd, 0, [&](std::string_view chunk) {
+    for (char c : chunk) {
+      if (c != '\n') {
+        if (line.size() < kMaxLine) line += c;
+      } else if ((found = dotenv_has_secret(line))) {
+        return true;
+      } else {
+        line.clear();
       }
     }
-    if (found) return true;
-  }
-  return dotenv_has_secret(line_buf);
+    return false;
+  });
+  return found || dotenv_has_secret(line);
 }
 
+// The whole file up to just past kMaxConfigFile (the caller tells a too-big one by its size).
 std::string read_config_file(int fd) {
   std::string out;
-  std::vector<char> block(kChunk);
-  while (out.size() <= kMaxConfigFile) {
-    ssize_t n = ::read(fd, block.data(), block.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(block.data(), static_cast<size_t>(n));
-  }
+  stream_file(fd, 0, [&](std::string_view chunk) {
+    out.append(chunk);
+    return out.size() > kMaxConfigFile;
+  });
   return out;
 }
 

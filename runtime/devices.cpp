@@ -17,12 +17,9 @@ namespace {
 
 mode_t type_bits(char type) {
   switch (type) {
-    case 'b':
-      return S_IFBLK;
-    case 'p':
-      return S_IFIFO;
-    default:
-      return S_IFCHR;
+    case 'b': return S_IFBLK;
+    case 'p': return S_IFIFO;
+    default: return S_IFCHR;
   }
 }
 

@@ -26,42 +26,27 @@ using Ctx = std::unique_ptr<void, CtxRelease>;
 
 std::uint32_t to_scmp(SeccompAction action, std::uint32_t errno_ret) {
   switch (action) {
-    case SeccompAction::kill_thread:
-      return SCMP_ACT_KILL_THREAD;
-    case SeccompAction::kill_process:
-      return SCMP_ACT_KILL_PROCESS;
-    case SeccompAction::trap:
-      return SCMP_ACT_TRAP;
-    case SeccompAction::errno_ret:
-      return SCMP_ACT_ERRNO(errno_ret);
-    case SeccompAction::trace:
-      return SCMP_ACT_TRACE(errno_ret);
-    case SeccompAction::allow:
-      return SCMP_ACT_ALLOW;
-    case SeccompAction::log:
-      return SCMP_ACT_LOG;
-    case SeccompAction::notify:
-      return SCMP_ACT_NOTIFY;
+    case SeccompAction::kill_thread: return SCMP_ACT_KILL_THREAD;
+    case SeccompAction::kill_process: return SCMP_ACT_KILL_PROCESS;
+    case SeccompAction::trap: return SCMP_ACT_TRAP;
+    case SeccompAction::errno_ret: return SCMP_ACT_ERRNO(errno_ret);
+    case SeccompAction::trace: return SCMP_ACT_TRACE(errno_ret);
+    case SeccompAction::allow: return SCMP_ACT_ALLOW;
+    case SeccompAction::log: return SCMP_ACT_LOG;
+    case SeccompAction::notify: return SCMP_ACT_NOTIFY;
   }
   return SCMP_ACT_KILL_PROCESS;
 }
 
 scmp_compare to_scmp(SeccompOp op) {
   switch (op) {
-    case SeccompOp::ne:
-      return SCMP_CMP_NE;
-    case SeccompOp::lt:
-      return SCMP_CMP_LT;
-    case SeccompOp::le:
-      return SCMP_CMP_LE;
-    case SeccompOp::eq:
-      return SCMP_CMP_EQ;
-    case SeccompOp::ge:
-      return SCMP_CMP_GE;
-    case SeccompOp::gt:
-      return SCMP_CMP_GT;
-    case SeccompOp::masked_eq:
-      return SCMP_CMP_MASKED_EQ;
+    case SeccompOp::ne: return SCMP_CMP_NE;
+    case SeccompOp::lt: return SCMP_CMP_LT;
+    case SeccompOp::le: return SCMP_CMP_LE;
+    case SeccompOp::eq: return SCMP_CMP_EQ;
+    case SeccompOp::ge: return SCMP_CMP_GE;
+    case SeccompOp::gt: return SCMP_CMP_GT;
+    case SeccompOp::masked_eq: return SCMP_CMP_MASKED_EQ;
   }
   return SCMP_CMP_EQ;
 }

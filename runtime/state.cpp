@@ -22,16 +22,11 @@ using json = nlohmann::json;
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::creating:
-      return "creating";
-    case Status::created:
-      return "created";
-    case Status::running:
-      return "running";
-    case Status::paused:
-      return "paused";
-    case Status::stopped:
-      return "stopped";
+    case Status::creating: return "creating";
+    case Status::created: return "created";
+    case Status::running: return "running";
+    case Status::paused: return "paused";
+    case Status::stopped: return "stopped";
   }
   return "stopped";
 }

@@ -40,29 +40,20 @@ int run(const std::vector<bpf_insn>& prog, char type, uint32_t major, uint32_t m
         reg[i.dst_reg] = v;
         break;
       }
-      case BPF_ALU | BPF_MOV | BPF_X:
-        reg[i.dst_reg] = static_cast<uint32_t>(reg[i.src_reg]);
-        break;
+      case BPF_ALU | BPF_MOV | BPF_X: reg[i.dst_reg] = static_cast<uint32_t>(reg[i.src_reg]); break;
       case BPF_ALU | BPF_AND | BPF_K:
         reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg] & static_cast<uint32_t>(i.imm));
         break;
-      case BPF_ALU | BPF_RSH | BPF_K:
-        reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg]) >> i.imm;
-        break;
-      case BPF_ALU64 | BPF_MOV | BPF_K:
-        reg[i.dst_reg] = static_cast<uint64_t>(static_cast<int64_t>(i.imm));
-        break;
+      case BPF_ALU | BPF_RSH | BPF_K: reg[i.dst_reg] = static_cast<uint32_t>(reg[i.dst_reg]) >> i.imm; break;
+      case BPF_ALU64 | BPF_MOV | BPF_K: reg[i.dst_reg] = static_cast<uint64_t>(static_cast<int64_t>(i.imm)); break;
       case BPF_JMP | BPF_JNE | BPF_K:
         if (reg[i.dst_reg] != static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += i.off;
         break;
       case BPF_JMP | BPF_JEQ | BPF_K:
         if (reg[i.dst_reg] == static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += i.off;
         break;
-      case BPF_JMP | BPF_EXIT:
-        return static_cast<int>(reg[0]);
-      default:
-        ADD_FAILURE() << "unexpected opcode " << int(i.code);
-        return -1;
+      case BPF_JMP | BPF_EXIT: return static_cast<int>(reg[0]);
+      default: ADD_FAILURE() << "unexpected opcode " << int(i.code); return -1;
     }
     EXPECT_LT(pc + 1, prog.size() + 1);
   }
