@@ -156,4 +156,14 @@ void remove_cgroup_tree(const std::string& dir) {
   if (err != 0) throw_errno("remove cgroup " + dir, err);
 }
 
+uint64_t read_stat_or_zero(const std::string& path) {
+  try {
+    return read_uint_if_exists(path).value_or(0);
+  } catch (const kiln::Error&) {
+    return 0;
+  }
+}
+
+std::string device_number(int64_t major, int64_t minor) { return std::to_string(major) + ":" + std::to_string(minor); }
+
 }  // namespace kiln::cgroups

@@ -44,6 +44,10 @@ std::vector<pid_t> read_cgroup_procs(const std::string& dir);
 uint64_t parse_uint(std::string_view text, const std::string& path);
 // A single-number file; nullopt when the file does not exist.
 std::optional<uint64_t> read_uint_if_exists(const std::string& path);
+// For stats: a read never fails the whole report, so a missing or unreadable value is 0.
+uint64_t read_stat_or_zero(const std::string& path);
+// "MAJOR:MINOR", as the device files of both hierarchies spell a device.
+std::string device_number(int64_t major, int64_t minor);
 // "key value\n" lines (memory.stat, cpu.stat, memory.events, memory.oom_control).
 std::map<std::string, uint64_t> parse_flat_keyed(std::string_view content);
 std::map<std::string, uint64_t> read_flat_keyed_if_exists(const std::string& path);

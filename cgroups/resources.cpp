@@ -5,80 +5,27 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_fields.hpp"
 
 namespace kiln::cgroups {
 namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad(const std::string& field, const std::string& why) { throw Error(field + ": " + why); }
-
-// A member that is missing or null is "absent"; the spec allows both spellings in practice.
-const json* member(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-const json* object_member(const json& obj, const char* key, const std::string& field) {
-  const json* v = member(obj, key);
-  if (v && !v->is_object()) bad(field, "must be an object");
-  return v;
-}
-
-const json* array_member(const json& obj, const char* key, const std::string& field) {
-  const json* v = member(obj, key);
-  if (v && !v->is_array()) bad(field, "must be an array");
-  return v;
-}
-
-int64_t as_int(const json& v, const std::string& field) {
-  if (v.is_number_unsigned()) {
-    if (v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) bad(field, "out of range");
-    return static_cast<int64_t>(v.get<uint64_t>());
-  }
-  if (!v.is_number_integer()) bad(field, "must be an integer");
-  return v.get<int64_t>();
-}
-
-uint64_t as_uint(const json& v, const std::string& field, uint64_t max = std::numeric_limits<uint64_t>::max()) {
-  if (!v.is_number_integer()) bad(field, "must be a non-negative integer");
-  if (!v.is_number_unsigned() && v.get<int64_t>() < 0) bad(field, "must be a non-negative integer");
-  uint64_t u = v.get<uint64_t>();
-  if (u > max) bad(field, "must be at most " + std::to_string(max));
-  return u;
-}
-
-std::optional<int64_t> opt_int(const json& obj, const char* key, const std::string& prefix) {
-  const json* v = member(obj, key);
-  if (!v) return std::nullopt;
-  return as_int(*v, prefix + "." + key);
-}
-
-std::optional<uint64_t> opt_uint(const json& obj, const char* key, const std::string& prefix,
-                                 uint64_t max = std::numeric_limits<uint64_t>::max()) {
-  const json* v = member(obj, key);
-  if (!v) return std::nullopt;
-  return as_uint(*v, prefix + "." + key, max);
-}
-
-std::optional<bool> opt_bool(const json& obj, const char* key, const std::string& prefix) {
-  const json* v = member(obj, key);
-  if (!v) return std::nullopt;
-  if (!v->is_boolean()) bad(prefix + "." + key, "must be a boolean");
-  return v->get<bool>();
-}
-
-std::optional<std::string> opt_string(const json& obj, const char* key, const std::string& prefix) {
-  const json* v = member(obj, key);
-  if (!v) return std::nullopt;
-  if (!v->is_string()) bad(prefix + "." + key, "must be a string");
-  return v->get<std::string>();
-}
+using json_fields::array_member;
+using json_fields::as_int;
+using json_fields::as_uint;
+using json_fields::member;
+using json_fields::object_member;
+using json_fields::opt_bool;
+using json_fields::opt_int;
+using json_fields::opt_string;
+using json_fields::opt_uint;
+[[noreturn]] void bad(const std::string& field, const std::string& why) { json_fields::bad_field(field, why); }
 
 int64_t required_int(const json& obj, const char* key, const std::string& prefix) {
   auto v = opt_int(obj, key, prefix);
-  if (!v) bad(prefix + "." + key, "is required");
+  if (!v) bad(prefix + "." + key, "missing");
   return *v;
 }
 
@@ -128,7 +75,7 @@ void parse_cpu(const json& c, CpuResources& out) {
 std::vector<ThrottleDevice> parse_throttle(const json& io, const char* key) {
   const std::string field = std::string("linux.resources.blockIO.") + key;
   std::vector<ThrottleDevice> out;
-  const json* list = array_member(io, key, field);
+  const json* list = array_member(io, key, "linux.resources.blockIO");
   if (!list) return out;
   for (size_t i = 0; i < list->size(); ++i) {
     const std::string p = field + "[" + std::to_string(i) + "]";
@@ -138,7 +85,7 @@ std::vector<ThrottleDevice> parse_throttle(const json& io, const char* key) {
     t.major = required_int(d, "major", p);
     t.minor = required_int(d, "minor", p);
     auto rate = opt_uint(d, "rate", p);
-    if (!rate) bad(p + ".rate", "is required");
+    if (!rate) bad(p + ".rate", "missing");
     t.rate = *rate;
     out.push_back(t);
   }
@@ -149,7 +96,7 @@ void parse_block_io(const json& io, BlockIoResources& out) {
   const std::string p = "linux.resources.blockIO";
   if (auto w = opt_uint(io, "weight", p, 1000)) out.weight = static_cast<uint16_t>(*w);
   if (auto w = opt_uint(io, "leafWeight", p, 1000)) out.leaf_weight = static_cast<uint16_t>(*w);
-  if (const json* list = array_member(io, "weightDevice", p + ".weightDevice")) {
+  if (const json* list = array_member(io, "weightDevice", p)) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string dp = p + ".weightDevice[" + std::to_string(i) + "]";
       const json& d = (*list)[i];
@@ -183,11 +130,11 @@ void parse_hugepages(const json& list, std::vector<HugepageLimit>& out) {
     if (!h.is_object()) bad(p, "must be an object");
     HugepageLimit l;
     auto size = opt_string(h, "pageSize", p);
-    if (!size) bad(p + ".pageSize", "is required");
+    if (!size) bad(p + ".pageSize", "missing");
     validate_page_size(*size, p + ".pageSize");
     l.page_size = *size;
     auto limit = opt_uint(h, "limit", p);
-    if (!limit) bad(p + ".limit", "is required");
+    if (!limit) bad(p + ".limit", "missing");
     l.limit = *limit;
     out.push_back(l);
   }
@@ -197,14 +144,14 @@ void parse_network(const json& n, NetworkResources& out) {
   const std::string p = "linux.resources.network";
   if (auto id = opt_uint(n, "classID", p, std::numeric_limits<uint32_t>::max()))
     out.class_id = static_cast<uint32_t>(*id);
-  if (const json* list = array_member(n, "priorities", p + ".priorities")) {
+  if (const json* list = array_member(n, "priorities", p)) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string ip = p + ".priorities[" + std::to_string(i) + "]";
       const json& e = (*list)[i];
       if (!e.is_object()) bad(ip, "must be an object");
       NetworkPriority np;
       auto name = opt_string(e, "name", ip);
-      if (!name || name->empty()) bad(ip + ".name", "is required");
+      if (!name || name->empty()) bad(ip + ".name", "missing");
       // Written as "NAME PRIO" into net_prio.ifpriomap: a space or newline would inject lines.
       if (name->find_first_of(" \n\t/") != std::string::npos) bad(ip + ".name", "is not an interface name");
       np.name = *name;
@@ -222,7 +169,7 @@ void parse_devices(const json& list, std::vector<DeviceRule>& out) {
     if (!d.is_object()) bad(p, "must be an object");
     DeviceRule r;
     auto allow = opt_bool(d, "allow", p);
-    if (!allow) bad(p + ".allow", "is required");
+    if (!allow) bad(p + ".allow", "missing");
     r.allow = *allow;
     auto type = opt_string(d, "type", p).value_or("a");
     if (type != "a" && type != "c" && type != "b") bad(p + ".type", "must be \"a\", \"c\" or \"b\"");
@@ -274,20 +221,19 @@ Resources parse_resources(const nlohmann::json& r) {
   Resources out;
   if (r.is_null()) return out;
   if (!r.is_object()) bad("linux.resources", "must be an object");
-  if (const json* m = object_member(r, "memory", "linux.resources.memory")) parse_memory(*m, out.memory);
-  if (const json* c = object_member(r, "cpu", "linux.resources.cpu")) parse_cpu(*c, out.cpu);
-  if (const json* p = object_member(r, "pids", "linux.resources.pids"))
+  if (const json* m = object_member(r, "memory", "linux.resources")) parse_memory(*m, out.memory);
+  if (const json* c = object_member(r, "cpu", "linux.resources")) parse_cpu(*c, out.cpu);
+  if (const json* p = object_member(r, "pids", "linux.resources"))
     out.pids.limit = opt_int(*p, "limit", "linux.resources.pids");
-  if (const json* io = object_member(r, "blockIO", "linux.resources.blockIO")) parse_block_io(*io, out.block_io);
-  if (const json* h = array_member(r, "hugepageLimits", "linux.resources.hugepageLimits"))
-    parse_hugepages(*h, out.hugepage_limits);
-  if (const json* n = object_member(r, "network", "linux.resources.network")) parse_network(*n, out.network);
-  if (const json* d = array_member(r, "devices", "linux.resources.devices")) {
+  if (const json* io = object_member(r, "blockIO", "linux.resources")) parse_block_io(*io, out.block_io);
+  if (const json* h = array_member(r, "hugepageLimits", "linux.resources")) parse_hugepages(*h, out.hugepage_limits);
+  if (const json* n = object_member(r, "network", "linux.resources")) parse_network(*n, out.network);
+  if (const json* d = array_member(r, "devices", "linux.resources")) {
     out.has_devices = true;
     parse_devices(*d, out.devices);
   }
-  if (const json* rd = object_member(r, "rdma", "linux.resources.rdma")) parse_rdma(*rd, out.rdma);
-  if (const json* u = object_member(r, "unified", "linux.resources.unified")) {
+  if (const json* rd = object_member(r, "rdma", "linux.resources")) parse_rdma(*rd, out.rdma);
+  if (const json* u = object_member(r, "unified", "linux.resources")) {
     for (auto it = u->begin(); it != u->end(); ++it) {
       validate_unified_key(it.key());
       if (!it->is_string()) bad("linux.resources.unified[\"" + it.key() + "\"]", "must be a string");

@@ -7,11 +7,7 @@
 #include "common/error.hpp"
 
 namespace kiln::cgroups {
-namespace {
-
-std::string device(int64_t major, int64_t minor) { return std::to_string(major) + ":" + std::to_string(minor); }
-
-}  // namespace
+namespace {}  // namespace
 
 void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   auto set = [&](const char* controller, const std::string& file, const std::string& value,
@@ -88,13 +84,14 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
       const auto& wd = io.weight_device[i];
       const std::string s = bp + "weightDevice[" + std::to_string(i) + "]";
       if (wd.weight)
-        set("blkio", prefix + "weight_device", device(wd.major, wd.minor) + " " + std::to_string(*wd.weight), s);
+        set("blkio", prefix + "weight_device", device_number(wd.major, wd.minor) + " " + std::to_string(*wd.weight), s);
       if (wd.leaf_weight)
-        set("blkio", "blkio.leaf_weight_device", device(wd.major, wd.minor) + " " + std::to_string(*wd.leaf_weight), s);
+        set("blkio", "blkio.leaf_weight_device",
+            device_number(wd.major, wd.minor) + " " + std::to_string(*wd.leaf_weight), s);
     }
     auto throttle = [&](const std::vector<ThrottleDevice>& list, const char* file, const char* name) {
       for (size_t i = 0; i < list.size(); ++i) {
-        set("blkio", file, device(list[i].major, list[i].minor) + " " + std::to_string(list[i].rate),
+        set("blkio", file, device_number(list[i].major, list[i].minor) + " " + std::to_string(list[i].rate),
             bp + name + "[" + std::to_string(i) + "]");
       }
     };

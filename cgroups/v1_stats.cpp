@@ -12,22 +12,12 @@
 namespace kiln::cgroups {
 namespace {
 
-uint64_t value_or_zero(const std::string& path) {
-  // v1 reports "no limit" as a huge page-aligned number; keep it as the kernel says. A stats
-  // read never fails the whole report: an unreadable value is reported as 0.
-  try {
-    return read_uint_if_exists(path).value_or(0);
-  } catch (const kiln::Error&) {
-    return 0;
-  }
-}
-
 MemoryEntry memory_entry(const std::string& dir, const std::string& prefix) {
   MemoryEntry e;
-  e.usage = value_or_zero(dir + "/" + prefix + "usage_in_bytes");
-  e.max = value_or_zero(dir + "/" + prefix + "max_usage_in_bytes");
-  e.failcnt = value_or_zero(dir + "/" + prefix + "failcnt");
-  e.limit = value_or_zero(dir + "/" + prefix + "limit_in_bytes");
+  e.usage = read_stat_or_zero(dir + "/" + prefix + "usage_in_bytes");
+  e.max = read_stat_or_zero(dir + "/" + prefix + "max_usage_in_bytes");
+  e.failcnt = read_stat_or_zero(dir + "/" + prefix + "failcnt");
+  e.limit = read_stat_or_zero(dir + "/" + prefix + "limit_in_bytes");
   return e;
 }
 
@@ -66,11 +56,11 @@ Stats V1Manager::stats() {
     s.memory.kernel_tcp = memory_entry(d, "memory.kmem.tcp.");
     s.memory.raw = read_flat_keyed_if_exists(d + "/memory.stat");
     if (auto it = s.memory.raw.find("cache"); it != s.memory.raw.end()) s.memory.cache = it->second;
-    s.memory.use_hierarchy = value_or_zero(d + "/memory.use_hierarchy") == 1;
+    s.memory.use_hierarchy = read_stat_or_zero(d + "/memory.use_hierarchy") == 1;
     s.memory.oom_kill = oom_kill_count();
   }
   if (auto d = dir("cpuacct"); !d.empty()) {
-    s.cpu.total = value_or_zero(d + "/cpuacct.usage");
+    s.cpu.total = read_stat_or_zero(d + "/cpuacct.usage");
     if (auto percpu = read_cgroup_file_if_exists(d + "/cpuacct.usage_percpu")) {
       std::istringstream in(*percpu);
       uint64_t v = 0;
@@ -89,8 +79,8 @@ Stats V1Manager::stats() {
     s.cpu.throttled_time = st["throttled_time"];
   }
   if (auto d = dir("pids"); !d.empty()) {
-    s.pids.current = value_or_zero(d + "/pids.current");
-    uint64_t max = value_or_zero(d + "/pids.max");
+    s.pids.current = read_stat_or_zero(d + "/pids.current");
+    uint64_t max = read_stat_or_zero(d + "/pids.max");
     s.pids.limit = max == std::numeric_limits<uint64_t>::max() ? 0 : max;
   }
   if (auto d = dir("blkio"); !d.empty()) {
@@ -103,7 +93,7 @@ Stats V1Manager::stats() {
       auto usage = read_uint_if_exists(base + "usage_in_bytes");
       if (!usage) continue;
       s.hugetlb[size] =
-          HugetlbStats{*usage, value_or_zero(base + "max_usage_in_bytes"), value_or_zero(base + "failcnt")};
+          HugetlbStats{*usage, read_stat_or_zero(base + "max_usage_in_bytes"), read_stat_or_zero(base + "failcnt")};
     }
   }
   return s;

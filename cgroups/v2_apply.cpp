@@ -16,8 +16,6 @@ namespace {
 
 std::string bytes_or_max(int64_t v) { return v < 0 ? "max" : std::to_string(v); }
 
-std::string device(int64_t major, int64_t minor) { return std::to_string(major) + ":" + std::to_string(minor); }
-
 }  // namespace
 
 void V2Manager::apply_resources(const Resources& r, bool with_devices) {
@@ -51,7 +49,10 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
   if (c.quota || c.period) {
     // cpu.max is "QUOTA PERIOD"; a quota alone keeps the period, a period alone needs "max".
     std::string value = c.quota && *c.quota > 0 ? std::to_string(*c.quota) : "max";
-    if (c.period && *c.period != 0) value += " " + std::to_string(*c.period);
+    if (c.period && *c.period != 0) {
+      value += ' ';
+      value += std::to_string(*c.period);
+    }
     set("cpu.max", value, cp + (c.quota ? "quota" : "period"));
   }
   if (c.burst) set("cpu.max.burst", std::to_string(*c.burst), cp + "burst");
@@ -77,7 +78,7 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
     for (size_t i = 0; i < io.weight_device.size(); ++i) {
       const auto& wd = io.weight_device[i];
       if (wd.weight)
-        set(weight_file, device(wd.major, wd.minor) + " " + weight(*wd.weight),
+        set(weight_file, device_number(wd.major, wd.minor) + " " + weight(*wd.weight),
             bp + "weightDevice[" + std::to_string(i) + "]");
     }
     // One io.max line per device carrying all of its limits.
@@ -90,7 +91,7 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
     add(io.throttle_read_iops_device, "riops");
     add(io.throttle_write_iops_device, "wiops");
     for (const auto& [dev, line] : limits)
-      set("io.max", device(dev.first, dev.second) + line, bp + "throttle (io.max)");
+      set("io.max", device_number(dev.first, dev.second) + line, bp + "throttle (io.max)");
   }
 
   for (size_t i = 0; i < r.hugepage_limits.size(); ++i) {

@@ -10,17 +10,8 @@
 namespace kiln::cgroups {
 namespace {
 
-// A stats read never fails the whole report: an unreadable value is reported as 0.
-uint64_t value_or_zero(const std::string& path) {
-  try {
-    return read_uint_if_exists(path).value_or(0);
-  } catch (const kiln::Error&) {
-    return 0;
-  }
-}
-
 uint64_t limit_or_zero(const std::string& path) {
-  uint64_t v = value_or_zero(path);
+  uint64_t v = read_stat_or_zero(path);
   return v == std::numeric_limits<uint64_t>::max() ? 0 : v;
 }
 
@@ -54,10 +45,10 @@ void read_io_stat(const std::string& path, BlkioStats& out) {
 Stats V2Manager::stats() {
   Stats s;
   const std::string d = dir_ + "/";
-  s.memory.usage.usage = value_or_zero(d + "memory.current");
+  s.memory.usage.usage = read_stat_or_zero(d + "memory.current");
   s.memory.usage.limit = limit_or_zero(d + "memory.max");
-  s.memory.usage.max = value_or_zero(d + "memory.peak");
-  s.memory.swap.usage = value_or_zero(d + "memory.swap.current");
+  s.memory.usage.max = read_stat_or_zero(d + "memory.peak");
+  s.memory.swap.usage = read_stat_or_zero(d + "memory.swap.current");
   s.memory.swap.limit = limit_or_zero(d + "memory.swap.max");
   s.memory.raw = read_flat_keyed_if_exists(d + "memory.stat");
   if (auto it = s.memory.raw.find("file"); it != s.memory.raw.end()) s.memory.cache = it->second;
@@ -74,7 +65,7 @@ Stats V2Manager::stats() {
   s.cpu.throttled_periods = cpu["nr_throttled"];
   s.cpu.throttled_time = cpu["throttled_usec"] * 1000;
 
-  s.pids.current = value_or_zero(d + "pids.current");
+  s.pids.current = read_stat_or_zero(d + "pids.current");
   s.pids.limit = limit_or_zero(d + "pids.max");
 
   read_io_stat(d + "io.stat", s.blkio);

@@ -104,9 +104,8 @@ std::vector<std::string> path_components(std::string_view path) {
 }
 
 UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks) {
-  std::string rel(path);
-  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-  if (rel.empty()) rel = ".";
+  size_t first = path.find_first_not_of('/');
+  std::string rel = first == std::string_view::npos ? std::string(".") : std::string(path.substr(first));
   auto fail = [&](int err) {
     if (err == ELOOP && symlinks == Symlinks::refuse)
       throw Error("open " + std::string(path) + " in root " + fd_path(root_fd) + ": reached through a symlink, refused",

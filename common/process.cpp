@@ -40,8 +40,10 @@ void Child::kill_and_reap() noexcept {
   }
 }
 
+UniqueFd try_open_pidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
+
 UniqueFd open_pidfd(pid_t pid) {
-  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  UniqueFd fd = try_open_pidfd(pid);
   if (!fd) throw_errno("pidfd_open " + std::to_string(pid));
   return fd;
 }

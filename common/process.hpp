@@ -37,6 +37,8 @@ class Child {
 
 // pidfd_open(2); throws kiln::Error naming the pid (ESRCH: it is gone).
 UniqueFd open_pidfd(pid_t pid);
+// pidfd_open(2), or an empty UniqueFd when the pid is gone or the kernel has no pidfds.
+UniqueFd try_open_pidfd(pid_t pid);
 
 struct Pipe {
   UniqueFd read;

@@ -30,8 +30,15 @@ std::string status_text(const RunRecord& r, const RunStatus& s) {
   if (s.state == "exited") {
     int64_t ago = seconds_since(r.finished);
     std::string code = s.exit_code ? std::to_string(*s.exit_code) : "?";
-    return "Exited (" + code + ")" + (r.timed_out ? " timeout" : "") +
-           (ago >= 0 ? " " + human_duration(ago) + " ago" : "");
+    // Appended piece by piece: GCC 12 at -O3 warns falsely (stringop-overflow) on "x" + string&&.
+    std::string out = "Exited (" + code + ")";
+    if (r.timed_out) out += " timeout";
+    if (ago >= 0) {
+      out += ' ';
+      out += human_duration(ago);
+      out += " ago";
+    }
+    return out;
   }
   if (s.state == "running") {
     int64_t up = seconds_since(r.started.empty() ? r.created : r.started);

@@ -127,7 +127,7 @@ int exec_in_container(const ExecOptions& o) {
   std::optional<SeccompProgram> seccomp;
   if (!spec.linux.seccomp.is_null()) seccomp = prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache");
 
-  UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0)));
+  UniqueFd init_fd = try_open_pidfd(st.pid);
   if (!init_fd || !process_alive(st.pid, st.pid_start_time)) throw Error("container " + o.id + " not running", ESRCH);
   const int pidfd = init_fd.get();
   int flags = 0;

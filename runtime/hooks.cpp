@@ -14,6 +14,7 @@
 
 #include "common/process.hpp"
 #include "common/error.hpp"
+#include "common/json_fields.hpp"
 #include "common/signals.hpp"
 #include "common/unique_fd.hpp"
 
@@ -28,18 +29,6 @@ constexpr std::size_t kCaptureLimit = 4096;  // per stream: enough for an error 
 
 [[noreturn]] void fail(std::string_view field, const std::string& reason) {
   throw Error(std::string(field) + ": " + reason);
-}
-
-std::vector<std::string> string_array(const json& obj, const char* key, const std::string& field) {
-  std::vector<std::string> out;
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return out;
-  if (!it->is_array()) fail(field + "." + key, "must be an array of strings");
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    if (!(*it)[i].is_string()) fail(field + "." + key + "[" + std::to_string(i) + "]", "must be a string");
-    out.push_back((*it)[i].get<std::string>());
-  }
-  return out;
 }
 
 Pipe make_pipe(const std::string& what) {
@@ -122,17 +111,14 @@ Hook parse_hook(const json& hook, std::string_view field_view) {
   if (path == hook.end() || !path->is_string()) fail(field + ".path", "missing or not a string");
   h.path = path->get<std::string>();
   if (h.path.empty() || h.path.front() != '/') fail(field + ".path", "must be absolute, got \"" + h.path + "\"");
-  h.args = string_array(hook, "args", field);
-  h.env = string_array(hook, "env", field);
+  h.args = json_fields::string_list(hook, "args", field);
+  h.env = json_fields::string_list(hook, "env", field);
   for (std::size_t i = 0; i < h.env.size(); ++i)  // don't echo the entry: its value may be a secret
     if (h.env[i].find('=') == std::string::npos || h.env[i].front() == '=')
       fail(field + ".env[" + std::to_string(i) + "]", "must be KEY=VALUE");
-  auto timeout = hook.find("timeout");
-  if (timeout != hook.end() && !timeout->is_null()) {
-    if (!timeout->is_number_integer()) fail(field + ".timeout", "must be an integer");
-    auto t = timeout->get<long long>();
-    if (t <= 0 || t > 1'000'000'000) fail(field + ".timeout", "must be greater than zero, got " + std::to_string(t));
-    h.timeout = static_cast<int>(t);
+  if (auto t = json_fields::opt_int(hook, "timeout", field)) {
+    if (*t <= 0 || *t > 1'000'000'000) fail(field + ".timeout", "must be greater than zero, got " + std::to_string(*t));
+    h.timeout = static_cast<int>(*t);
   }
   return h;
 }
@@ -217,7 +203,7 @@ void run_hook(const Hook& hook, const std::string& state_json, std::string_view 
 
   // pidfd tells us when the hook itself exits even if something it started keeps the output
   // pipes open; without it (old kernels) poll on a short tick and ask waitpid.
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  UniqueFd pidfd = try_open_pidfd(pid);
   set_nonblock(out.read.get());
   set_nonblock(err.read.get());
   std::string out_text, err_text;

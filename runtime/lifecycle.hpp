@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/resources.hpp"
 #include "runtime/state.hpp"
 
 namespace kiln::runtime {
@@ -51,6 +52,8 @@ void delete_container(const std::string& root, const std::string& id, bool force
 nlohmann::json container_state_json(const std::string& root, const std::string& id);
 void pause_container(const std::string& root, const std::string& id);
 void resume_container(const std::string& root, const std::string& id);
+// Changes a created, running or paused container's cgroup limits (only the values set).
+void update_container(const std::string& root, const std::string& id, const cgroups::Resources& resources);
 std::vector<pid_t> container_pids(const std::string& root, const std::string& id);
 
 // poststart/poststop: a failing hook is logged as a warning and the step goes on (the spec).

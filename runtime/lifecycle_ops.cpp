@@ -8,6 +8,7 @@
 #include "cgroups/manager.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/process.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/lifecycle.hpp"
 
@@ -16,11 +17,10 @@ namespace {
 
 // Waits (up to timeout_ms) for a process that is not our child to exit.
 bool wait_gone(pid_t pid, uint64_t start_time, int timeout_ms) {
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) return !process_alive(pid, start_time);
-  UniqueFd owned(pidfd);
+  UniqueFd pidfd = try_open_pidfd(pid);
+  if (!pidfd) return !process_alive(pid, start_time);
   if (!process_alive(pid, start_time)) return true;
-  struct pollfd p = {pidfd, POLLIN, 0};
+  struct pollfd p = {pidfd.get(), POLLIN, 0};
   int rc;
   while ((rc = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
   }
@@ -30,7 +30,7 @@ bool wait_gone(pid_t pid, uint64_t start_time, int timeout_ms) {
 
 void signal_process(const ContainerState& st, int sig) {
   // pidfd_send_signal after checking the start time: a recycled pid never gets our signal.
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, st.pid, 0)));
+  UniqueFd pidfd = try_open_pidfd(st.pid);
   if (!pidfd || !process_alive(st.pid, st.pid_start_time))
     throw Error("cannot signal container " + st.id + ": container not running", ESRCH);
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
@@ -147,6 +147,14 @@ void resume_container(const std::string& root, const std::string& id) {
   Status status = current_status(dir, st);
   if (status != Status::paused) throw Error("cannot resume container " + id + ": container is not paused");
   cgroups::make_manager(st.cgroups_path, id)->thaw();
+}
+
+void update_container(const std::string& root, const std::string& id, const cgroups::Resources& resources) {
+  StateDir dir(root, id);
+  UniqueFd lock = dir.lock();
+  ContainerState st = dir.load();
+  if (current_status(dir, st) == Status::stopped) throw Error("container " + id + " not running", ESRCH);
+  with_context("update container " + id, [&] { cgroups::make_manager(st.cgroups_path, id)->update(resources); });
 }
 
 std::vector<pid_t> container_pids(const std::string& root, const std::string& id) {

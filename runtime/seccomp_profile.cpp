@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/json_fields.hpp"
 
 namespace kiln::runtime {
 namespace {
@@ -15,27 +16,10 @@ using nlohmann::json;
 
 constexpr std::string_view kField = "linux.seccomp";
 
-[[noreturn]] void fail(const std::string& field, const std::string& reason) { throw Error(field + ": " + reason); }
-
-const json* member(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-std::string expect_string(const json& v, const std::string& field) {
-  if (!v.is_string()) fail(field, "must be a string");
-  return v.get<std::string>();
-}
-
-std::uint64_t expect_u64(const json& v, const std::string& field) {
-  // Parsed text gives unsigned numbers, but JSON built in code holds signed ones: accept both.
-  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-  if (!v.is_number_integer()) fail(field, "must be a non-negative integer");
-  auto n = v.get<std::int64_t>();
-  if (n < 0) fail(field, "must not be negative");
-  return static_cast<std::uint64_t>(n);
-}
+using json_fields::member;
+[[noreturn]] void fail(const std::string& field, const std::string& reason) { json_fields::bad_field(field, reason); }
+std::string expect_string(const json& v, const std::string& field) { return json_fields::as_string(v, field); }
+std::uint64_t expect_u64(const json& v, const std::string& field) { return json_fields::as_uint(v, field); }
 
 std::uint32_t expect_errno(const json& v, const std::string& field) {
   std::uint64_t n = expect_u64(v, field);

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/ids.hpp"
+#include "common/json_fields.hpp"
 #include "runtime/sysctl.hpp"
 
 namespace kiln::runtime {
@@ -18,78 +19,33 @@ namespace {
 
 using json = nlohmann::json;
 
-[[noreturn]] void bad(const std::string& field, const std::string& why) { throw Error(field + ": " + why); }
+using json_fields::as_int;
+using json_fields::as_string;
+using json_fields::as_uint_of;
+using json_fields::member;
+using json_fields::required_member;
+using json_fields::string_list;
+[[noreturn]] void bad(const std::string& field, const std::string& why) { json_fields::bad_field(field, why); }
 
-const json* member(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-std::string get_string(const json& v, const std::string& field) {
-  if (!v.is_string()) bad(field, "must be a string");
-  return v.get<std::string>();
-}
-
+// Absent strings and flags read as empty and false here: the spec's defaults.
 std::string opt_string(const json& obj, const char* key, const std::string& where) {
-  const json* v = member(obj, key);
-  return v ? get_string(*v, where + "." + key) : std::string();
+  return json_fields::opt_string(obj, key, where).value_or("");
 }
-
 bool opt_bool(const json& obj, const char* key, const std::string& where) {
-  const json* v = member(obj, key);
-  if (!v) return false;
-  if (!v->is_boolean()) bad(where + "." + key, "must be true or false");
-  return v->get<bool>();
+  return json_fields::opt_bool(obj, key, where).value_or(false);
 }
 
-template <typename T>
-T get_uint(const json& v, const std::string& field);
-
-// A user or group id: get_uint, and never (uint32)-1.
+// A user or group id, and never (uint32)-1.
 uint32_t get_id(const json& v, const std::string& field) {
-  uint32_t id = get_uint<uint32_t>(v, field);
+  auto id = as_uint_of<uint32_t>(v, field);
   check_id(id, field);
   return id;
 }
 
-template <typename T>
-T get_uint(const json& v, const std::string& field) {
-  if (!v.is_number_integer() && !v.is_number_unsigned()) bad(field, "must be an integer");
-  if (v.is_number_integer() && v.get<int64_t>() < 0) bad(field, "must not be negative");
-  uint64_t n = v.get<uint64_t>();
-  if (n > static_cast<uint64_t>(std::numeric_limits<T>::max()))
-    bad(field, "value " + std::to_string(n) + " is too large");
-  return static_cast<T>(n);
-}
-
-int64_t get_int(const json& v, const std::string& field) {
-  if (!v.is_number_integer()) bad(field, "must be an integer");
-  return v.get<int64_t>();
-}
-
-const json& require(const json& obj, const char* key, const std::string& where) {
-  const json* v = member(obj, key);
-  if (!v) bad(where + "." + key, "missing");
-  return *v;
-}
-
-std::vector<std::string> string_list(const json& obj, const char* key, const std::string& where) {
-  std::vector<std::string> out;
-  const json* v = member(obj, key);
-  if (!v) return out;
-  std::string field = where.empty() ? key : where + "." + key;
-  if (!v->is_array()) bad(field, "must be an array of strings");
-  for (size_t i = 0; i < v->size(); ++i) out.push_back(get_string((*v)[i], field + "[" + std::to_string(i) + "]"));
-  return out;
-}
-
 const json& object_at(const json& obj, const char* key, const std::string& where) {
   static const json empty = json::object();
-  const json* v = member(obj, key);
-  if (!v) return empty;
-  if (!v->is_object()) bad(where.empty() ? key : where + "." + key, "must be an object");
-  return *v;
+  const json* v = json_fields::object_member(obj, key, where);
+  return v ? *v : empty;
 }
 
 std::vector<int> cap_list(const json& caps, const char* key) {
@@ -115,9 +71,9 @@ std::vector<IdMapping> id_mappings(const json& lin, const char* key) {
     std::string f = field + "[" + std::to_string(i) + "]";
     if (!m.is_object()) bad(f, "must be an object");
     IdMapping map;
-    map.container_id = get_id(require(m, "containerID", f), f + ".containerID");
-    map.host_id = get_id(require(m, "hostID", f), f + ".hostID");
-    map.size = get_uint<uint32_t>(require(m, "size", f), f + ".size");
+    map.container_id = get_id(required_member(m, "containerID", f), f + ".containerID");
+    map.host_id = get_id(required_member(m, "hostID", f), f + ".hostID");
+    map.size = as_uint_of<uint32_t>(required_member(m, "size", f), f + ".size");
     if (map.size == 0) bad(f + ".size", "must be at least 1");
     // The range may not reach (uint32)-1 on either side.
     if (uint64_t{map.container_id} + map.size > kNotAnId || uint64_t{map.host_id} + map.size > kNotAnId)
@@ -167,7 +123,7 @@ void parse_linux(const json& lin, Spec& spec) {
       const json& n = (*nss)[i];
       if (!n.is_object()) bad(f, "must be an object");
       Namespace ns;
-      ns.type = get_string(require(n, "type", f), f + ".type");
+      ns.type = as_string(required_member(n, "type", f), f + ".type");
       try {
         ns.clone_flag = namespace_clone_flag(ns.type);
       } catch (const Error& e) {
@@ -193,17 +149,17 @@ void parse_linux(const json& lin, Spec& spec) {
       const json& d = (*devs)[i];
       if (!d.is_object()) bad(f, "must be an object");
       Device dev;
-      dev.path = get_string(require(d, "path", f), f + ".path");
+      dev.path = as_string(required_member(d, "path", f), f + ".path");
       if (dev.path.empty() || dev.path[0] != '/') bad(f + ".path", "must be absolute: \"" + dev.path + "\"");
-      std::string type = get_string(require(d, "type", f), f + ".type");
+      std::string type = as_string(required_member(d, "type", f), f + ".type");
       if (type != "c" && type != "b" && type != "u" && type != "p")
         bad(f + ".type", "unknown device type \"" + type + "\"");
       dev.type = type[0];
       if (dev.type != 'p') {
-        dev.major = get_int(require(d, "major", f), f + ".major");
-        dev.minor = get_int(require(d, "minor", f), f + ".minor");
+        dev.major = as_int(required_member(d, "major", f), f + ".major");
+        dev.minor = as_int(required_member(d, "minor", f), f + ".minor");
       }
-      if (const json* m = member(d, "fileMode")) dev.file_mode = get_uint<mode_t>(*m, f + ".fileMode");
+      if (const json* m = member(d, "fileMode")) dev.file_mode = as_uint_of<mode_t>(*m, f + ".fileMode");
       if (const json* u = member(d, "uid")) dev.uid = get_id(*u, f + ".uid");
       if (const json* g = member(d, "gid")) dev.gid = get_id(*g, f + ".gid");
       out.devices.push_back(dev);
@@ -215,7 +171,7 @@ void parse_linux(const json& lin, Spec& spec) {
     out.resources = *r;
   }
   for (const auto& [k, v] : object_at(lin, "sysctl", "linux").items())
-    out.sysctl[k] = get_string(v, "linux.sysctl." + k);
+    out.sysctl[k] = as_string(v, "linux.sysctl." + k);
   validate_sysctl(out);
   out.masked_paths = string_list(lin, "maskedPaths", "linux");
   out.readonly_paths = string_list(lin, "readonlyPaths", "linux");
@@ -233,7 +189,7 @@ void parse_linux(const json& lin, Spec& spec) {
   }
   if (const json* p = member(lin, "personality")) {
     if (!p->is_object()) bad("linux.personality", "must be an object");
-    std::string domain = get_string(require(*p, "domain", "linux.personality"), "linux.personality.domain");
+    std::string domain = as_string(required_member(*p, "domain", "linux.personality"), "linux.personality.domain");
     if (domain == "LINUX") out.personality = 0x0000;
     else if (domain == "LINUX32") out.personality = 0x0008;
     else bad("linux.personality.domain", "unknown domain \"" + domain + "\"");
@@ -242,8 +198,8 @@ void parse_linux(const json& lin, Spec& spec) {
     std::string f = "linux.timeOffsets." + clock;
     if (clock != "monotonic" && clock != "boottime") bad(f, "unknown clock");
     if (!off.is_object()) bad(f, "must be an object");
-    int64_t secs = member(off, "secs") ? get_int(off["secs"], f + ".secs") : 0;
-    uint32_t nsecs = member(off, "nanosecs") ? get_uint<uint32_t>(off["nanosecs"], f + ".nanosecs") : 0;
+    int64_t secs = member(off, "secs") ? as_int(off["secs"], f + ".secs") : 0;
+    uint32_t nsecs = member(off, "nanosecs") ? as_uint_of<uint32_t>(off["nanosecs"], f + ".nanosecs") : 0;
     out.time_offsets[clock] = {secs, nsecs};
   }
   out.mount_label = opt_string(lin, "mountLabel", "linux");
@@ -286,13 +242,14 @@ Process parse_process(const json& p, const std::string& where) {
   Process out;
   out.terminal = opt_bool(p, "terminal", where);
   const json& cs = object_at(p, "consoleSize", where);
-  if (const json* h = member(cs, "height")) out.console_height = get_uint<unsigned>(*h, where + ".consoleSize.height");
-  if (const json* w = member(cs, "width")) out.console_width = get_uint<unsigned>(*w, where + ".consoleSize.width");
+  if (const json* h = member(cs, "height"))
+    out.console_height = as_uint_of<unsigned>(*h, where + ".consoleSize.height");
+  if (const json* w = member(cs, "width")) out.console_width = as_uint_of<unsigned>(*w, where + ".consoleSize.width");
   const json& u = object_at(p, "user", where);
   std::string uw = where + ".user";
   if (const json* v = member(u, "uid")) out.user.uid = get_id(*v, uw + ".uid");
   if (const json* v = member(u, "gid")) out.user.gid = get_id(*v, uw + ".gid");
-  if (const json* v = member(u, "umask")) out.user.umask = get_uint<mode_t>(*v, uw + ".umask");
+  if (const json* v = member(u, "umask")) out.user.umask = as_uint_of<mode_t>(*v, uw + ".umask");
   if (const json* v = member(u, "additionalGids")) {
     if (!v->is_array()) bad(uw + ".additionalGids", "must be an array");
     for (size_t i = 0; i < v->size(); ++i)
@@ -300,13 +257,13 @@ Process parse_process(const json& p, const std::string& where) {
   }
   out.args = string_list(p, "args", where);
   if (out.args.empty()) bad(where + ".args", "must name the program to run");
-  if (const json* cl = member(p, "commandLine")) (void)get_string(*cl, where + ".commandLine");
+  if (const json* cl = member(p, "commandLine")) (void)as_string(*cl, where + ".commandLine");
   out.env = string_list(p, "env", where);
   for (size_t i = 0; i < out.env.size(); ++i)
     if (out.env[i].find('=') == std::string::npos || out.env[i][0] == '=')
       // Name the entry by index and key only: the value may be a secret.
       bad(where + ".env[" + std::to_string(i) + "]", "must be KEY=VALUE");
-  out.cwd = get_string(require(p, "cwd", where), where + ".cwd");
+  out.cwd = as_string(required_member(p, "cwd", where), where + ".cwd");
   if (out.cwd.empty() || out.cwd[0] != '/') bad(where + ".cwd", "must be an absolute path: \"" + out.cwd + "\"");
   const json& caps = object_at(p, "capabilities", where);
   out.capabilities.bounding = cap_list(caps, "bounding");
@@ -321,14 +278,14 @@ Process parse_process(const json& p, const std::string& where) {
       const json& r = (*rl)[i];
       if (!r.is_object()) bad(f, "must be an object");
       Rlimit lim;
-      lim.name = get_string(require(r, "type", f), f + ".type");
+      lim.name = as_string(required_member(r, "type", f), f + ".type");
       try {
         lim.resource = rlimit_from_name(lim.name);
       } catch (const Error& e) {
         throw e.wrapped(f + ".type");
       }
-      lim.soft = get_uint<uint64_t>(require(r, "soft", f), f + ".soft");
-      lim.hard = get_uint<uint64_t>(require(r, "hard", f), f + ".hard");
+      lim.soft = as_uint_of<uint64_t>(required_member(r, "soft", f), f + ".soft");
+      lim.hard = as_uint_of<uint64_t>(required_member(r, "hard", f), f + ".hard");
       if (lim.soft > lim.hard)
         bad(f, "soft limit " + std::to_string(lim.soft) + " is above the hard limit " + std::to_string(lim.hard));
       for (const auto& prev : out.rlimits)
@@ -337,7 +294,7 @@ Process parse_process(const json& p, const std::string& where) {
     }
   }
   if (const json* o = member(p, "oomScoreAdj")) {
-    int64_t v = get_int(*o, where + ".oomScoreAdj");
+    int64_t v = as_int(*o, where + ".oomScoreAdj");
     if (v < -1000 || v > 1000) bad(where + ".oomScoreAdj", "must be between -1000 and 1000");
     out.oom_score_adj = static_cast<int>(v);
   }
@@ -351,12 +308,12 @@ Spec parse_spec(const json& config, const std::string& bundle) {
   if (!config.is_object()) bad("config", "must be a JSON object");
   Spec spec;
   spec.bundle = bundle;
-  spec.oci_version = get_string(require(config, "ociVersion", "config"), "ociVersion");
+  spec.oci_version = as_string(required_member(config, "ociVersion", "config"), "ociVersion");
   if (spec.oci_version.rfind("1.", 0) != 0)
     bad("ociVersion", "unsupported version \"" + spec.oci_version + "\" (need 1.x)");
-  const json& root = require(config, "root", "config");
+  const json& root = required_member(config, "root", "config");
   if (!root.is_object()) bad("root", "must be an object");
-  spec.root_path = get_string(require(root, "path", "root"), "root.path");
+  spec.root_path = as_string(required_member(root, "path", "root"), "root.path");
   if (spec.root_path.empty()) bad("root.path", "must not be empty");
   if (spec.root_path[0] != '/') spec.root_path = bundle + "/" + spec.root_path;
   spec.root_readonly = opt_bool(root, "readonly", "root");
@@ -373,7 +330,7 @@ Spec parse_spec(const json& config, const std::string& bundle) {
       const json& m = (*ms)[i];
       if (!m.is_object()) bad(f, "must be an object");
       Mount mount;
-      mount.destination = get_string(require(m, "destination", f), f + ".destination");
+      mount.destination = as_string(required_member(m, "destination", f), f + ".destination");
       if (mount.destination.empty() || mount.destination[0] != '/')
         bad(f + ".destination", "must be an absolute path: \"" + mount.destination + "\"");
       mount.type = opt_string(m, "type", f);
@@ -391,7 +348,7 @@ Spec parse_spec(const json& config, const std::string& bundle) {
     spec.hooks = *h;
   }
   for (const auto& [k, v] : object_at(config, "annotations", "").items())
-    spec.annotations[k] = get_string(v, "annotations." + k);
+    spec.annotations[k] = as_string(v, "annotations." + k);
   return spec;
 }
 

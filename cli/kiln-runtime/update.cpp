@@ -4,11 +4,11 @@
 
 #include <optional>
 
-#include "cgroups/manager.hpp"
+#include "cgroups/resources.hpp"
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "runtime/state.hpp"
+#include "runtime/lifecycle.hpp"
 
 namespace {
 struct Opts {
@@ -57,12 +57,7 @@ kiln::cli::RegisterCommand reg(
         if (o->pids_limit) r["pids"]["limit"] = *o->pids_limit;
         if (o->blkio_weight) r["blockIO"]["weight"] = *o->blkio_weight;
         cgroups::Resources res = with_context("update", [&] { return cgroups::parse_resources(r); });
-        runtime::StateDir dir(cli::globals().root, o->id);
-        auto lock = dir.lock();
-        runtime::ContainerState st = dir.load();
-        if (runtime::current_status(dir, st) == runtime::Status::stopped)
-          throw Error("container " + o->id + " not running");
-        with_context("update container " + o->id, [&] { cgroups::make_manager(st.cgroups_path, o->id)->update(res); });
+        runtime::update_container(cli::globals().root, o->id, res);
         return 0;
       };
     });
