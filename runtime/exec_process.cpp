@@ -125,7 +125,7 @@ int exec_in_container(const ExecOptions& o) {
   if (proc.terminal && o.detach && o.console_socket.empty())
     throw Error("exec in container " + o.id + ": a terminal with --detach needs --console-socket");
   std::optional<SeccompProgram> seccomp;
-  if (!spec.linux.seccomp.is_null()) seccomp = prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache");
+  if (spec.linux.seccomp) seccomp = prepare_seccomp(*spec.linux.seccomp, o.root + "/seccomp-cache");
 
   UniqueFd init_fd = try_open_pidfd(st.pid);
   if (!init_fd || !process_alive(st.pid, st.pid_start_time)) throw Error("container " + o.id + " not running", ESRCH);

@@ -144,6 +144,28 @@ Hooks parse_hooks(const json& hooks_obj) {
   return hooks;
 }
 
+nlohmann::json hooks_to_json(const Hooks& hooks) {
+  json out = json::object();
+  auto phase = [&](const char* name, const std::vector<Hook>& list) {
+    if (list.empty()) return;
+    json& arr = out[name] = json::array();
+    for (const Hook& h : list) {
+      json j = {{"path", h.path}};
+      if (!h.args.empty()) j["args"] = h.args;
+      if (!h.env.empty()) j["env"] = h.env;
+      if (h.timeout) j["timeout"] = *h.timeout;
+      arr.push_back(std::move(j));
+    }
+  };
+  phase("prestart", hooks.prestart);
+  phase("createRuntime", hooks.createRuntime);
+  phase("createContainer", hooks.createContainer);
+  phase("startContainer", hooks.startContainer);
+  phase("poststart", hooks.poststart);
+  phase("poststop", hooks.poststop);
+  return out;
+}
+
 void run_hook(const Hook& hook, const std::string& state_json, std::string_view label) {
   const std::string what = "hook " + std::string(label) + " " + hook.path;
   spdlog::debug("{}: running ({} args, {} env entries, timeout {})", what, hook.args.size(), hook.env.size(),

@@ -34,6 +34,8 @@ struct Hooks {
 Hook parse_hook(const nlohmann::json& hook, std::string_view field);
 // hooks_obj is the spec's "hooks" object (null or missing phases are empty).
 Hooks parse_hooks(const nlohmann::json& hooks_obj);
+// The spec's form again (empty phases left out): parse_hooks(hooks_to_json(h)) == h.
+nlohmann::json hooks_to_json(const Hooks& hooks);
 
 // Runs one hook: state_json on its stdin, stdout/stderr captured (bounded) for the error.
 // label names it in errors: "hook poststart[0] /path: timed out after 2s",

@@ -71,14 +71,12 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   validate_container_id(o.id);
   // Validate everything the config says before touching the system.
   Spec spec = o.config ? with_context("config", [&] { return parse_spec(*o.config, o.bundle); }) : load_spec(o.bundle);
-  cgroups::Resources resources =
-      with_context("config.json", [&] { return cgroups::parse_resources(spec.linux.resources); });
-
-  Hooks hooks = with_context("config.json", [&] { return parse_hooks(spec.hooks); });
+  const cgroups::Resources& resources = spec.linux.resources;
+  const Hooks& hooks = spec.hooks;
   std::optional<SeccompProgram> seccomp;
-  if (!spec.linux.seccomp.is_null())
+  if (spec.linux.seccomp)
     seccomp =
-        with_context("config.json", [&] { return prepare_seccomp(spec.linux.seccomp, o.root + "/seccomp-cache"); });
+        with_context("config.json", [&] { return prepare_seccomp(*spec.linux.seccomp, o.root + "/seccomp-cache"); });
 
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
@@ -140,7 +138,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
     launched.pty_master.reset();
   }
   if (launched.seccomp_listener) {
-    const SeccompProfile profile = parse_seccomp(spec.linux.seccomp);
+    const SeccompProfile& profile = spec.linux.seccomp->profile;
     if (!profile.listener_path.empty())
       send_listener_fd(profile.listener_path, launched.seccomp_listener.get(),
                        seccomp_process_state(json::parse(hook_state(launched.pid, Status::creating)), launched.pid,
@@ -150,7 +148,8 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   st.pid = launched.pid;
   st.pid_start_time = process_start_time(launched.pid);
   st.cgroups_path = spec.linux.cgroups_path;
-  st.hooks = spec.hooks;
+  st.poststart_hooks = spec.hooks.poststart;
+  st.poststop_hooks = spec.hooks.poststop;
   st.has_user_namespace = spec.linux.has_namespace("user");
   for (const auto& ns : spec.linux.namespaces)
     if (!ns.path.empty()) st.namespace_paths.emplace_back(ns.type, ns.path);

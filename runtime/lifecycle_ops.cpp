@@ -36,11 +36,9 @@ void signal_process(const ContainerState& st, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
 }
 
-void run_hooks_warning(const ContainerState& st, Status status, const char* phase, std::vector<Hook> Hooks::*which) {
+void run_hooks_warning(const ContainerState& st, Status status, const char* phase, const std::vector<Hook>& list) {
+  if (list.empty()) return;
   try {
-    Hooks hooks = parse_hooks(st.hooks);
-    const auto& list = hooks.*which;
-    if (list.empty()) return;
     run_hooks(list, state_to_oci_json(st, status).dump(), phase);
   } catch (const Error& e) {
     spdlog::warn("container {}: {}", st.id, e.what());
@@ -50,10 +48,10 @@ void run_hooks_warning(const ContainerState& st, Status status, const char* phas
 }  // namespace
 
 void run_poststart_hooks(const ContainerState& st) {
-  run_hooks_warning(st, Status::running, "poststart", &Hooks::poststart);
+  run_hooks_warning(st, Status::running, "poststart", st.poststart_hooks);
 }
 void run_poststop_hooks(const ContainerState& st) {
-  run_hooks_warning(st, Status::stopped, "poststop", &Hooks::poststop);
+  run_hooks_warning(st, Status::stopped, "poststop", st.poststop_hooks);
 }
 
 void start_container(const std::string& root, const std::string& id) {

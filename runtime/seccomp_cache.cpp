@@ -35,9 +35,9 @@ struct Header {
 };
 static_assert(sizeof(Header) == 88, "the cache header is an on-disk format");
 
-Digest cache_key(const nlohmann::json& seccomp) {
+Digest cache_key(const SeccompConfig& seccomp) {
   const scmp_version* v = seccomp_version();
-  std::string material = seccomp.dump();
+  std::string material = seccomp.canonical;
   material += '\0';
   material +=
       "libseccomp=" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
@@ -151,12 +151,18 @@ SeccompCache::SeccompCache(std::string dir) : dir_(std::move(dir)) {
 }
 
 std::string SeccompCache::entry_path(const nlohmann::json& seccomp) const {
+  return entry_path(parse_seccomp_config(seccomp));
+}
+
+std::string SeccompCache::entry_path(const SeccompConfig& seccomp) const {
   return dir_ + "/" + hex(cache_key(seccomp)) + ".bpf";
 }
 
-SeccompProgram SeccompCache::prepare(const nlohmann::json& seccomp) {
+SeccompProgram SeccompCache::prepare(const nlohmann::json& seccomp) { return prepare(parse_seccomp_config(seccomp)); }
+
+SeccompProgram SeccompCache::prepare(const SeccompConfig& seccomp) {
   last_hit_ = false;
-  if (!usable_) return compile_seccomp(parse_seccomp(seccomp));
+  if (!usable_) return compile_seccomp(seccomp.profile);
   Digest key = cache_key(seccomp);
   std::string path = dir_ + "/" + hex(key) + ".bpf";
   ReadResult cached = read_entry(path, key);
@@ -168,7 +174,7 @@ SeccompProgram SeccompCache::prepare(const nlohmann::json& seccomp) {
   }
   ++stats_.misses;
   if (cached.present) ++stats_.corrupt;
-  SeccompProgram program = compile_seccomp(parse_seccomp(seccomp));
+  SeccompProgram program = compile_seccomp(seccomp.profile);
   try {
     write_entry(path, key, program);
     spdlog::debug("seccomp cache: stored {} ({} instructions)", path, program.insns.size());
@@ -178,8 +184,12 @@ SeccompProgram SeccompCache::prepare(const nlohmann::json& seccomp) {
   return program;
 }
 
-SeccompProgram prepare_seccomp(const nlohmann::json& seccomp, const std::string& cache_dir) {
+SeccompProgram prepare_seccomp(const SeccompConfig& seccomp, const std::string& cache_dir) {
   return SeccompCache(cache_dir).prepare(seccomp);
+}
+
+SeccompProgram prepare_seccomp(const nlohmann::json& seccomp, const std::string& cache_dir) {
+  return prepare_seccomp(parse_seccomp_config(seccomp), cache_dir);
 }
 
 }  // namespace kiln::runtime

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "runtime/seccomp_compile.hpp"
+#include "runtime/seccomp_profile.hpp"
 
 namespace kiln::runtime {
 
@@ -30,11 +31,13 @@ class SeccompCache {
   // Parses, compiles and stores linux.seccomp, or returns the stored program for it.
   // Parse and compile errors are thrown (kiln::Error naming the field); cache I/O problems are
   // only logged at debug level and never fail the start.
-  SeccompProgram prepare(const nlohmann::json& seccomp);
+  SeccompProgram prepare(const SeccompConfig& seccomp);
+  SeccompProgram prepare(const nlohmann::json& seccomp);  // parses it first
 
   bool last_was_hit() const { return last_hit_; }
   const SeccompCacheStats& stats() const { return stats_; }
   // The file an entry for this profile lives in (for tests and `kiln-runtime` debugging).
+  std::string entry_path(const SeccompConfig& seccomp) const;
   std::string entry_path(const nlohmann::json& seccomp) const;
 
  private:
@@ -45,6 +48,7 @@ class SeccompCache {
 };
 
 // One-shot form for the launcher: SeccompCache(cache_dir).prepare(seccomp).
+SeccompProgram prepare_seccomp(const SeccompConfig& seccomp, const std::string& cache_dir);
 SeccompProgram prepare_seccomp(const nlohmann::json& seccomp, const std::string& cache_dir);
 
 }  // namespace kiln::runtime

@@ -123,6 +123,8 @@ bool SeccompProfile::uses_notify() const {
   return false;
 }
 
+SeccompConfig parse_seccomp_config(const json& seccomp) { return {parse_seccomp(seccomp), seccomp.dump()}; }
+
 std::optional<std::uint32_t> seccomp_arch_token(std::string_view name) {
   static constexpr std::array<std::pair<std::string_view, std::uint32_t>, 19> kArches{{
       {"SCMP_ARCH_X86", SCMP_ARCH_X86},

@@ -46,6 +46,14 @@ struct SeccompProfile {
 // "linux.seccomp.syscalls[3].action: unknown action SCMP_ACT_FOO".
 SeccompProfile parse_seccomp(const nlohmann::json& seccomp);
 
+// linux.seccomp as config.json gave it, parsed once: the profile, and the object's canonical
+// text (nlohmann's dump sorts keys), which keys the compiled-filter cache.
+struct SeccompConfig {
+  SeccompProfile profile;
+  std::string canonical;
+};
+SeccompConfig parse_seccomp_config(const nlohmann::json& seccomp);
+
 // "SCMP_ARCH_X86_64" -> token; nullopt for a name libseccomp does not know.
 std::optional<std::uint32_t> seccomp_arch_token(std::string_view name);
 

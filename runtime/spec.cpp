@@ -168,7 +168,7 @@ void parse_linux(const json& lin, Spec& spec) {
   out.cgroups_path = opt_string(lin, "cgroupsPath", "linux");
   if (const json* r = member(lin, "resources")) {
     if (!r->is_object()) bad("linux.resources", "must be an object");
-    out.resources = *r;
+    out.resources = cgroups::parse_resources(*r);
   }
   for (const auto& [k, v] : object_at(lin, "sysctl", "linux").items())
     out.sysctl[k] = as_string(v, "linux.sysctl." + k);
@@ -185,7 +185,7 @@ void parse_linux(const json& lin, Spec& spec) {
   }
   if (const json* s = member(lin, "seccomp")) {
     if (!s->is_object()) bad("linux.seccomp", "must be an object");
-    out.seccomp = *s;
+    out.seccomp = parse_seccomp_config(*s);
   }
   if (const json* p = member(lin, "personality")) {
     if (!p->is_object()) bad("linux.personality", "must be an object");
@@ -344,8 +344,7 @@ Spec parse_spec(const json& config, const std::string& bundle) {
   if (!spec.hostname.empty() && !spec.linux.has_namespace("uts"))
     bad("hostname", "setting a hostname needs a new uts namespace");
   if (const json* h = member(config, "hooks")) {
-    if (!h->is_object()) bad("hooks", "must be an object");
-    spec.hooks = *h;
+    spec.hooks = parse_hooks(*h);
   }
   for (const auto& [k, v] : object_at(config, "annotations", "").items())
     spec.annotations[k] = as_string(v, "annotations." + k);

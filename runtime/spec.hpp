@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/resources.hpp"
+#include "runtime/hooks.hpp"
+#include "runtime/seccomp_profile.hpp"
+
 namespace kiln::runtime {
 
 struct Mount {
@@ -80,11 +84,11 @@ struct Linux {
   std::vector<IdMapping> uid_mappings, gid_mappings;
   std::vector<Device> devices;
   std::string cgroups_path;
-  nlohmann::json resources;  // parsed by cgroups::parse_resources
+  cgroups::Resources resources;
   std::map<std::string, std::string> sysctl;
   std::vector<std::string> masked_paths, readonly_paths;
   std::string rootfs_propagation;
-  nlohmann::json seccomp;  // null when absent
+  std::optional<SeccompConfig> seccomp;
   std::optional<unsigned long> personality;
   std::map<std::string, std::pair<int64_t, uint32_t>> time_offsets;  // clock -> (secs, nanosecs)
   std::string mount_label;
@@ -103,7 +107,7 @@ struct Spec {
   bool has_process = false;
   std::vector<Mount> mounts;
   Linux linux;
-  nlohmann::json hooks;  // parsed by runtime/hooks
+  Hooks hooks;
   std::map<std::string, std::string> annotations;
 };
 

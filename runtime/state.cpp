@@ -79,7 +79,7 @@ void StateDir::save(const ContainerState& s) const {
             {"owner", s.owner},
             {"annotations", s.annotations},
             {"cgroups_path", s.cgroups_path},
-            {"hooks", s.hooks},
+            {"hooks", hooks_to_json({.poststart = s.poststart_hooks, .poststop = s.poststop_hooks})},
             {"has_user_namespace", s.has_user_namespace},
             {"namespace_paths", s.namespace_paths},
             {"seccomp_program", s.seccomp_program},
@@ -102,7 +102,9 @@ ContainerState StateDir::load() const {
     s.owner = j.value("owner", "");
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     s.cgroups_path = j.value("cgroups_path", "");
-    s.hooks = j.value("hooks", json());
+    Hooks hooks = parse_hooks(j.value("hooks", json()));
+    s.poststart_hooks = std::move(hooks.poststart);
+    s.poststop_hooks = std::move(hooks.poststop);
     s.has_user_namespace = j.value("has_user_namespace", false);
     s.namespace_paths = j.value("namespace_paths", std::vector<std::pair<std::string, std::string>>{});
     s.seccomp_program = j.value("seccomp_program", "");

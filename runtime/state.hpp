@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "runtime/hooks.hpp"
 
 namespace kiln::runtime {
 
@@ -28,7 +29,8 @@ struct ContainerState {
   std::string owner;
   std::map<std::string, std::string> annotations;
   std::string cgroups_path;
-  nlohmann::json hooks;  // poststart/poststop run by later commands
+  // Only the phases later commands run (start: poststart, delete: poststop) are kept.
+  std::vector<Hook> poststart_hooks, poststop_hooks;
   bool has_user_namespace = false;
   std::vector<std::pair<std::string, std::string>> namespace_paths;  // joined by path
   std::string seccomp_program;                                       // path of the cached filter, for exec

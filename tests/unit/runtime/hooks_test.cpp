@@ -73,6 +73,20 @@ TEST(HookParse, AllPhases) {
   EXPECT_TRUE(parse_hooks(nullptr).prestart.empty());
 }
 
+TEST(HookParse, ToJsonRoundTrips) {
+  nlohmann::json in = nlohmann::json::parse(R"({
+    "prestart": [{"path": "/bin/a", "args": ["a", "1"], "env": ["K=V"], "timeout": 3}],
+    "poststop": [{"path": "/bin/b"}, {"path": "/bin/c", "args": ["c"]}]})");
+  Hooks h = parse_hooks(in);
+  nlohmann::json out = hooks_to_json(h);
+  EXPECT_EQ(out, in);
+  Hooks again = parse_hooks(out);
+  ASSERT_EQ(again.poststop.size(), 2u);
+  EXPECT_EQ(again.prestart[0].timeout, 3);
+  EXPECT_EQ(again.prestart[0].env, std::vector<std::string>{"K=V"});
+  EXPECT_TRUE(hooks_to_json(Hooks{}).empty());
+}
+
 TEST(HookParse, ErrorsNameTheField) {
   EXPECT_EQ(parse_error({{"poststop", {{{"path", "/x"}}, {{"path", "rel/hook"}}}}}),
             "hooks.poststop[1].path: must be absolute, got \"rel/hook\"");
