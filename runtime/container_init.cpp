@@ -28,6 +28,7 @@
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "common/logging.hpp"
+#include "runtime/child_stage.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/signal_forwarding.hpp"
@@ -174,13 +175,8 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     stage = "exec";
     exec_prepared(exec);
   } catch (const std::exception& e) {
-    int err = 0;
-    if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();
-    channel.send_error(stage, e);
     // After `create` returned nobody reads the channel: say it where the process's output goes.
-    if (std::strcmp(stage, "exec") == 0 || std::strcmp(stage, "startContainer hooks") == 0)
-      ::dprintf(2, "kiln-runtime: %s\n", e.what());
-    ::_exit(err == ENOENT ? 127 : 126);
+    child_failed(channel, stage, e, std::strcmp(stage, "exec") == 0 || std::strcmp(stage, "startContainer hooks") == 0);
   }
 }
 

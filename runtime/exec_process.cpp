@@ -24,6 +24,7 @@
 #include "common/signals.hpp"
 #include "runtime/console.hpp"
 #include "runtime/process_setup.hpp"
+#include "runtime/child_stage.hpp"
 #include "runtime/seccomp_cache.hpp"
 #include "runtime/signal_forwarding.hpp"
 #include "runtime/spec.hpp"
@@ -105,10 +106,7 @@ struct ExecChild {
     stage = "exec";
     exec_prepared(exec);
   } catch (const std::exception& e) {
-    int err = 0;
-    if (auto* ke = dynamic_cast<const Error*>(&e)) err = ke->code();
-    channel.send_error(stage, e);
-    ::_exit(err == ENOENT ? 127 : 126);
+    child_failed(channel, stage, e);
   }
 }
 
@@ -147,13 +145,7 @@ int exec_in_container(const ExecOptions& o) {
   auto [parent_end, child_end] = SyncChannel::make_pair();
   int cg_fd = cgroup->clone_into_fd();
   const bool parent_moves_child = cg_fd < 0 && join_files.empty();
-  struct clone_args args {};
-  args.exit_signal = SIGCHLD;
-  if (cg_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(cg_fd);
-  }
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+  pid_t pid = clone_child(0, cg_fd, nullptr);
   if (pid < 0) throw_errno("clone exec process");
   if (pid == 0) {
     parent_end.close();
@@ -165,21 +157,7 @@ int exec_in_container(const ExecOptions& o) {
   try {
     if (parent_moves_child) cgroup->add_process(pid);
     parent_end.send(SyncType::go);
-    // fds may come first (pty master, seccomp listener), then ready; EOF after ready = exec'd.
-    for (bool ready = false;;) {
-      UniqueFd fd;
-      SyncMessage msg = parent_end.receive(&fd);
-      if (msg.type == SyncType::pty_master) {
-        master = std::move(fd);
-        continue;
-      }
-      if (msg.type == SyncType::ready) {
-        ready = true;
-        continue;
-      }
-      if (msg.type == SyncType::error && msg.err == EPIPE && ready && !msg.stage[0]) break;  // exec'd
-      if (msg.type == SyncType::error) throw msg.to_error();
-    }
+    master = std::move(receive_handover(parent_end, WaitFor::exec, "exec process").pty_master);
   } catch (...) {
     Child(pid).kill_and_reap();
     sigprocmask(SIG_SETMASK, &old, nullptr);

@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
+#include "runtime/child_stage.hpp"
 
 namespace kiln::runtime {
 namespace {
@@ -21,23 +22,6 @@ std::string id_map_text(const std::vector<IdMapping>& maps) {
   for (const auto& m : maps)
     out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
   return out;
-}
-
-pid_t clone_child(uint64_t flags, int cgroup_fd, int* pidfd) {
-  struct clone_args args {};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  args.exit_signal = SIGCHLD;
-  if (cgroup_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(cgroup_fd);
-  }
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0 && errno == ENOSYS && cgroup_fd < 0 && !(flags & CLONE_NEWTIME)) {
-    *pidfd = -1;
-    pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
-  }
-  return static_cast<pid_t>(pid);
 }
 
 }  // namespace
@@ -95,7 +79,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   if (options.cgroup) join_files = options.cgroup->open_join_files();
   cfg.cgroup_join_files = &join_files;
   const bool parent_moves_child = options.cgroup && cgroup_fd < 0 && join_files.empty();
-  int pidfd = -1;
+  UniqueFd pidfd;
   spdlog::debug("launch: clone3 flags {:#x}", flags);
   pid_t pid = clone_child(flags, cgroup_fd, &pidfd);
   if (pid < 0) throw_errno("clone container init");
@@ -108,7 +92,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   join_files.clear();
   Launched out;
   out.pid = pid;
-  out.pidfd.reset(pidfd);
+  out.pidfd = std::move(pidfd);
   try {
     spdlog::debug("launch: init is pid {}", pid);
     if (user && user->path.empty()) write_id_maps(pid, spec);
@@ -122,22 +106,9 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
       parent_end.send(SyncType::hooks_done);
     }
     // Before "ready" the child may hand us fds: its pty master, its seccomp notify fd.
-    for (;;) {
-      UniqueFd fd;
-      SyncMessage msg = parent_end.receive(&fd);
-      if (msg.type == SyncType::seccomp_listener) {
-        out.seccomp_listener = std::move(fd);
-        continue;
-      }
-      if (msg.type == SyncType::pty_master) {
-        out.pty_master = std::move(fd);
-        continue;
-      }
-      if (msg.type == SyncType::ready) break;
-      if (msg.type == SyncType::error) throw msg.to_error();
-      throw Error("sync: unexpected message " + std::to_string(static_cast<uint32_t>(msg.type)) +
-                  " from container init");
-    }
+    ChildHandover handover = receive_handover(parent_end, WaitFor::ready, "container init");
+    out.pty_master = std::move(handover.pty_master);
+    out.seccomp_listener = std::move(handover.seccomp_listener);
     spdlog::debug("launch: init {} is ready", pid);
   } catch (...) {
     Child(pid).kill_and_reap();
