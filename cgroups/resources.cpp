@@ -298,4 +298,9 @@ std::optional<std::string> swap_v2_value(std::optional<int64_t> limit, std::opti
   return std::to_string(*swap - *limit);
 }
 
+std::string rdma_max_line(const std::string& device, const RdmaLimit& limit) {
+  return device + " hca_handle=" + (limit.hca_handles ? std::to_string(*limit.hca_handles) : "max") +
+         " hca_object=" + (limit.hca_objects ? std::to_string(*limit.hca_objects) : "max");
+}
+
 }  // namespace kiln::cgroups

@@ -124,6 +124,8 @@ const std::vector<DeviceRule>& default_device_rules();
 
 // "c 1:3 rwm", "a *:* rwm": the v1 devices.allow/deny line for a rule.
 std::string device_rule_line(const DeviceRule& rule);
+// The rdma.max line of one device, the same on both hierarchies: "mlx4_0 hca_handle=2 hca_object=max".
+std::string rdma_max_line(const std::string& device, const RdmaLimit& limit);
 
 // A unified key is a file name in the container's own cgroup: no '/', not "." / "..", not empty.
 void validate_unified_key(const std::string& key);

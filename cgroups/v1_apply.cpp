@@ -2,22 +2,29 @@
 // create costs one write per setting and nothing else.
 #include <spdlog/spdlog.h>
 
+#include <functional>
+
 #include "cgroups/cgroup_files.hpp"
 #include "cgroups/v1_manager.hpp"
 #include "common/error.hpp"
 
 namespace kiln::cgroups {
-namespace {}  // namespace
+namespace {
 
-void V1Manager::apply_resources(const Resources& r, bool with_devices) {
-  auto set = [&](const char* controller, const std::string& file, const std::string& value,
-                 const std::string& setting) { write_setting(need(controller, setting), file, value, setting); };
+// Writes one setting into its controller's directory (resolved by the manager, which names the
+// setting when that controller is not mounted).
+struct V1Writer {
+  std::function<const std::string&(const char* controller, const std::string& setting)> need;
+  void set(const char* controller, const std::string& file, const std::string& value,
+           const std::string& setting) const {
+    write_setting(need(controller, setting), file, value, setting);
+  }
+};
 
-  // memory
-  const MemoryResources& m = r.memory;
+void apply_memory(const MemoryResources& m, const V1Writer& w) {
   const std::string mp = "linux.resources.memory.";
   if (m.check_before_update.value_or(false) && m.limit && *m.limit > 0) {
-    const std::string usage_file = need("memory", mp + "limit") + "/memory.usage_in_bytes";
+    const std::string usage_file = w.need("memory", mp + "limit") + "/memory.usage_in_bytes";
     uint64_t usage = parse_uint(read_cgroup_file(usage_file), usage_file);
     if (static_cast<uint64_t>(*m.limit) < usage)
       throw Error("set " + mp + "limit: " + std::to_string(*m.limit) + " is below the current usage " +
@@ -25,10 +32,11 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   }
   std::optional<int64_t> swap = m.swap;
   // Lifting the limit must lift memory+swap too, or the kernel refuses limit > memsw.
-  if (m.limit && *m.limit == -1 && !swap && file_exists(need("memory", mp + "limit") + "/memory.memsw.limit_in_bytes"))
+  if (m.limit && *m.limit == -1 && !swap &&
+      file_exists(w.need("memory", mp + "limit") + "/memory.memsw.limit_in_bytes"))
     swap = -1;
-  auto write_limit = [&] { set("memory", "memory.limit_in_bytes", std::to_string(*m.limit), mp + "limit"); };
-  auto write_swap = [&] { set("memory", "memory.memsw.limit_in_bytes", std::to_string(*swap), mp + "swap"); };
+  auto write_limit = [&] { w.set("memory", "memory.limit_in_bytes", std::to_string(*m.limit), mp + "limit"); };
+  auto write_swap = [&] { w.set("memory", "memory.memsw.limit_in_bytes", std::to_string(*swap), mp + "swap"); };
   if (m.limit && swap) {
     // The kernel keeps limit <= memsw at every step: when the new limit is above the current
     // memsw, memsw has to go first.
@@ -46,101 +54,110 @@ void V1Manager::apply_resources(const Resources& r, bool with_devices) {
   } else if (swap) {
     write_swap();
   }
-  if (m.reservation) set("memory", "memory.soft_limit_in_bytes", std::to_string(*m.reservation), mp + "reservation");
+  if (m.reservation) w.set("memory", "memory.soft_limit_in_bytes", std::to_string(*m.reservation), mp + "reservation");
   if (m.kernel) spdlog::debug("cgroups v1: ignoring {}kernel (deprecated; the kernel no longer enforces it)", mp);
-  if (m.kernel_tcp) set("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp), mp + "kernelTCP");
-  if (m.swappiness) set("memory", "memory.swappiness", std::to_string(*m.swappiness), mp + "swappiness");
+  if (m.kernel_tcp) w.set("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp), mp + "kernelTCP");
+  if (m.swappiness) w.set("memory", "memory.swappiness", std::to_string(*m.swappiness), mp + "swappiness");
   if (m.disable_oom_killer)
-    set("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0", mp + "disableOOMKiller");
-  if (m.use_hierarchy) set("memory", "memory.use_hierarchy", *m.use_hierarchy ? "1" : "0", mp + "useHierarchy");
+    w.set("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0", mp + "disableOOMKiller");
+  if (m.use_hierarchy) w.set("memory", "memory.use_hierarchy", *m.use_hierarchy ? "1" : "0", mp + "useHierarchy");
+}
 
-  // cpu
-  const CpuResources& c = r.cpu;
+void apply_cpu(const CpuResources& c, const V1Writer& w) {
   const std::string cp = "linux.resources.cpu.";
-  if (c.shares) set("cpu", "cpu.shares", std::to_string(*c.shares), cp + "shares");
-  if (c.period) set("cpu", "cpu.cfs_period_us", std::to_string(*c.period), cp + "period");
-  if (c.quota) set("cpu", "cpu.cfs_quota_us", std::to_string(*c.quota), cp + "quota");
-  if (c.burst) set("cpu", "cpu.cfs_burst_us", std::to_string(*c.burst), cp + "burst");
+  if (c.shares) w.set("cpu", "cpu.shares", std::to_string(*c.shares), cp + "shares");
+  if (c.period) w.set("cpu", "cpu.cfs_period_us", std::to_string(*c.period), cp + "period");
+  if (c.quota) w.set("cpu", "cpu.cfs_quota_us", std::to_string(*c.quota), cp + "quota");
+  if (c.burst) w.set("cpu", "cpu.cfs_burst_us", std::to_string(*c.burst), cp + "burst");
   // The period first: the runtime is checked against it.
-  if (c.realtime_period) set("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period), cp + "realtimePeriod");
-  if (c.realtime_runtime) set("cpu", "cpu.rt_runtime_us", std::to_string(*c.realtime_runtime), cp + "realtimeRuntime");
-  if (c.idle) set("cpu", "cpu.idle", std::to_string(*c.idle), cp + "idle");
-  if (c.cpus && !c.cpus->empty()) set("cpuset", "cpuset.cpus", *c.cpus, cp + "cpus");
-  if (c.mems && !c.mems->empty()) set("cpuset", "cpuset.mems", *c.mems, cp + "mems");
+  if (c.realtime_period) w.set("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period), cp + "realtimePeriod");
+  if (c.realtime_runtime)
+    w.set("cpu", "cpu.rt_runtime_us", std::to_string(*c.realtime_runtime), cp + "realtimeRuntime");
+  if (c.idle) w.set("cpu", "cpu.idle", std::to_string(*c.idle), cp + "idle");
+  if (c.cpus && !c.cpus->empty()) w.set("cpuset", "cpuset.cpus", *c.cpus, cp + "cpus");
+  if (c.mems && !c.mems->empty()) w.set("cpuset", "cpuset.mems", *c.mems, cp + "mems");
+}
 
-  // pids
-  if (r.pids.limit)
-    set("pids", "pids.max", *r.pids.limit > 0 ? std::to_string(*r.pids.limit) : "max", "linux.resources.pids.limit");
-
-  // blkio: CFQ's blkio.weight is gone from current kernels; BFQ's takes the same values.
-  const BlockIoResources& io = r.block_io;
+// CFQ's blkio.weight is gone from current kernels; BFQ's takes the same values.
+void apply_block_io(const BlockIoResources& io, const V1Writer& w) {
   const std::string bp = "linux.resources.blockIO.";
-  if (!io.empty()) {
-    const std::string& d = need("blkio", bp.substr(0, bp.size() - 1));
-    const std::string prefix = file_exists(d + "/blkio.weight") ? "blkio." : "blkio.bfq.";
-    if (io.weight) set("blkio", prefix + "weight", std::to_string(*io.weight), bp + "weight");
-    if (io.leaf_weight) set("blkio", "blkio.leaf_weight", std::to_string(*io.leaf_weight), bp + "leafWeight");
-    for (size_t i = 0; i < io.weight_device.size(); ++i) {
-      const auto& wd = io.weight_device[i];
-      const std::string s = bp + "weightDevice[" + std::to_string(i) + "]";
-      if (wd.weight)
-        set("blkio", prefix + "weight_device", device_number(wd.major, wd.minor) + " " + std::to_string(*wd.weight), s);
-      if (wd.leaf_weight)
-        set("blkio", "blkio.leaf_weight_device",
+  if (io.empty()) return;
+  const std::string& d = w.need("blkio", bp.substr(0, bp.size() - 1));
+  const std::string prefix = file_exists(d + "/blkio.weight") ? "blkio." : "blkio.bfq.";
+  if (io.weight) w.set("blkio", prefix + "weight", std::to_string(*io.weight), bp + "weight");
+  if (io.leaf_weight) w.set("blkio", "blkio.leaf_weight", std::to_string(*io.leaf_weight), bp + "leafWeight");
+  for (size_t i = 0; i < io.weight_device.size(); ++i) {
+    const auto& wd = io.weight_device[i];
+    const std::string s = bp + "weightDevice[" + std::to_string(i) + "]";
+    if (wd.weight)
+      w.set("blkio", prefix + "weight_device", device_number(wd.major, wd.minor) + " " + std::to_string(*wd.weight), s);
+    if (wd.leaf_weight)
+      w.set("blkio", "blkio.leaf_weight_device",
             device_number(wd.major, wd.minor) + " " + std::to_string(*wd.leaf_weight), s);
-    }
-    auto throttle = [&](const std::vector<ThrottleDevice>& list, const char* file, const char* name) {
-      for (size_t i = 0; i < list.size(); ++i) {
-        set("blkio", file, device_number(list[i].major, list[i].minor) + " " + std::to_string(list[i].rate),
-            bp + name + "[" + std::to_string(i) + "]");
-      }
-    };
-    throttle(io.throttle_read_bps_device, "blkio.throttle.read_bps_device", "throttleReadBpsDevice");
-    throttle(io.throttle_write_bps_device, "blkio.throttle.write_bps_device", "throttleWriteBpsDevice");
-    throttle(io.throttle_read_iops_device, "blkio.throttle.read_iops_device", "throttleReadIOPSDevice");
-    throttle(io.throttle_write_iops_device, "blkio.throttle.write_iops_device", "throttleWriteIOPSDevice");
   }
+  auto throttle = [&](const std::vector<ThrottleDevice>& list, const char* file, const char* name) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      w.set("blkio", file, device_number(list[i].major, list[i].minor) + " " + std::to_string(list[i].rate),
+            bp + name + "[" + std::to_string(i) + "]");
+    }
+  };
+  throttle(io.throttle_read_bps_device, "blkio.throttle.read_bps_device", "throttleReadBpsDevice");
+  throttle(io.throttle_write_bps_device, "blkio.throttle.write_bps_device", "throttleWriteBpsDevice");
+  throttle(io.throttle_read_iops_device, "blkio.throttle.read_iops_device", "throttleReadIOPSDevice");
+  throttle(io.throttle_write_iops_device, "blkio.throttle.write_iops_device", "throttleWriteIOPSDevice");
+}
 
+void apply_network(const NetworkResources& n, const V1Writer& w) {
+  if (n.class_id) w.set("net_cls", "net_cls.classid", std::to_string(*n.class_id), "linux.resources.network.classID");
+  for (size_t i = 0; i < n.priorities.size(); ++i) {
+    const auto& p = n.priorities[i];
+    w.set("net_prio", "net_prio.ifpriomap", p.name + " " + std::to_string(p.priority),
+          "linux.resources.network.priorities[" + std::to_string(i) + "]");
+  }
+}
+
+void apply_rdma(const std::map<std::string, RdmaLimit>& rdma, const V1Writer& w) {
+  for (const auto& [name, limit] : rdma)
+    w.set("rdma", "rdma.max", rdma_max_line(name, limit), "linux.resources.rdma." + name);
+}
+
+// "a" clears the list; then the spec's rules in order, then the defaults every container gets
+// (last, as runc does, so a leading deny-all in the spec cannot drop them).
+void apply_devices(const std::vector<DeviceRule>& devices, const V1Writer& w) {
+  const std::string& d = w.need("devices", "linux.resources.devices");
+  CgroupFileWriter allow(d + "/devices.allow"), deny(d + "/devices.deny");
+  deny.write("a", "linux.resources.devices");
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const auto& rule = devices[i];
+    (rule.allow ? allow : deny).write(device_rule_line(rule), "linux.resources.devices[" + std::to_string(i) + "]");
+  }
+  for (const auto& rule : default_device_rules()) allow.write(device_rule_line(rule), "default devices");
+}
+
+}  // namespace
+
+void V1Manager::apply_resources(const Resources& r, bool with_devices) {
+  const V1Writer w{[this](const char* controller, const std::string& setting) -> const std::string& {
+    return need(controller, setting);
+  }};
+  apply_memory(r.memory, w);
+  apply_cpu(r.cpu, w);
+  if (r.pids.limit)
+    w.set("pids", "pids.max", *r.pids.limit > 0 ? std::to_string(*r.pids.limit) : "max", "linux.resources.pids.limit");
+  apply_block_io(r.block_io, w);
   // hugetlb (on hybrid hosts it may live in the unified tree instead; the subclass does that)
   if (!hugetlb_elsewhere()) {
     for (size_t i = 0; i < r.hugepage_limits.size(); ++i) {
       const auto& h = r.hugepage_limits[i];
-      set("hugetlb", "hugetlb." + h.page_size + ".limit_in_bytes", std::to_string(h.limit),
-          "linux.resources.hugepageLimits[" + std::to_string(i) + "]");
+      w.set("hugetlb", "hugetlb." + h.page_size + ".limit_in_bytes", std::to_string(h.limit),
+            "linux.resources.hugepageLimits[" + std::to_string(i) + "]");
     }
   }
-
-  // network
-  if (r.network.class_id)
-    set("net_cls", "net_cls.classid", std::to_string(*r.network.class_id), "linux.resources.network.classID");
-  for (size_t i = 0; i < r.network.priorities.size(); ++i) {
-    const auto& p = r.network.priorities[i];
-    set("net_prio", "net_prio.ifpriomap", p.name + " " + std::to_string(p.priority),
-        "linux.resources.network.priorities[" + std::to_string(i) + "]");
-  }
-
-  // rdma
-  for (const auto& [name, limit] : r.rdma) {
-    std::string value = name + " hca_handle=" + (limit.hca_handles ? std::to_string(*limit.hca_handles) : "max") +
-                        " hca_object=" + (limit.hca_objects ? std::to_string(*limit.hca_objects) : "max");
-    set("rdma", "rdma.max", value, "linux.resources.rdma." + name);
-  }
-
+  apply_network(r.network, w);
+  apply_rdma(r.rdma, w);
   if (!r.unified.empty() && !unified_elsewhere())
     throw Error("set linux.resources.unified: needs cgroup v2, and " + mount_root_ + " is cgroup v1");
-
-  // devices: "a" clears the list; then the spec's rules in order, then the defaults every
-  // container gets (last, as runc does, so a leading deny-all in the spec cannot drop them).
-  if (with_devices) {
-    const std::string& d = need("devices", "linux.resources.devices");
-    CgroupFileWriter allow(d + "/devices.allow"), deny(d + "/devices.deny");
-    deny.write("a", "linux.resources.devices");
-    for (size_t i = 0; i < r.devices.size(); ++i) {
-      const auto& rule = r.devices[i];
-      (rule.allow ? allow : deny).write(device_rule_line(rule), "linux.resources.devices[" + std::to_string(i) + "]");
-    }
-    for (const auto& rule : default_device_rules()) allow.write(device_rule_line(rule), "default devices");
-  }
+  if (with_devices) apply_devices(r.devices, w);
 }
 
 }  // namespace kiln::cgroups
