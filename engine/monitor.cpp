@@ -21,6 +21,7 @@
 #include "common/signals.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
+#include "engine/monitor_report.hpp"
 #include "engine/rootfs.hpp"
 #include "image/image_store.hpp"
 #include "runtime/state.hpp"
@@ -105,37 +106,6 @@ void finish(RunJob& job, int status, bool timed_out) {
   else job.records.save(r);
 }
 
-// What the detached monitor tells kiln over its pipe, once: started, or why not. One write of
-// a fixed-size struct (below PIPE_BUF, so it arrives whole), never text to be parsed.
-struct MonitorReport {
-  int32_t started = 0;
-  int32_t err = 0;
-  ErrorKind kind = ErrorKind::general;
-  char message[1024] = {};
-  char origin[512] = {};
-};
-static_assert(sizeof(MonitorReport) <= PIPE_BUF);
-
-void report(int fd, const MonitorReport& r) {
-  ssize_t n;
-  do n = ::write(fd, &r, sizeof r);
-  while (n < 0 && errno == EINTR);
-  // A failed write: kiln went away; the container runs on.
-}
-
-MonitorReport failure_report(const std::exception& e) {
-  MonitorReport r;
-  if (auto* ke = dynamic_cast<const Error*>(&e)) {
-    r.err = ke->code();
-    r.kind = ke->kind();
-    std::strncpy(r.origin, ke->origin().c_str(), sizeof r.origin - 1);
-    std::strncpy(r.message, e.what(), sizeof r.message - 1);
-  } else {
-    std::strncpy(r.message, (std::string("internal error: ") + e.what()).c_str(), sizeof r.message - 1);
-  }
-  return r;
-}
-
 [[noreturn]] void monitor_main(RunJob& job, UniqueFd report_pipe) {
   const int report_fd = report_pipe.get();
   bool reported = false;
@@ -168,9 +138,7 @@ MonitorReport failure_report(const std::exception& e) {
     r.started = now_rfc3339();
     job.records.save(r);
     Timer timer(root, r.id, r.timeout);
-    MonitorReport ok;
-    ok.started = 1;
-    report(report_fd, ok);
+    write_report(report_fd, MonitorReport::success());
     reported = true;
     report_pipe.reset();
     int wstatus = 0;
@@ -187,7 +155,7 @@ MonitorReport failure_report(const std::exception& e) {
     finish(job, status, fired);
     code = 0;
   } catch (const std::exception& e) {
-    if (!reported) report(report_fd, failure_report(e));
+    if (!reported) write_report(report_fd, MonitorReport::failure(e));
     else spdlog::error("monitor {}: {}", job.record.id, e.what());
   }
   ::_exit(code);
@@ -228,20 +196,13 @@ void run_detached(RunJob& job) {
   }
   Child monitor(forked);
   pipe.write.reset();
-  MonitorReport r;
-  ssize_t n;
-  do n = ::read(rd.get(), &r, sizeof r);
-  while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof r) && r.started) {
+  std::optional<MonitorReport> r = read_report(rd.get());
+  if (r && r->started) {
     monitor.release();  // it runs on, on its own (setsid)
     return;
   }
   monitor.wait();
-  if (n == static_cast<ssize_t>(sizeof r)) {
-    r.message[sizeof r.message - 1] = 0;
-    r.origin[sizeof r.origin - 1] = 0;
-    throw Error(r.message, r.err, r.kind, r.origin[0] ? std::string(r.origin) : std::string(r.message));
-  }
+  if (r) throw r->to_error();
   throw Error("monitor of container " + job.record.id.substr(0, 12) + " exited before the container started");
 }
 
