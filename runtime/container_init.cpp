@@ -87,6 +87,65 @@ void bring_loopback_up() {
   if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) throw_errno("bring lo up");
 }
 
+// Joins the namespaces given by path and makes the ones that must come after the user
+// namespace; sets the names of a new uts namespace.
+void enter_namespaces(const Spec& spec, const NamespacePlan& plan) {
+  join_namespaces(plan);
+  if (spec.linux.has_namespace("user")) {
+    // Until now we were the overflow id; become the namespace's root (mapped by the parent).
+    if (::setresgid(0, 0, 0) != 0) throw_errno("setgid 0 in the user namespace");
+    if (::setresuid(0, 0, 0) != 0) throw_errno("setuid 0 in the user namespace");
+  }
+  if (plan.unshare_after_user_join && ::unshare(plan.unshare_after_user_join) != 0) throw_errno("create namespaces");
+  if (plan.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+    throw_errno("set hostname " + spec.hostname);
+  if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    throw_errno("set domainname " + spec.domainname);
+}
+
+// The container's mounts, under a rootfs fd, while we are still outside it (pivot comes later).
+UniqueFd mount_rootfs(const InitConfig& cfg, const SyncChannel& channel) {
+  const Spec& spec = *cfg.spec;
+  bool in_userns = spec.linux.has_namespace("user");
+  UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, in_userns);
+  for (const auto& m : cfg.detached_mounts)
+    with_context("attach mount at " + m.second, [&] { attach_detached_mount(rootfs.get(), m.first, m.second); });
+  if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
+  if (cfg.pause_for_hooks) {
+    channel.send(SyncType::create_hooks);
+    channel.expect(SyncType::hooks_done);
+  }
+  return rootfs;
+}
+
+void pivot_into_rootfs(const InitConfig& cfg, UniqueFd rootfs) {
+  const Spec& spec = *cfg.spec;
+  const Process& proc = spec.process;
+  enter_rootfs(spec, rootfs.get(), cfg.no_pivot);
+  rootfs.reset();
+  // process.cwd is created inside the new root (it is "/" now: nothing resolves above it),
+  // before the root may turn read-only.
+  with_context("process.cwd " + proc.cwd, [&] {
+    UniqueFd root = open_file("/", O_PATH | O_DIRECTORY);
+    mkdir_all_in_root(root.get(), proc.cwd);
+  });
+  finish_rootfs(spec);
+}
+
+// `create` + `start` wait on the exec fifo (start opens it), `run` on the channel.
+void wait_for_start(const InitConfig& cfg, const SyncChannel& channel) {
+  if (cfg.exec_fifo_fd >= 0) {
+    char byte;
+    ssize_t n;
+    while ((n = ::read(cfg.exec_fifo_fd, &byte, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) throw_errno("wait for start on exec fifo", n == 0 ? EPIPE : errno);
+  } else {
+    channel.expect(SyncType::start);
+  }
+}
+
 }  // namespace
 
 void container_init(const InitConfig& cfg, const SyncChannel& channel) {
@@ -109,19 +168,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     cgroups::join_self(*cfg.cgroup_join_files);  // one thread: moving it moves the process
 
     stage = "join namespaces";
-    join_namespaces(cfg.namespaces);
-    if (spec.linux.has_namespace("user")) {
-      // Until now we were the overflow id; become the namespace's root (mapped by the parent).
-      if (::setresgid(0, 0, 0) != 0) throw_errno("setgid 0 in the user namespace");
-      if (::setresuid(0, 0, 0) != 0) throw_errno("setuid 0 in the user namespace");
-    }
-    if (cfg.namespaces.unshare_after_user_join && ::unshare(cfg.namespaces.unshare_after_user_join) != 0)
-      throw_errno("create namespaces");
-    if (cfg.namespaces.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) throw_errno("create cgroup namespace");
-    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
-      throw_errno("set hostname " + spec.hostname);
-    if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
-      throw_errno("set domainname " + spec.domainname);
+    enter_namespaces(spec, cfg.namespaces);
 
     // The caller's session keyring (and the keys in it) must not be shared with the container.
     if (cfg.new_session_keyring) ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, nullptr);
@@ -130,29 +177,12 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     if (proc.oom_score_adj) with_context("process.oomScoreAdj", [&] { write_oom_score_adj(*proc.oom_score_adj); });
 
     stage = "mount rootfs";
-    bool in_userns = spec.linux.has_namespace("user");
-    UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, in_userns);
-    for (const auto& m : cfg.detached_mounts)
-      with_context("attach mount at " + m.second, [&] { attach_detached_mount(rootfs.get(), m.first, m.second); });
-    if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
-    if (cfg.pause_for_hooks) {
-      channel.send(SyncType::create_hooks);
-      channel.expect(SyncType::hooks_done);
-    }
+    UniqueFd rootfs = mount_rootfs(cfg, channel);
     stage = "createContainer hooks";
     if (cfg.create_container_hooks) cfg.create_container_hooks();
 
     stage = "pivot_root";
-    enter_rootfs(spec, rootfs.get(), cfg.no_pivot);
-    rootfs.reset();
-    // process.cwd is created inside the new root (it is "/" now: nothing resolves above it),
-    // before the root may turn read-only.
-    with_context("process.cwd " + proc.cwd, [&] {
-      UniqueFd root = open_file("/", O_PATH | O_DIRECTORY);
-      mkdir_all_in_root(root.get(), proc.cwd);
-    });
-    finish_rootfs(spec);
-
+    pivot_into_rootfs(cfg, std::move(rootfs));
     stage = "set up process";
     if (proc.terminal) setup_terminal(proc, channel);
     if (spec.linux.personality && ::personality(*spec.linux.personality) < 0) throw_errno("set personality");
@@ -160,15 +190,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
 
     stage = "wait for start";
     channel.send(SyncType::ready);
-    if (cfg.exec_fifo_fd >= 0) {
-      char byte;
-      ssize_t n;
-      while ((n = ::read(cfg.exec_fifo_fd, &byte, 1)) < 0 && errno == EINTR) {
-      }
-      if (n != 1) throw_errno("wait for start on exec fifo", n == 0 ? EPIPE : errno);
-    } else {
-      channel.expect(SyncType::start);
-    }
+    wait_for_start(cfg, channel);
     stage = "startContainer hooks";
     if (cfg.start_container_hooks) cfg.start_container_hooks();
 

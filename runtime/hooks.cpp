@@ -166,36 +166,100 @@ nlohmann::json hooks_to_json(const Hooks& hooks) {
   return out;
 }
 
-void run_hook(const Hook& hook, const std::string& state_json, std::string_view label) {
-  const std::string what = "hook " + std::string(label) + " " + hook.path;
-  spdlog::debug("{}: running ({} args, {} env entries, timeout {})", what, hook.args.size(), hook.env.size(),
-                hook.timeout ? std::to_string(*hook.timeout) + "s" : "none");
+namespace {
 
-  // The state goes into the stdin pipe before the hook exists: no blocking on a hook that
-  // never reads, and no SIGPIPE for us if it exits without reading.
+// The state goes into the stdin pipe before the hook exists: no blocking on a hook that never
+// reads, and no SIGPIPE for us if it exits without reading. Returns the read end.
+UniqueFd stdin_with_state(const std::string& state_json, const std::string& what) {
   Pipe in = make_pipe(what);
   if (state_json.size() > 65536 && ::fcntl(in.write.get(), F_SETPIPE_SZ, static_cast<int>(state_json.size())) < 0)
     throw_errno(what + ": state of " + std::to_string(state_json.size()) + " bytes does not fit a pipe");
   set_nonblock(in.write.get());
-  {
-    ssize_t n = ::write(in.write.get(), state_json.data(), state_json.size());
-    if (n < 0 || static_cast<std::size_t>(n) != state_json.size()) throw_errno(what + ": write state to stdin pipe");
-    in.write.reset();  // EOF after the state
+  ssize_t n = ::write(in.write.get(), state_json.data(), state_json.size());
+  if (n < 0 || static_cast<std::size_t>(n) != state_json.size()) throw_errno(what + ": write state to stdin pipe");
+  return std::move(in.read);  // the write end closes here: EOF after the state
+}
+
+struct HookOutput {
+  int status = 0;
+  std::string out, err;
+};
+
+// Waits for the hook while collecting its output (bounded); kills its process group at the
+// deadline. pidfd tells us when the hook itself exits even if something it started keeps the
+// output pipes open; without it (old kernels) poll on a short tick and ask waitpid.
+HookOutput wait_capturing(Child& child, UniqueFd out, UniqueFd err,
+                          std::optional<std::chrono::steady_clock::time_point> deadline, const std::string& what,
+                          int timeout_s) {
+  const pid_t pid = child.pid();
+  UniqueFd pidfd = try_open_pidfd(pid);
+  set_nonblock(out.get());
+  set_nonblock(err.get());
+  HookOutput r;
+  bool out_open = true, err_open = true;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &r.status, WNOHANG);
+    if (w == pid) {
+      child.release();  // reaped
+      break;
+    }
+    if (w < 0 && errno != EINTR) throw_errno(what + ": waitpid");
+    int wait_ms = pidfd ? -1 : 20;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        ::kill(-pid, SIGKILL);
+        child.kill_and_reap();
+        throw Error(what + ": timed out after " + std::to_string(timeout_s) + "s");
+      }
+      int left_ms = static_cast<int>(std::min<long long>(left.count() + 1, 1 << 30));
+      wait_ms = wait_ms < 0 ? left_ms : std::min(wait_ms, left_ms);
+    }
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (out_open) fds[n++] = {out.get(), POLLIN, 0};
+    if (err_open) fds[n++] = {err.get(), POLLIN, 0};
+    if (pidfd) fds[n++] = {pidfd.get(), POLLIN, 0};
+    if (::poll(fds, n, wait_ms) < 0 && errno != EINTR) throw_errno(what + ": poll");
+    if (out_open) out_open = drain(out.get(), r.out);
+    if (err_open) err_open = drain(err.get(), r.err);
   }
+  // Whatever the hook wrote before exiting is in the pipes now.
+  if (out_open) drain(out.get(), r.out);
+  if (err_open) drain(err.get(), r.err);
+  return r;
+}
+
+std::string failure_reason(const HookOutput& r) {
+  std::string reason = WIFSIGNALED(r.status) ? "killed by signal " + signal_name(WTERMSIG(r.status))
+                                             : "exited with status " + std::to_string(WEXITSTATUS(r.status));
+  std::string detail = first_line(r.err);
+  if (detail.empty()) detail = first_line(r.out);
+  if (!detail.empty()) reason += ": " + detail;
+  return reason;
+}
+
+}  // namespace
+
+void run_hook(const Hook& hook, const std::string& state_json, std::string_view label) {
+  const std::string what = "hook " + std::string(label) + " " + hook.path;
+  spdlog::debug("{}: running ({} args, {} env entries, timeout {})", what, hook.args.size(), hook.env.size(),
+                hook.timeout ? std::to_string(*hook.timeout) + "s" : "none");
+  UniqueFd in = stdin_with_state(state_json, what);
   Pipe out = make_pipe(what), err = make_pipe(what), exec_err = make_pipe(what);
 
   std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+  std::vector<std::string> env = hook.env;
   ChildSetup setup;
   for (auto& a : args) setup.argv.push_back(a.data());
   setup.argv.push_back(nullptr);
-  std::vector<std::string> env = hook.env;
   if (env.empty()) {
     for (char** e = environ; e && *e; ++e) setup.envp.push_back(*e);
   } else {
     for (auto& e : env) setup.envp.push_back(e.data());
   }
   setup.envp.push_back(nullptr);
-  setup.in = in.read.get();
+  setup.in = in.get();
   setup.out = out.write.get();
   setup.err = err.write.get();
   setup.exec_err = exec_err.write.get();
@@ -206,8 +270,7 @@ void run_hook(const Hook& hook, const std::string& state_json, std::string_view 
   if (pid == 0) child_exec(hook.path.c_str(), setup);
   // Killed and reaped on any way out of here but a normal exit (whose status we read).
   Child child(pid);
-
-  in.read.reset();
+  in.reset();
   out.write.reset();
   err.write.reset();
   exec_err.write.reset();
@@ -223,59 +286,16 @@ void run_hook(const Hook& hook, const std::string& state_json, std::string_view 
     throw_errno(what + ": exec", exec_errno);
   }
 
-  // pidfd tells us when the hook itself exits even if something it started keeps the output
-  // pipes open; without it (old kernels) poll on a short tick and ask waitpid.
-  UniqueFd pidfd = try_open_pidfd(pid);
-  set_nonblock(out.read.get());
-  set_nonblock(err.read.get());
-  std::string out_text, err_text;
-  bool out_open = true, err_open = true;
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (hook.timeout) deadline = start + std::chrono::seconds(*hook.timeout);
-
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      child.release();  // reaped
-      break;
-    }
-    if (r < 0 && errno != EINTR) throw_errno(what + ": waitpid");
-    int wait_ms = pidfd ? -1 : 20;
-    if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        ::kill(-pid, SIGKILL);
-        child.kill_and_reap();
-        throw Error(what + ": timed out after " + std::to_string(*hook.timeout) + "s");
-      }
-      int left_ms = static_cast<int>(std::min<long long>(left.count() + 1, 1 << 30));
-      wait_ms = wait_ms < 0 ? left_ms : std::min(wait_ms, left_ms);
-    }
-    pollfd fds[3];
-    nfds_t n = 0;
-    if (out_open) fds[n++] = {out.read.get(), POLLIN, 0};
-    if (err_open) fds[n++] = {err.read.get(), POLLIN, 0};
-    if (pidfd) fds[n++] = {pidfd.get(), POLLIN, 0};
-    if (::poll(fds, n, wait_ms) < 0 && errno != EINTR) throw_errno(what + ": poll");
-    if (out_open) out_open = drain(out.read.get(), out_text);
-    if (err_open) err_open = drain(err.read.get(), err_text);
-  }
-  // Whatever the hook wrote before exiting is in the pipes now.
-  if (out_open) drain(out.read.get(), out_text);
-  if (err_open) drain(err.read.get(), err_text);
-
+  HookOutput r =
+      wait_capturing(child, std::move(out.read), std::move(err.read), deadline, what, hook.timeout.value_or(0));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+  if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) {
     spdlog::debug("{}: succeeded in {} ms", what, ms);
     return;
   }
-  std::string reason = WIFSIGNALED(status) ? "killed by signal " + signal_name(WTERMSIG(status))
-                                           : "exited with status " + std::to_string(WEXITSTATUS(status));
-  std::string detail = first_line(err_text);
-  if (detail.empty()) detail = first_line(out_text);
-  if (!detail.empty()) reason += ": " + detail;
-  throw Error(what + ": " + reason);
+  throw Error(what + ": " + failure_reason(r));
 }
 
 void run_hooks(const std::vector<Hook>& hooks, const std::string& state_json, std::string_view phase) {

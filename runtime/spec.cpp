@@ -113,8 +113,7 @@ constexpr std::array<std::pair<const char*, int>, 8> kNamespaces{{
     {"time", 0x00000080 /* CLONE_NEWTIME */},
 }};
 
-void parse_linux(const json& lin, Spec& spec) {
-  Linux& out = spec.linux;
+void parse_namespaces(const json& lin, Linux& out) {
   const json* nss = member(lin, "namespaces");
   if (nss) {
     if (!nss->is_array()) bad("linux.namespaces", "must be an array");
@@ -134,14 +133,10 @@ void parse_linux(const json& lin, Spec& spec) {
       out.namespaces.push_back(ns);
     }
   }
-  out.uid_mappings = id_mappings(lin, "uidMappings");
-  out.gid_mappings = id_mappings(lin, "gidMappings");
-  const Namespace* user = out.find_namespace("user");
-  if ((!out.uid_mappings.empty() || !out.gid_mappings.empty()) && !user)
-    bad("linux.uidMappings", "id mappings given without a user namespace");
-  if (user && user->path.empty() && (out.uid_mappings.empty() || out.gid_mappings.empty()))
-    bad("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings");
+}
 
+std::vector<Device> parse_devices(const json& lin) {
+  std::vector<Device> out;
   if (const json* devs = member(lin, "devices")) {
     if (!devs->is_array()) bad("linux.devices", "must be an array");
     for (size_t i = 0; i < devs->size(); ++i) {
@@ -162,9 +157,24 @@ void parse_linux(const json& lin, Spec& spec) {
       if (const json* m = member(d, "fileMode")) dev.file_mode = as_uint_of<mode_t>(*m, f + ".fileMode");
       if (const json* u = member(d, "uid")) dev.uid = get_id(*u, f + ".uid");
       if (const json* g = member(d, "gid")) dev.gid = get_id(*g, f + ".gid");
-      out.devices.push_back(dev);
+      out.push_back(dev);
     }
   }
+  return out;
+}
+
+void parse_linux(const json& lin, Spec& spec) {
+  Linux& out = spec.linux;
+  parse_namespaces(lin, out);
+  out.uid_mappings = id_mappings(lin, "uidMappings");
+  out.gid_mappings = id_mappings(lin, "gidMappings");
+  const Namespace* user = out.find_namespace("user");
+  if ((!out.uid_mappings.empty() || !out.gid_mappings.empty()) && !user)
+    bad("linux.uidMappings", "id mappings given without a user namespace");
+  if (user && user->path.empty() && (out.uid_mappings.empty() || out.gid_mappings.empty()))
+    bad("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings");
+
+  out.devices = parse_devices(lin);
   out.cgroups_path = opt_string(lin, "cgroupsPath", "linux");
   if (const json* r = member(lin, "resources")) {
     if (!r->is_object()) bad("linux.resources", "must be an object");
