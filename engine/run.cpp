@@ -71,23 +71,7 @@ uint64_t nofile_hard_limit() {
   return rl.rlim_max;
 }
 
-}  // namespace
-
-RunOutcome run(const RunRequest& f) {
-  // --- secrets : checked before anything is made; no core dump may hold a value ---
-  if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::vector<SecretRequest> secret_requests = parse_secret_requests(f.secrets);
-  std::optional<SecretStore> secret_store;
-  if (!secret_requests.empty()) {
-    secret_store.emplace(f.store_root);
-    for (const auto& r : secret_requests) secret_store->info(r.name);  // "secret NAME not found"
-  }
-  // ---
-  RunFlags rf = to_run_flags(f);
-  image::Store store(f.store_root);
-  image::Image img = store.resolve(f.image);
-  RunRecords records(default_run_root());
-
+RunRecord new_record(const RunRequest& f, const image::Store& store, const image::Image& img) {
   RunRecord rec;
   rec.id = RunRecords::new_id();
   rec.name = f.name;
@@ -101,24 +85,28 @@ RunOutcome run(const RunRequest& f) {
   rec.detached = f.detach;
   rec.timeout = f.timeout;
   rec.created = now_rfc3339();
-  records.create(rec);
-  RunGuard guard(records, rec);
-  store.pin(img.record.id, rec.id);
+  return rec;
+}
 
-  mkdir_p(rec.container_dir, 0700);
-  if (!f.read_only) {
-    mkdir_p(rec.container_dir + "/upper", 0755);
-    mkdir_p(rec.container_dir + "/work", 0700);
+// The container's own dirs (upper and work only when its root is writable) and its overlay.
+void make_rootfs(const image::Store& store, const image::Image& img, const std::string& container_dir, bool read_only) {
+  mkdir_p(container_dir, 0700);
+  if (!read_only) {
+    mkdir_p(container_dir + "/upper", 0755);
+    mkdir_p(container_dir + "/work", 0700);
   }
-  mkdir_p(rec.container_dir + "/empty", 0755);
-  mount_rootfs(plan_rootfs(store, img, rec.container_dir, f.read_only));
+  mkdir_p(container_dir + "/empty", 0755);
+  mount_rootfs(plan_rootfs(store, img, container_dir, read_only));
+}
 
+// What the spec is built from: image defaults, flags, the /etc files, the resolved user.
+SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRecord& rec) {
   const auto& ic = img.config.config;
   SpecInputs in;
   in.id = rec.id;
   in.rootfs = rec.rootfs;
   in.image = image_defaults(img.config);
-  in.flags = rf;
+  in.flags = to_run_flags(f);
   in.nofile_hard_limit = nofile_hard_limit();
   write_container_etc_files(rec.container_dir, container_hostname(in), f.network == "host");
   in.etc_dir = rec.container_dir;
@@ -128,6 +116,32 @@ RunOutcome run(const RunRequest& f) {
     auto u = with_context("user " + user, [&] { return image::resolve_user(root.get(), user); });
     in.user = {u.uid, u.gid, u.additional_gids};
   }
+  return in;
+}
+
+}  // namespace
+
+RunOutcome run(const RunRequest& f) {
+  // --- secrets : checked before anything is made; no core dump may hold a value ---
+  if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  std::vector<SecretRequest> secret_requests = parse_secret_requests(f.secrets);
+  std::optional<SecretStore> secret_store;
+  if (!secret_requests.empty()) {
+    secret_store.emplace(f.store_root);
+    for (const auto& r : secret_requests) secret_store->info(r.name);  // "secret NAME not found"
+  }
+  // ---
+  image::Store store(f.store_root);
+  image::Image img = store.resolve(f.image);
+  RunRecords records(default_run_root());
+
+  RunRecord rec = new_record(f, store, img);
+  records.create(rec);
+  RunGuard guard(records, rec);
+  store.pin(img.record.id, rec.id);
+
+  make_rootfs(store, img, rec.container_dir, f.read_only);
+  SpecInputs in = spec_inputs(f, img, rec);
   RunJob job{records, rec, build_run_spec(in), {}};
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
   job.record.env_keys = env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
