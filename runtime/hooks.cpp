@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 
@@ -123,31 +124,38 @@ Hook parse_hook(const json& hook, std::string_view field_view) {
   return h;
 }
 
+namespace {
+// The spec's phases, in its order.
+constexpr std::array<std::pair<const char*, std::vector<Hook> Hooks::*>, 6> kPhases{{
+    {"prestart", &Hooks::prestart},
+    {"createRuntime", &Hooks::createRuntime},
+    {"createContainer", &Hooks::createContainer},
+    {"startContainer", &Hooks::startContainer},
+    {"poststart", &Hooks::poststart},
+    {"poststop", &Hooks::poststop},
+}};
+}  // namespace
+
 Hooks parse_hooks(const json& hooks_obj) {
   Hooks hooks;
   if (hooks_obj.is_null()) return hooks;
   if (!hooks_obj.is_object()) fail("hooks", "must be an object");
-  auto phase = [&](const char* name, std::vector<Hook>& into) {
+  for (const auto& [name, member] : kPhases) {
     auto it = hooks_obj.find(name);
-    if (it == hooks_obj.end() || it->is_null()) return;
+    if (it == hooks_obj.end() || it->is_null()) continue;
     std::string field = std::string("hooks.") + name;
     if (!it->is_array()) fail(field, "must be an array");
     for (std::size_t i = 0; i < it->size(); ++i)
-      into.push_back(parse_hook((*it)[i], field + "[" + std::to_string(i) + "]"));
-  };
-  phase("prestart", hooks.prestart);
-  phase("createRuntime", hooks.createRuntime);
-  phase("createContainer", hooks.createContainer);
-  phase("startContainer", hooks.startContainer);
-  phase("poststart", hooks.poststart);
-  phase("poststop", hooks.poststop);
+      (hooks.*member).push_back(parse_hook((*it)[i], field + "[" + std::to_string(i) + "]"));
+  }
   return hooks;
 }
 
 nlohmann::json hooks_to_json(const Hooks& hooks) {
   json out = json::object();
-  auto phase = [&](const char* name, const std::vector<Hook>& list) {
-    if (list.empty()) return;
+  for (const auto& [name, member] : kPhases) {
+    const std::vector<Hook>& list = hooks.*member;
+    if (list.empty()) continue;
     json& arr = out[name] = json::array();
     for (const Hook& h : list) {
       json j = {{"path", h.path}};
@@ -156,13 +164,7 @@ nlohmann::json hooks_to_json(const Hooks& hooks) {
       if (h.timeout) j["timeout"] = *h.timeout;
       arr.push_back(std::move(j));
     }
-  };
-  phase("prestart", hooks.prestart);
-  phase("createRuntime", hooks.createRuntime);
-  phase("createContainer", hooks.createContainer);
-  phase("startContainer", hooks.startContainer);
-  phase("poststart", hooks.poststart);
-  phase("poststop", hooks.poststop);
+  }
   return out;
 }
 
