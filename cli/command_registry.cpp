@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "common/error.hpp"
 #include "common/logging.hpp"
@@ -21,26 +22,22 @@ std::vector<CommandInfo>& registered_commands() {
   return commands;
 }
 
-std::vector<std::pair<CLI::App*, Action>> install_commands(CLI::App& app) {
+std::vector<std::pair<Command, Action>> install_commands(Command& app) {
   auto& commands = registered_commands();
   std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  std::vector<std::pair<CLI::App*, Action>> out;
+  std::vector<std::pair<Command, Action>> out;
   for (auto& c : commands) {
-    CLI::App* sub = app.add_subcommand(c.name, c.help);
-    out.emplace_back(sub, c.setup(*sub));
+    Command sub = app.add_subcommand(c.name, c.help);
+    out.emplace_back(sub, c.setup(sub));
   }
   return out;
 }
 
-int dispatch(CLI::App& app, int argc, char** argv, const Tool& tool) {
+int dispatch(Program& app, int argc, char** argv, const Tool& tool) {
   auto actions = install_commands(app);
   auto& g = globals();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return tool.parse_errors_are_failures && rc != 0 ? tool.failure_status : rc;
-  }
+  if (std::optional<int> rc = app.parse(argc, argv))  // CLI11 has printed why
+    return tool.parse_errors_are_failures && *rc != 0 ? tool.failure_status : *rc;
   try {
     // Commands that clone a process into a container run from a sealed copy of this binary.
     for (const char* name : tool.entering)
@@ -51,7 +48,7 @@ int dispatch(CLI::App& app, int argc, char** argv, const Tool& tool) {
     return tool.failure_status;
   }
   for (auto& [sub, action] : actions) {
-    if (!sub->parsed()) continue;
+    if (!sub.parsed()) continue;
     try {
       return action();
     } catch (const Error& e) {

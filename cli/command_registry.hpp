@@ -1,10 +1,12 @@
 // Commands register themselves: each cli/<tool>/<verb>.cpp holds one static RegisterCommand
 // that adds its subcommand and returns the action to run. main.cpp only parses and dispatches.
 #pragma once
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "cli/args.hpp"
 
 namespace kiln::cli {
 
@@ -20,7 +22,7 @@ Globals& globals();
 
 // The action returns the process exit status; failures throw kiln::Error.
 using Action = std::function<int()>;
-using Setup = std::function<Action(CLI::App& sub)>;
+using Setup = std::function<Action(Command& sub)>;
 
 struct CommandInfo {
   std::string name;
@@ -36,8 +38,8 @@ struct RegisterCommand {
   }
 };
 
-// Adds every registered command to app; returns name -> action for dispatch.
-std::vector<std::pair<CLI::App*, Action>> install_commands(CLI::App& app);
+// Adds every registered command to app; returns each command with its action, for dispatch.
+std::vector<std::pair<Command, Action>> install_commands(Command& app);
 
 // What differs between the two tools' mains.
 struct Tool {
@@ -50,6 +52,6 @@ struct Tool {
 // Parses, re-executes from a sealed copy for the commands that enter containers, sets up
 // logging, runs the chosen command and turns a kiln::Error into one line on stderr (and one in
 // the --log file) and the tool's failure status.
-int dispatch(CLI::App& app, int argc, char** argv, const Tool& tool);
+int dispatch(Program& app, int argc, char** argv, const Tool& tool);
 
 }  // namespace kiln::cli

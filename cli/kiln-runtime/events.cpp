@@ -31,31 +31,32 @@ std::chrono::milliseconds parse_interval(const std::string& text) {
   throw kiln::Error("events --interval " + text + ": use a duration like 500ms, 5s or 1m");
 }
 
-kiln::cli::RegisterCommand reg("events", "container stats and OOM events", [](CLI::App& sub) -> kiln::cli::Action {
-  auto o = std::make_shared<Opts>();
-  sub.add_flag("--stats", o->stats, "print the stats once and exit");
-  sub.add_option("--interval", o->interval, "time between stats lines");
-  sub.add_option("id", o->id, "container id")->required();
-  return [o] {
-    using namespace kiln;
-    runtime::StateDir dir(cli::globals().root, o->id);
-    runtime::ContainerState st = dir.load();
-    auto mgr = cgroups::make_manager(st.cgroups_path, o->id);
-    if (o->stats) {
-      std::printf("%s\n", cgroups::stats_to_events_json(mgr->stats(), o->id).dump().c_str());
-      return 0;
-    }
-    auto interval = parse_interval(o->interval);
-    uint64_t ooms = mgr->oom_kill_count();
-    while (runtime::current_status(dir, st) != runtime::Status::stopped) {
-      uint64_t now = mgr->oom_kill_count();
-      if (now > ooms) std::printf("%s\n", nlohmann::json({{"type", "oom"}, {"id", o->id}}).dump().c_str());
-      ooms = now;
-      std::printf("%s\n", cgroups::stats_to_events_json(mgr->stats(), o->id).dump().c_str());
-      std::fflush(stdout);
-      std::this_thread::sleep_for(interval);
-    }
-    return 0;
-  };
-});
+kiln::cli::RegisterCommand reg(
+    "events", "container stats and OOM events", [](kiln::cli::Command& sub) -> kiln::cli::Action {
+      auto o = std::make_shared<Opts>();
+      sub.add_flag("--stats", o->stats, "print the stats once and exit");
+      sub.add_option("--interval", o->interval, "time between stats lines");
+      sub.add_option("id", o->id, "container id").required();
+      return [o] {
+        using namespace kiln;
+        runtime::StateDir dir(cli::globals().root, o->id);
+        runtime::ContainerState st = dir.load();
+        auto mgr = cgroups::make_manager(st.cgroups_path, o->id);
+        if (o->stats) {
+          std::printf("%s\n", cgroups::stats_to_events_json(mgr->stats(), o->id).dump().c_str());
+          return 0;
+        }
+        auto interval = parse_interval(o->interval);
+        uint64_t ooms = mgr->oom_kill_count();
+        while (runtime::current_status(dir, st) != runtime::Status::stopped) {
+          uint64_t now = mgr->oom_kill_count();
+          if (now > ooms) std::printf("%s\n", nlohmann::json({{"type", "oom"}, {"id", o->id}}).dump().c_str());
+          ooms = now;
+          std::printf("%s\n", cgroups::stats_to_events_json(mgr->stats(), o->id).dump().c_str());
+          std::fflush(stdout);
+          std::this_thread::sleep_for(interval);
+        }
+        return 0;
+      };
+    });
 }  // namespace

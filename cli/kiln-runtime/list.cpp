@@ -9,9 +9,9 @@ struct Opts {
   std::string format = "table";
   bool quiet = false;
 };
-kiln::cli::RegisterCommand reg("list", "list containers", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("list", "list containers", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto o = std::make_shared<Opts>();
-  sub.add_option("-f,--format", o->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  sub.add_option("-f,--format", o->format, "table or json").one_of({"table", "json"});
   sub.add_flag("-q,--quiet", o->quiet, "ids only");
   return [o] {
     auto all = kiln::runtime::list_containers(kiln::cli::globals().root);

@@ -4,20 +4,21 @@
 
 namespace {
 kiln::cli::RegisterCommand pause_reg("pause", "freeze every process of a container",
-                                     [](CLI::App& sub) -> kiln::cli::Action {
+                                     [](kiln::cli::Command& sub) -> kiln::cli::Action {
                                        auto id = std::make_shared<std::string>();
-                                       sub.add_option("id", *id, "container id")->required();
+                                       sub.add_option("id", *id, "container id").required();
                                        return [id] {
                                          kiln::runtime::pause_container(kiln::cli::globals().root, *id);
                                          return 0;
                                        };
                                      });
-kiln::cli::RegisterCommand resume_reg("resume", "thaw a paused container", [](CLI::App& sub) -> kiln::cli::Action {
-  auto id = std::make_shared<std::string>();
-  sub.add_option("id", *id, "container id")->required();
-  return [id] {
-    kiln::runtime::resume_container(kiln::cli::globals().root, *id);
-    return 0;
-  };
-});
+kiln::cli::RegisterCommand resume_reg("resume", "thaw a paused container",
+                                      [](kiln::cli::Command& sub) -> kiln::cli::Action {
+                                        auto id = std::make_shared<std::string>();
+                                        sub.add_option("id", *id, "container id").required();
+                                        return [id] {
+                                          kiln::runtime::resume_container(kiln::cli::globals().root, *id);
+                                          return 0;
+                                        };
+                                      });
 }  // namespace

@@ -10,10 +10,10 @@ struct Opts {
   std::string id;
   std::string format = "table";
 };
-kiln::cli::RegisterCommand reg("ps", "list a container's processes", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("ps", "list a container's processes", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto o = std::make_shared<Opts>();
-  sub.add_option("-f,--format", o->format, "table or json")->check(CLI::IsMember({"table", "json"}));
-  sub.add_option("id", o->id, "container id")->required();
+  sub.add_option("-f,--format", o->format, "table or json").one_of({"table", "json"});
+  sub.add_option("id", o->id, "container id").required();
   sub.allow_extras();  // runc passes trailing ps(1) options through; we accept and ignore them
   return [o] {
     auto pids = kiln::runtime::container_pids(kiln::cli::globals().root, o->id);

@@ -10,10 +10,10 @@ namespace {
 struct Opts {
   std::string bundle = ".";
 };
-kiln::cli::RegisterCommand reg("spec", "write a default config.json", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("spec", "write a default config.json", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto o = std::make_shared<Opts>();
   sub.add_option("-b,--bundle", o->bundle, "bundle directory");
-  sub.add_option("--rootless", "accepted for runc compatibility");
+  sub.add_ignored_option("--rootless", "accepted for runc compatibility");
   return [o] {
     std::string path = o->bundle + "/config.json";
     if (kiln::path_exists(path)) throw kiln::Error("spec: " + path + " already exists");

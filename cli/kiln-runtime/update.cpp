@@ -20,7 +20,7 @@ struct Opts {
 };
 
 kiln::cli::RegisterCommand reg(
-    "update", "update a container's resource limits", [](CLI::App& sub) -> kiln::cli::Action {
+    "update", "update a container's resource limits", [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto o = std::make_shared<Opts>();
       sub.add_option("-r,--resources", o->resources, "linux.resources JSON file, or - for stdin");
       sub.add_option("--memory", o->memory, "memory limit in bytes");
@@ -33,7 +33,7 @@ kiln::cli::RegisterCommand reg(
       sub.add_option("--cpuset-mems", o->cpuset_mems, "memory nodes");
       sub.add_option("--pids-limit", o->pids_limit, "max processes");
       sub.add_option("--blkio-weight", o->blkio_weight, "block io weight");
-      sub.add_option("id", o->id, "container id")->required();
+      sub.add_option("id", o->id, "container id").required();
       return [o] {
         using namespace kiln;
         using json = nlohmann::json;

@@ -14,9 +14,9 @@ struct State {
 };
 
 kiln::cli::RegisterCommand reg(
-    "history", "Show the layers of an image and what made them", [](CLI::App& sub) -> kiln::cli::Action {
+    "history", "Show the layers of an image and what made them", [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto s = std::make_shared<State>();
-      sub.add_option("IMAGE", s->image, "name or id")->required();
+      sub.add_option("IMAGE", s->image, "name or id").required();
       sub.add_flag("--no-trunc", s->no_trunc, "do not shorten CREATED BY");
       return [s] {
         kiln::image::Store store(kiln::cli::globals().root);

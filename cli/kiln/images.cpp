@@ -26,7 +26,7 @@ struct State {
   bool quiet = false;
 };
 
-kiln::cli::RegisterCommand reg("images", "List images", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("images", "List images", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto s = std::make_shared<State>();
   sub.add_flag("-q,--quiet", s->quiet, "only image ids");
   return [s] {

@@ -14,10 +14,11 @@ struct State {
 };
 
 kiln::cli::RegisterCommand reg(
-    "import", "Make a one-layer image from a root filesystem tarball", [](CLI::App& sub) -> kiln::cli::Action {
+    "import", "Make a one-layer image from a root filesystem tarball",
+    [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto s = std::make_shared<State>();
-      sub.add_option("ROOTFS", s->tar, "root filesystem tar (gzip, zstd or plain)")->required();
-      sub.add_option("NAME", s->name, "NAME[:TAG] of the new image")->required();
+      sub.add_option("ROOTFS", s->tar, "root filesystem tar (gzip, zstd or plain)").required();
+      sub.add_option("NAME", s->name, "NAME[:TAG] of the new image").required();
       return [s] {
         kiln::image::Store store(kiln::cli::globals().root);
         auto img = kiln::image::import_rootfs(store, s->tar, s->name);

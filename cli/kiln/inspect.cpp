@@ -59,9 +59,9 @@ struct State {
 };
 
 kiln::cli::RegisterCommand reg("inspect", "Show a container's state, or an image's config, layers and sizes, as JSON",
-                               [](CLI::App& sub) -> kiln::cli::Action {
+                               [](kiln::cli::Command& sub) -> kiln::cli::Action {
                                  auto s = std::make_shared<State>();
-                                 sub.add_option("NAME", s->image, "container or image: name or id")->required();
+                                 sub.add_option("NAME", s->image, "container or image: name or id").required();
                                  return [s] {
                                    if (auto c = inspect_container(s->image)) {
                                      std::printf("%s\n", nlohmann::json::array({*c}).dump(2).c_str());

@@ -35,9 +35,9 @@ std::function<void(const kiln::image::LoadProgress&)> terminal_progress() {
 
 kiln::cli::RegisterCommand reg(
     "load", "Load an image from a docker-save tar, an OCI layout dir or an oci-archive",
-    [](CLI::App& sub) -> kiln::cli::Action {
+    [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto s = std::make_shared<State>();
-      sub.add_option("-i,--input", s->input, "image archive or OCI layout directory")->required();
+      sub.add_option("-i,--input", s->input, "image archive or OCI layout directory").required();
       sub.add_option("--name", s->name, "name the image NAME:TAG (instead of the archive's tags)");
       sub.add_option("--platform", s->platform, "os/arch[/variant] to pick from a multi-platform index");
       sub.add_flag("-q,--quiet", s->quiet, "no progress output");

@@ -31,10 +31,10 @@ bool pump(int fd) {
   }
 }
 
-kiln::cli::RegisterCommand reg("logs", "Show a container's output", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("logs", "Show a container's output", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto o = std::make_shared<Opts>();
   sub.add_flag("-f,--follow", o->follow, "keep printing until the container exits");
-  sub.add_option("CONTAINER", o->container, "name or id")->required();
+  sub.add_option("CONTAINER", o->container, "name or id").required();
   return [o] {
     namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());

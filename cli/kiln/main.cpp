@@ -9,11 +9,11 @@ int main(int argc, char** argv) {
   auto& g = cli::globals();
   const char* env_root = std::getenv("KILN_ROOT");
   g.root = env_root && *env_root ? env_root : "/var/lib/kiln";
-  CLI::App app{"kiln: run containers from local images", "kiln"};
+  cli::Program app{"kiln: run containers from local images", "kiln"};
   app.set_version_flag("--version", "kiln version 0.1.0");
   app.add_option("--root", g.root, "image and secret store (default /var/lib/kiln, or $KILN_ROOT)");
   app.add_option("--log", g.log_file, "log file (default: stderr)");
-  app.add_option("--log-format", g.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-format", g.log_format, "text or json").one_of({"text", "json"});
   app.add_flag("--debug", g.debug, "debug logging");
   app.require_subcommand(1);
   return cli::dispatch(app, argc, argv, {"kiln", 125, {"run", "exec"}, true});

@@ -15,10 +15,10 @@ struct Opts {
   bool force = false;
 };
 
-kiln::cli::RegisterCommand reg("rm", "Remove containers", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("rm", "Remove containers", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto o = std::make_shared<Opts>();
   sub.add_flag("-f,--force", o->force, "kill running containers first");
-  sub.add_option("CONTAINER", o->containers, "names or ids")->required();
+  sub.add_option("CONTAINER", o->containers, "names or ids").required();
   return [o] {
     namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());

@@ -14,9 +14,9 @@ struct State {
 };
 
 kiln::cli::RegisterCommand reg("rmi", "Remove images (and layers no other image uses)",
-                               [](CLI::App& sub) -> kiln::cli::Action {
+                               [](kiln::cli::Command& sub) -> kiln::cli::Action {
                                  auto s = std::make_shared<State>();
-                                 sub.add_option("IMAGE", s->images, "names or ids")->required();
+                                 sub.add_option("IMAGE", s->images, "names or ids").required();
                                  sub.add_flag("-f,--force", s->force,
                                               "remove even when containers still pin the image");
                                  return [s] {

@@ -10,51 +10,51 @@
 
 namespace {
 
-kiln::cli::RegisterCommand reg("run", "Run a container from a local image", [](CLI::App& sub) -> kiln::cli::Action {
-  auto f = std::make_shared<kiln::engine::RunRequest>();
-  sub.set_help_flag("--help", "print this help");  // -h is --hostname (docker)
-  sub.add_flag("--rm", f->rm, "remove the container when it exits");
-  sub.add_flag("-d,--detach", f->detach, "run in the background, print the id");
-  sub.add_flag("-i,--interactive", f->interactive, "keep stdin attached");
-  sub.add_flag("-t,--tty", f->tty, "allocate a terminal");
-  sub.add_option("--name", f->name, "container name (unique)");
-  sub.add_option("-e,--env", f->env, "KEY=VALUE, or KEY to take it from kiln's environment")->allow_extra_args(false);
-  sub.add_option("--env-file", f->env_files, "file of KEY=VALUE lines")->allow_extra_args(false);
-  sub.add_option("-u,--user", f->user, "user[:group] or uid[:gid]");
-  sub.add_option("-w,--workdir", f->workdir, "working directory inside the container");
-  sub.add_option("-h,--hostname", f->hostname, "container host name");
-  sub.add_option("-m,--memory", f->memory, "memory limit (b, k, m, g)");
-  sub.add_option("--pids-limit", f->pids_limit, "maximum number of processes");
-  sub.add_option("--cpus", f->cpus, "number of CPUs (quota over a 100ms period)");
-  sub.add_option("--cap-add", f->cap_add, "add a capability (or ALL)")->allow_extra_args(false);
-  sub.add_option("--cap-drop", f->cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
-  sub.add_option("-v,--volume", f->volumes, "HOST:CONTAINER[:ro] bind mount")->allow_extra_args(false);
-  sub.add_flag("--read-only", f->read_only, "read-only root filesystem (no upper dir)");
-  sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
-  sub.add_option("--network", f->network, "none (private, loopback only; default) or host");
-  sub.add_option("--security-opt", f->security_opts, "seccomp=unconfined|FILE")->allow_extra_args(false);
-  sub.add_option("--ulimit", f->ulimits, "NAME=SOFT[:HARD] resource limit (core, nofile, nproc, ...)")
-      ->allow_extra_args(false);
-  sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")
-      ->allow_extra_args(false);
-  sub.add_option("IMAGE", f->image, "image name or id")->required();
-  sub.prefix_command();  // everything after IMAGE is the command
-  CLI::App* app = &sub;
-  return [f, app] {
-    f->command = app->remaining();
-    f->store_root = kiln::cli::globals().root;
-    try {
-      kiln::engine::RunOutcome out = kiln::engine::run(*f);
-      if (f->detach) std::printf("%s\n", out.id.c_str());
-      return out.status;
-    } catch (const kiln::Error& e) {
-      if (e.kind() == kiln::ErrorKind::exec) {
-        std::fprintf(stderr, "kiln: run %s: %s\n", f->image.c_str(), e.origin().c_str());
-        return e.code() == ENOENT ? 127 : 126;
-      }
-      throw e.wrapped("run " + f->image);
-    }
-  };
-});
+kiln::cli::RegisterCommand reg(
+    "run", "Run a container from a local image", [](kiln::cli::Command& sub) -> kiln::cli::Action {
+      auto f = std::make_shared<kiln::engine::RunRequest>();
+      sub.set_help_flag("--help", "print this help");  // -h is --hostname (docker)
+      sub.add_flag("--rm", f->rm, "remove the container when it exits");
+      sub.add_flag("-d,--detach", f->detach, "run in the background, print the id");
+      sub.add_flag("-i,--interactive", f->interactive, "keep stdin attached");
+      sub.add_flag("-t,--tty", f->tty, "allocate a terminal");
+      sub.add_option("--name", f->name, "container name (unique)");
+      sub.add_option("-e,--env", f->env, "KEY=VALUE, or KEY to take it from kiln's environment").one_value_per_flag();
+      sub.add_option("--env-file", f->env_files, "file of KEY=VALUE lines").one_value_per_flag();
+      sub.add_option("-u,--user", f->user, "user[:group] or uid[:gid]");
+      sub.add_option("-w,--workdir", f->workdir, "working directory inside the container");
+      sub.add_option("-h,--hostname", f->hostname, "container host name");
+      sub.add_option("-m,--memory", f->memory, "memory limit (b, k, m, g)");
+      sub.add_option("--pids-limit", f->pids_limit, "maximum number of processes");
+      sub.add_option("--cpus", f->cpus, "number of CPUs (quota over a 100ms period)");
+      sub.add_option("--cap-add", f->cap_add, "add a capability (or ALL)").one_value_per_flag();
+      sub.add_option("--cap-drop", f->cap_drop, "drop a capability (or ALL)").one_value_per_flag();
+      sub.add_option("-v,--volume", f->volumes, "HOST:CONTAINER[:ro] bind mount").one_value_per_flag();
+      sub.add_flag("--read-only", f->read_only, "read-only root filesystem (no upper dir)");
+      sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
+      sub.add_option("--network", f->network, "none (private, loopback only; default) or host");
+      sub.add_option("--security-opt", f->security_opts, "seccomp=unconfined|FILE").one_value_per_flag();
+      sub.add_option("--ulimit", f->ulimits, "NAME=SOFT[:HARD] resource limit (core, nofile, nproc, ...)")
+          .one_value_per_flag();
+      sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")
+          .one_value_per_flag();
+      sub.add_option("IMAGE", f->image, "image name or id").required();
+      sub.prefix_command();  // everything after IMAGE is the command
+      return [f, sub] {
+        f->command = sub.remaining();
+        f->store_root = kiln::cli::globals().root;
+        try {
+          kiln::engine::RunOutcome out = kiln::engine::run(*f);
+          if (f->detach) std::printf("%s\n", out.id.c_str());
+          return out.status;
+        } catch (const kiln::Error& e) {
+          if (e.kind() == kiln::ErrorKind::exec) {
+            std::fprintf(stderr, "kiln: run %s: %s\n", f->image.c_str(), e.origin().c_str());
+            return e.code() == ENOENT ? 127 : 126;
+          }
+          throw e.wrapped("run " + f->image);
+        }
+      };
+    });
 
 }  // namespace

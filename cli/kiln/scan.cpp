@@ -16,9 +16,9 @@ struct State {
 };
 
 kiln::cli::RegisterCommand reg("scan", "Report keys, passwords and tokens baked into an image (never their values)",
-                               [](CLI::App& sub) -> kiln::cli::Action {
+                               [](kiln::cli::Command& sub) -> kiln::cli::Action {
                                  auto s = std::make_shared<State>();
-                                 sub.add_option("IMAGE", s->image, "name or id")->required();
+                                 sub.add_option("IMAGE", s->image, "name or id").required();
                                  sub.add_flag("--json", s->json, "machine-readable output");
                                  return [s] {
                                    kiln::image::Store store(kiln::cli::globals().root);

@@ -81,27 +81,27 @@ int remove(const State& s) {
 }
 
 kiln::cli::RegisterCommand reg(
-    "secret", "Manage secrets (values are never printed)", [](CLI::App& sub) -> kiln::cli::Action {
+    "secret", "Manage secrets (values are never printed)", [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto s = std::make_shared<State>();
       sub.require_subcommand(1);
-      auto* c = sub.add_subcommand("create", "Create a secret from FILE, or from stdin with -");
-      c->add_option("NAME", s->name, "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")->required();
-      c->add_option("FILE", s->file, "file holding the value, or - for stdin (at most 512 KiB)")->required();
-      auto* l = sub.add_subcommand("ls", "List secrets: name, size, created");
-      l->alias("list");
-      l->add_flag("-q,--quiet", s->quiet, "names only");
-      auto* i = sub.add_subcommand("inspect", "Show secrets' metadata as JSON");
-      i->add_option("NAME", s->names)->required();
-      auto* r = sub.add_subcommand("rm", "Remove secrets");
-      r->alias("remove");
-      r->add_option("NAME", s->names)->required();
+      kiln::cli::Command c = sub.add_subcommand("create", "Create a secret from FILE, or from stdin with -");
+      c.add_option("NAME", s->name, "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}").required();
+      c.add_option("FILE", s->file, "file holding the value, or - for stdin (at most 512 KiB)").required();
+      kiln::cli::Command l = sub.add_subcommand("ls", "List secrets: name, size, created");
+      l.alias("list");
+      l.add_flag("-q,--quiet", s->quiet, "names only");
+      kiln::cli::Command i = sub.add_subcommand("inspect", "Show secrets' metadata as JSON");
+      i.add_option("NAME", s->names).required();
+      kiln::cli::Command r = sub.add_subcommand("rm", "Remove secrets");
+      r.alias("remove");
+      r.add_option("NAME", s->names).required();
       return [s, c, l, i, r] {
         // A core dump of kiln must never hold a secret value.
         ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        if (c->parsed()) return create(*s);
-        if (l->parsed()) return list(*s);
-        if (i->parsed()) return inspect(*s);
-        if (r->parsed()) return remove(*s);
+        if (c.parsed()) return create(*s);
+        if (l.parsed()) return list(*s);
+        if (i.parsed()) return inspect(*s);
+        if (r.parsed()) return remove(*s);
         return 125;
       };
     });

@@ -28,7 +28,7 @@ std::string mib(uint64_t bytes) {
 }
 
 kiln::cli::RegisterCommand reg(
-    "stats", "Show containers' memory, cpu and pids", [](CLI::App& sub) -> kiln::cli::Action {
+    "stats", "Show containers' memory, cpu and pids", [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto o = std::make_shared<Opts>();
       sub.add_flag("--no-stream", o->no_stream, "print once and exit");
       sub.add_option("CONTAINER", o->containers, "names or ids (default: all running)");

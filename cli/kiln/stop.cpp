@@ -12,10 +12,10 @@ struct Opts {
   int timeout = 10;
 };
 
-kiln::cli::RegisterCommand reg("stop", "Stop running containers", [](CLI::App& sub) -> kiln::cli::Action {
+kiln::cli::RegisterCommand reg("stop", "Stop running containers", [](kiln::cli::Command& sub) -> kiln::cli::Action {
   auto o = std::make_shared<Opts>();
   sub.add_option("-t,--time", o->timeout, "seconds to wait before SIGKILL (default 10)");
-  sub.add_option("CONTAINER", o->containers, "names or ids")->required();
+  sub.add_option("CONTAINER", o->containers, "names or ids").required();
   return [o] {
     namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
