@@ -118,6 +118,7 @@ void delete_container(const std::string& root, const std::string& id, bool force
       throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
   }
   mgr->destroy();
+  detach_host_rootfs_mount(st.host_rootfs);
   run_poststop_hooks(st);
   dir.remove();
 }

@@ -59,8 +59,10 @@ done
 # parents of the suite's relative cgroupsPath testdir/cgrouptest/container (runc leaves them too).
 shared_cgroup_parents='/kiln|/testdir|/testdir/cgrouptest'
 host_snapshot() {
-  awk '{print "mount " $5}' /proc/self/mountinfo | sort -u
-  find /sys/fs/cgroup/*/ -mindepth 1 -type d 2>/dev/null | sed 's/^/cgroup /' | sort
+  {
+    awk '{print "mount " $5}' /proc/self/mountinfo
+    find /sys/fs/cgroup/*/ -mindepth 1 -type d 2>/dev/null | sed 's/^/cgroup /'
+  } | LC_ALL=C sort -u
 }
 # The leftovers (new lines of host_snapshot) without empty shared parents.
 without_shared_parents() {
@@ -110,7 +112,7 @@ run_one() { # run_one RUNTIME PROGRAM
   # A program that failed half-way may leave its container: delete it as a client would, then
   # whatever is still there is the runtime's leak.
   for id in $(container_ids "$rt"); do "$run/bin/$rt" delete --force "$id" >/dev/null 2>&1; done
-  left=$(comm -13 <(echo "$before") <(host_snapshot) | sort -r | without_shared_parents)
+  left=$(LC_ALL=C comm -13 <(echo "$before") <(host_snapshot) | LC_ALL=C sort -r | without_shared_parents)
   left+=$(ls -A "$run/root.$rt" | grep -vx 'seccomp-cache' | sed 's/^/\nstate dir /')
   left+=$(run_processes | sed 's/^/\nprocess /')
   left=$(echo "$left" | sed '/^$/d')

@@ -145,6 +145,43 @@ test_no_leftover_mounts_or_processes() {
   [ -z "$(ls "$STATE" 2>/dev/null)" ] || fail "state left: $(ls "$STATE")"
 }
 
+# A spec without a mount namespace (the suite's linux_ns_itype) runs in the host's mount table,
+# as runc runs it; unlike runc, delete (and a failed create, and the end of run) unmounts
+# everything it mounted on the bundle.
+test_no_mount_namespace_runs_and_unmounts_at_delete() {
+  make_bundle b sh -c 'test -e /marker && ls /proc/self/ns >/dev/null && exec sleep 100'
+  touch b/rootfs/marker
+  edit_config b '.linux.namespaces |= map(select(.type != "mount"))'
+  root=$(realpath b/rootfs)
+  host_root=$(readlink /proc/self/root)
+  kr create --bundle b "$ID" || fail "create without a mount namespace"
+  pid=$(kr state "$ID" | jq -r .pid)
+  assert_eq "$(readlink /proc/self/ns/mnt)" "$(readlink /proc/$pid/ns/mnt)" "shares the host's mount namespace"
+  n=$(awk -v r="$root" '$5 == r || index($5, r "/") == 1' /proc/self/mountinfo | wc -l)
+  [ "$n" -ge 5 ] || fail "expected the rootfs bind, proc, dev... in the host's mountinfo, found $n"
+  assert_eq "$(readlink /proc/self/root)" "$host_root" "the runtime did not move the host's root"
+  out=$(kr exec "$ID" sh -c 'test -e /marker && echo in-root') || fail "exec: $out"
+  assert_eq "$out" in-root "exec enters the container's root"
+  kr start "$ID" || fail start
+  kr kill "$ID" KILL
+  for i in $(seq 50); do [ "$(kr state "$ID" | jq -r .status)" = stopped ] && break; sleep 0.1; done
+  kr delete "$ID" || fail delete
+  left=$(grep -F "$root" /proc/self/mountinfo)
+  [ -z "$left" ] || fail "mounts left on the bundle after delete: $left"
+  # run: the same, in the foreground.
+  edit_config b '.process.args = ["sh", "-c", "test -e /marker && echo ran"]'
+  out=$(kr run --bundle b "${ID}r" 2>&1) || fail "run: $out"
+  assert_eq "$out" ran
+  left=$(grep -F "$root" /proc/self/mountinfo)
+  [ -z "$left" ] || fail "mounts left on the bundle after run: $left"
+  # A create that fails once the mounts are made leaves none either.
+  edit_config b '.process.args = ["/no/such/binary"]'
+  out=$(kr create --bundle b "${ID}f" 2>&1) && fail "create of a missing binary succeeded"
+  left=$(grep -F "$root" /proc/self/mountinfo)
+  [ -z "$left" ] || fail "mounts left on the bundle after a failed create: $left"
+  [ -z "$(ls "$STATE")" ] || fail "state left: $(ls "$STATE")"
+}
+
 test_cve_2024_21626_no_fd_leaks_and_cwd_inside() {
   make_bundle b sh -c 'ls /proc/self/fd | sort -n | tr "\n" " "'
   # The caller leaks fds 7 (a host dir) and 9 (a file) without CLOEXEC.
