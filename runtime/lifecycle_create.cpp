@@ -121,7 +121,10 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
     lo.detached_mounts.emplace_back(m.fd, m.destination);
   }
 
-  // Hooks see the state as the spec defines it; the pid is filled in as it becomes known.
+  // Hooks see the state as the spec defines it; the pid is filled in as it becomes known. The
+  // create-time hooks (prestart, createRuntime, createContainer) and startContainer run once the
+  // runtime environment exists (after lifecycle step 2) and before the user's program runs:
+  // the spec calls that "created" ("creating" is step 2 itself).
   auto hook_state = [&st](pid_t pid, Status status) {
     ContainerState s = st;
     s.pid = pid;
@@ -129,7 +132,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   };
   if (!hooks.prestart.empty() || !hooks.createRuntime.empty()) {
     lo.create_runtime_hooks = [&](pid_t pid) {
-      std::string state = hook_state(pid, Status::creating);
+      std::string state = hook_state(pid, Status::created);
       run_hooks(hooks.prestart, state, "prestart");
       run_hooks(hooks.createRuntime, state, "createRuntime");
     };
@@ -140,7 +143,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   if (!hooks.createContainer.empty() || !hooks.startContainer.empty()) {
     lo.create_container_hooks = [&] {
       pid_t host_pid = static_cast<pid_t>(std::stol(std::filesystem::read_symlink("/proc/self").string()));
-      child_state = hook_state(host_pid, Status::creating);
+      child_state = hook_state(host_pid, Status::created);
       run_hooks(hooks.createContainer, child_state, "createContainer");
     };
     lo.start_container_hooks = [&] { run_hooks(hooks.startContainer, child_state, "startContainer"); };

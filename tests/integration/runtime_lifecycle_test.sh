@@ -115,6 +115,14 @@ test_hooks_all_phases() {
   assert_contains "$(cat b/rootfs/tmp/start-hook)" "\"id\":\"$ID\""
   # every hook but poststop (the container is stopped then: pid 0) sees the init's pid
   assert_eq "$(grep -v poststop "$h/log" | grep -c '"pid":[1-9]')" 4 "hooks saw the pid"
+  # runtime-spec 1.1 lifecycle: these run after the environment is created (step 2), so the
+  # state says "created"; poststart sees "running", poststop "stopped".
+  for p in prestart createRuntime createContainer; do
+    assert_contains "$(grep "^$p " "$h/log")" '"status":"created"' "$p hook's status"
+  done
+  assert_contains "$(cat b/rootfs/tmp/start-hook)" '"status":"created"' "startContainer hook's status"
+  assert_contains "$(grep '^poststart ' "$h/log")" '"status":"running"' "poststart hook's status"
+  assert_contains "$(grep '^poststop ' "$h/log")" '"status":"stopped"' "poststop hook's status"
 }
 
 test_failing_and_hanging_hooks_leave_nothing() {
