@@ -45,7 +45,12 @@ test_duplicate_id_unknown_id_and_force_delete() {
   out=$(kr create --bundle b "$ID" 2>&1); [ $? -ne 0 ] || fail "second create succeeded"
   assert_contains "$out" "already exists"
   assert_eq "$(status_of "$ID")" created "first container untouched"
-  out=$(kr delete "$ID" 2>&1) || fail "delete of created container: $out"
+  # A created container is not stopped: delete refuses it and leaves it as it was (the spec;
+  # runc kills it), --force deletes it.
+  out=$(kr delete "$ID" 2>&1) && fail "delete of a created container succeeded"
+  assert_contains "$out" "not stopped: created"
+  assert_eq "$(status_of "$ID")" created "refused delete left the container created"
+  kr delete --force "$ID" || fail "force delete of a created container"
   assert_status 0 kr delete --force "nosuch$ID"
   out=$(kr delete "nosuch$ID" 2>&1); [ $? -ne 0 ] || fail
   assert_contains "$out" "does not exist"
