@@ -78,6 +78,22 @@ test_user_groups_umask_cwd_env_rlimits() {
   assert_eq "$out" "$(printf '1000\n1001\n1001 5 7\n0027\n/work/dir\nbar baz\n321\n654')"
 }
 
+# The cwd is entered while still root (as runc): a user may start in a directory only root can
+# enter (an image's WorkingDir /root, 0700, with --user 65534); and before a seccomp filter is
+# loaded, so a profile that denies getcwd (the suite's linux_seccomp) does not fail the check
+# that the cwd is inside the container.
+test_cwd_entered_as_root_before_seccomp() {
+  make_bundle b sh -c 'pwd; id -u'
+  chmod 700 b/rootfs/root
+  edit_config b '.process.user = {"uid":65534,"gid":65534} | .process.cwd = "/root"'
+  out=$(kr run --bundle b "$ID" 2>&1) || fail "cwd only root may enter: $out"
+  assert_eq "$out" "$(printf '/root\n65534')"
+  make_bundle c sh -c 'cd / && echo started'
+  edit_config c '.process.noNewPrivileges = false | .linux.seccomp = {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getcwd"],"action":"SCMP_ACT_ERRNO"}]}'
+  out=$(kr run --bundle c "${ID}c" 2>&1) || fail "seccomp denying getcwd: $out"
+  assert_eq "$out" started
+}
+
 test_namespaces_new_and_by_path() {
   make_bundle b sh -c 'readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts'
   out=$(kr run --bundle b "$ID")
