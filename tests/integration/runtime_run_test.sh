@@ -94,6 +94,16 @@ test_cwd_entered_as_root_before_seccomp() {
   assert_eq "$out" started
 }
 
+# A capability the runtime itself does not hold (outside its bounding set) is named in the
+# error, not a bare "Operation not permitted" (the suite's process_capabilities on a host that
+# withholds CAP_SYS_RESOURCE).
+test_capability_the_runtime_lacks_is_named() {
+  make_bundle b true
+  edit_config b '.process.capabilities.permitted += ["CAP_WAKE_ALARM"] | .process.capabilities.effective += ["CAP_WAKE_ALARM"] | .process.capabilities.bounding += ["CAP_WAKE_ALARM"]'
+  out=$(setpriv --bounding-set=-wake_alarm "$KR" --root "$STATE" run --bundle b "$ID" 2>&1) && fail "ran without CAP_WAKE_ALARM"
+  assert_contains "$out" "CAP_WAKE_ALARM is not in the runtime's own bounding set"
+}
+
 test_namespaces_new_and_by_path() {
   make_bundle b sh -c 'readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts'
   out=$(kr run --bundle b "$ID")
