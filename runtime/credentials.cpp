@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <string>
 
 #include "common/error.hpp"
 
@@ -31,6 +33,27 @@ void set_flag(cap_t caps, cap_flag_t flag, const std::vector<int>& list) {
   }
 }
 
+std::string capability_name(int c) {
+  char* name = cap_to_name(static_cast<cap_value_t>(c));
+  std::string out = name ? name : std::to_string(c);
+  cap_free(name);
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+// A capability outside our own bounding set (a host that withholds it from every process, as a
+// sandboxed VM may do with CAP_SYS_RESOURCE) cannot be raised: name it, instead of the bare
+// EPERM cap_set_proc would give. The bounding set itself only loses what is not listed.
+void check_capabilities_available(const Capabilities& want) {
+  for (const auto& [set, list] : {std::pair{"effective", &want.effective}, std::pair{"permitted", &want.permitted},
+                                  std::pair{"inheritable", &want.inheritable}})
+    for (int c : *list)
+      if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+        throw Error(std::string("process.capabilities.") + set + ": " + capability_name(c) +
+                        " is not in the runtime's own bounding set (the host withholds it)",
+                    EPERM);
+}
+
 }  // namespace
 
 void apply_rlimits(const std::vector<Rlimit>& rlimits) {
@@ -47,6 +70,7 @@ void apply_rlimits(const std::vector<Rlimit>& rlimits) {
 
 void apply_user_and_capabilities(const Process& process, bool setgroups_allowed) {
   const Capabilities& want = process.capabilities;
+  check_capabilities_available(want);
   // Bounding set first: it needs CAP_SETPCAP, which we still hold.
   for (int c = 0; c <= CAP_LAST_CAP; ++c) {
     if (std::find(want.bounding.begin(), want.bounding.end(), c) != want.bounding.end()) continue;

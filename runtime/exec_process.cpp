@@ -80,6 +80,7 @@ struct ExecChild {
   int pidfd;
   std::vector<cgroups::Manager::JoinFile>* cgroup_join_files;  // written "0" to: v1 (closed by the child)
   int join_flags;
+  std::string chroot_to;  // no mount namespace to join: the init's root, entered by chroot
   bool user_namespace;
   int preserve_fds;
 };
@@ -98,6 +99,7 @@ struct ExecChild {
     if (c.user_namespace) {
       if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) throw_errno("become root in the user namespace");
     }
+    if (!c.chroot_to.empty() && ::chroot(c.chroot_to.c_str()) != 0) throw_errno("chroot to the container's root");
     if (::chdir("/") != 0) throw_errno("chdir /");
     stage = "set up process";
     if (c.process->terminal) setup_terminal(*c.process, channel);
@@ -137,8 +139,9 @@ int exec_in_container(const ExecOptions& o) {
 
   auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
   std::vector<cgroups::Manager::JoinFile> join_files = cgroup->open_join_files();
-  ExecChild child{&proc, seccomp ? &*seccomp : nullptr, pidfd,         &join_files,
-                  flags, st.has_user_namespace,         o.preserve_fds};
+  std::string chroot_to = spec.linux.has_namespace("mount") ? "" : "/proc/" + std::to_string(st.pid) + "/root";
+  ExecChild child{&proc,     seccomp ? &*seccomp : nullptr, pidfd,         &join_files, flags,
+                  chroot_to, st.has_user_namespace,         o.preserve_fds};
   sigset_t old;
   block_forwarded_signals(&old);
 

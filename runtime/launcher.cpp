@@ -34,7 +34,6 @@ void write_id_maps(pid_t pid, const Spec& spec) {
 
 Launched launch(const Spec& spec, const LaunchOptions& options) {
   if (!spec.has_process) throw Error("config.json: process: missing");
-  if (!spec.linux.has_namespace("mount")) throw Error("config.json: linux.namespaces: a mount namespace is required");
 
   InitConfig cfg;
   cfg.spec = &spec;

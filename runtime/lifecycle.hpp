@@ -46,8 +46,8 @@ int run_container(const CreateOptions& options, bool detach);
 
 // Throws "container ID not running" for a stopped container (clients match that text).
 void kill_container(const std::string& root, const std::string& id, int sig, bool all);
-// Without force a running container is an error; force kills it first. A missing container
-// with force is not an error (runc).
+// Without force a container that is not stopped (created, running, paused) is an error and is
+// left as it was; force kills it first. A missing container with force is not an error (runc).
 void delete_container(const std::string& root, const std::string& id, bool force);
 nlohmann::json container_state_json(const std::string& root, const std::string& id);
 void pause_container(const std::string& root, const std::string& id);

@@ -17,6 +17,7 @@
 #include "runtime/lifecycle.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hooks.hpp"
+#include "runtime/host_rootfs_mount.hpp"
 #include "runtime/seccomp_cache.hpp"
 #include "runtime/seccomp_load.hpp"
 #include "runtime/seccomp_profile.hpp"
@@ -37,9 +38,15 @@ class CreateRollback {
  public:
   explicit CreateRollback(const StateDir& dir) : dir_(dir) {}
   void set_cgroup(std::shared_ptr<cgroups::Manager> m) { cgroup_ = std::move(m); }
+  void set_host_rootfs(HostRootfsMount m) { host_rootfs_ = std::move(m); }
   void commit() { committed_ = true; }
   ~CreateRollback() {
     if (committed_) return;
+    try {
+      detach_host_rootfs_mount(host_rootfs_);
+    } catch (const std::exception& e) {
+      spdlog::warn("cleanup: {}", e.what());
+    }
     try {
       if (cgroup_) cgroup_->destroy();
     } catch (const std::exception& e) {
@@ -55,6 +62,7 @@ class CreateRollback {
  private:
   const StateDir& dir_;
   std::shared_ptr<cgroups::Manager> cgroup_;
+  HostRootfsMount host_rootfs_;
   bool committed_ = false;
 };
 
@@ -78,8 +86,22 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
     seccomp =
         with_context("config.json", [&] { return prepare_seccomp(*spec.linux.seccomp, o.root + "/seccomp-cache"); });
 
+  ContainerState st;
+  st.id = o.id;
+  st.bundle = spec.bundle;
+  st.rootfs = spec.root_path;
+  st.created = now_rfc3339();
+  st.annotations = spec.annotations;
+
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
+  if (!spec.linux.has_namespace("mount")) {
+    // The init will mount in the host's mount table: write that down before it does, so a
+    // delete after a kill -9 of this create still finds what to unmount.
+    st.host_rootfs = note_host_rootfs_mount(spec.root_path);
+    rollback->set_host_rootfs(st.host_rootfs);
+    dir.save(st);
+  }
   std::shared_ptr<cgroups::Manager> cgroup = cgroups::make_manager(spec.linux.cgroups_path, o.id);
   rollback->set_cgroup(cgroup);
   cgroup->create();
@@ -99,13 +121,10 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
     lo.detached_mounts.emplace_back(m.fd, m.destination);
   }
 
-  ContainerState st;
-  st.id = o.id;
-  st.bundle = spec.bundle;
-  st.rootfs = spec.root_path;
-  st.created = now_rfc3339();
-  st.annotations = spec.annotations;
-  // Hooks see the state as the spec defines it; the pid is filled in as it becomes known.
+  // Hooks see the state as the spec defines it; the pid is filled in as it becomes known. The
+  // create-time hooks (prestart, createRuntime, createContainer) and startContainer run once the
+  // runtime environment exists (after lifecycle step 2) and before the user's program runs:
+  // the spec calls that "created" ("creating" is step 2 itself).
   auto hook_state = [&st](pid_t pid, Status status) {
     ContainerState s = st;
     s.pid = pid;
@@ -113,7 +132,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   };
   if (!hooks.prestart.empty() || !hooks.createRuntime.empty()) {
     lo.create_runtime_hooks = [&](pid_t pid) {
-      std::string state = hook_state(pid, Status::creating);
+      std::string state = hook_state(pid, Status::created);
       run_hooks(hooks.prestart, state, "prestart");
       run_hooks(hooks.createRuntime, state, "createRuntime");
     };
@@ -124,7 +143,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   if (!hooks.createContainer.empty() || !hooks.startContainer.empty()) {
     lo.create_container_hooks = [&] {
       pid_t host_pid = static_cast<pid_t>(std::stol(std::filesystem::read_symlink("/proc/self").string()));
-      child_state = hook_state(host_pid, Status::creating);
+      child_state = hook_state(host_pid, Status::created);
       run_hooks(hooks.createContainer, child_state, "createContainer");
     };
     lo.start_container_hooks = [&] { run_hooks(hooks.startContainer, child_state, "startContainer"); };
@@ -206,6 +225,11 @@ int run_container(const CreateOptions& o, bool detach) {
   // The process is gone: take the cgroup and the state with it, like runc run.
   try {
     c.cgroup->destroy();
+  } catch (const Error& e) {
+    spdlog::warn("run {}: {}", o.id, e.what());
+  }
+  try {
+    detach_host_rootfs_mount(c.state.host_rootfs);
   } catch (const Error& e) {
     spdlog::warn("run {}: {}", o.id, e.what());
   }

@@ -107,17 +107,18 @@ void delete_container(const std::string& root, const std::string& id, bool force
   ContainerState st = dir.load();
   Status status = current_status(dir, st);
   auto mgr = cgroups::make_manager(st.cgroups_path, id);
-  if (status == Status::running || status == Status::paused) {
-    if (!force) throw Error("cannot delete container " + id + " that is not stopped: " + status_name(status));
-  }
+  // The spec: deleting a container that is not stopped (created included, which runc kills
+  // anyway) has no effect and is an error; --force kills it first.
+  if (status != Status::stopped && !force)
+    throw Error("cannot delete container " + id + " that is not stopped: " + status_name(status));
   if (status != Status::stopped) {
-    // created containers are killed without --force, like runc.
     if (status == Status::paused) mgr->thaw();
     ::kill(st.pid, SIGKILL);
     if (!wait_gone(st.pid, st.pid_start_time, 5000))
       throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
   }
   mgr->destroy();
+  detach_host_rootfs_mount(st.host_rootfs);
   run_poststop_hooks(st);
   dir.remove();
 }

@@ -1,6 +1,7 @@
 #include "runtime/process_setup.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -27,12 +28,31 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   return out;
 }
 
-void enter_cwd(const std::string& cwd) {
+// A cwd outside our root shows as "(unreachable)/..." (glibc: ENOENT): refuse it (CVE-2024-21626).
+void verify_cwd(const std::string& cwd) {
+  char buf[PATH_MAX];
+  const char* got = ::getcwd(buf, sizeof buf);
+  if (got && buf[0] == '/') return;
+  if (got || errno == ENOENT) throw Error("process.cwd " + cwd + ": resolves outside the container");
+  throw_errno("check process.cwd " + cwd);
+}
+
+// chdir into process.cwd while still root, as runc does: a user whose cwd only root may enter
+// (an image's WorkingDir /root, 0700, and --user 65534) still starts there. It is also done
+// before a seccomp filter is loaded (the filter may deny getcwd). False: root may not enter it
+// (a root-squashing mount): try again as the user.
+bool enter_cwd_as_runtime(const std::string& cwd) {
+  if (::chdir(cwd.c_str()) != 0) {
+    if (errno == EACCES) return false;
+    throw_errno("chdir to process.cwd " + cwd);
+  }
+  verify_cwd(cwd);
+  return true;
+}
+
+void enter_cwd_as_user(const std::string& cwd) {
   if (::chdir(cwd.c_str()) != 0) throw_errno("chdir to process.cwd " + cwd);
-  char buf[4096];
-  // A cwd outside our root shows as "(unreachable)/..." or fails: refuse it (CVE-2024-21626).
-  if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
-    throw Error("process.cwd " + cwd + ": resolves outside the container");
+  verify_cwd(cwd);
 }
 
 }  // namespace
@@ -71,11 +91,12 @@ void setup_terminal(const Process& process, const SyncChannel& channel) {
 PreparedExec prepare_process(const Process& proc, const SeccompProgram* seccomp, const SyncChannel& channel,
                              bool setgroups_allowed, int preserve_fds) {
   apply_rlimits(proc.rlimits);
+  const bool in_cwd = enter_cwd_as_runtime(proc.cwd);
   // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
   if (!proc.no_new_privileges) install_seccomp(seccomp, channel);
   apply_user_and_capabilities(proc, setgroups_allowed);
   apply_no_new_privileges(proc);
-  enter_cwd(proc.cwd);
+  if (!in_cwd) enter_cwd_as_user(proc.cwd);
   PreparedExec out{resolve_executable(proc.args[0], proc.env), proc.args, proc.env};
   if (proc.no_new_privileges) install_seccomp(seccomp, channel);
   // Everything we still hold (channel, fifo) closes itself at execve.

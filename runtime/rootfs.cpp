@@ -116,12 +116,19 @@ void make_readonly(const std::string& path) {
 }  // namespace
 
 UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace) {
+  const bool own_mount_namespace = spec.linux.has_namespace("mount");
   // Nothing we mount may propagate back to the host. rslave keeps host mounts visible (as
-  // runc); a requested rootfsPropagation is applied to the new root after pivot_root.
-  if (::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) throw_errno("make / rslave");
-  // pivot_root needs the new root to be a mount point.
+  // runc); a requested rootfsPropagation is applied to the new root after pivot_root. Without
+  // a mount namespace "/" is the host's own: left alone (runc makes the host's "/" rslave).
+  if (own_mount_namespace && ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+    throw_errno("make / rslave");
+  // pivot_root needs the new root to be a mount point; without a mount namespace, the bind is
+  // what a read-only root remounts (not the host's "/") and what delete detaches.
   if (::mount(spec.root_path.c_str(), spec.root_path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     throw_errno("bind rootfs " + spec.root_path);
+  // In the host's mount table: the mounts made under the bind stay off the host's peers.
+  if (!own_mount_namespace && ::mount(nullptr, spec.root_path.c_str(), nullptr, MS_PRIVATE | MS_REC, nullptr) != 0)
+    throw_errno("make rootfs " + spec.root_path + " private");
   UniqueFd rootfs = open_file(spec.root_path, O_PATH | O_DIRECTORY);
   apply_mount_plan(plan, rootfs.get());
   create_devices(spec, rootfs.get(), in_user_namespace);
@@ -130,7 +137,10 @@ UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_na
 
 void enter_rootfs(const Spec& spec, int rootfs_fd, bool no_pivot) {
   if (::fchdir(rootfs_fd) != 0) throw_errno("chdir to rootfs " + spec.root_path);
-  if (no_pivot) {
+  if (!spec.linux.has_namespace("mount")) {
+    // pivot_root here would move the host's own root: chroot, as runc does.
+    if (::chroot(".") != 0) throw_errno("chroot " + spec.root_path);
+  } else if (no_pivot) {
     if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) throw_errno("move rootfs to /");
     if (::chroot(".") != 0) throw_errno("chroot " + spec.root_path);
   } else {

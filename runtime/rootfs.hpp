@@ -1,7 +1,8 @@
 // The container's filesystem view, set up from inside its new mount namespace:
 //   prepare_rootfs  make mounts private/slave, bind the rootfs onto itself, apply the MountPlan,
 //                   create devices                          (before pivot_root)
-//   enter_rootfs    pivot_root (or MS_MOVE + chroot with --no-pivot) and drop the old root
+//   enter_rootfs    pivot_root (or MS_MOVE + chroot with --no-pivot) and drop the old root;
+//                   chroot alone when the container shares the host's mount namespace
 //   finish_rootfs   masked and read-only paths, read-only root, rootfsPropagation (after)
 #pragma once
 #include <map>

@@ -83,7 +83,9 @@ void StateDir::save(const ContainerState& s) const {
             {"has_user_namespace", s.has_user_namespace},
             {"namespace_paths", s.namespace_paths},
             {"seccomp_program", s.seccomp_program},
-            {"no_new_privileges", s.no_new_privileges}};
+            {"no_new_privileges", s.no_new_privileges},
+            {"host_rootfs", s.host_rootfs.path},
+            {"host_rootfs_base_mount_id", s.host_rootfs.base_mount_id}};
   write_file_atomic(dir_ + "/state.json", j.dump(), 0600, Sync::in_memory);
 }
 
@@ -109,6 +111,8 @@ ContainerState StateDir::load() const {
     s.namespace_paths = j.value("namespace_paths", std::vector<std::pair<std::string, std::string>>{});
     s.seccomp_program = j.value("seccomp_program", "");
     s.no_new_privileges = j.value("no_new_privileges", false);
+    s.host_rootfs.path = j.value("host_rootfs", "");
+    s.host_rootfs.base_mount_id = j.value("host_rootfs_base_mount_id", -1);
   } catch (const json::exception& e) {
     throw Error("state of container " + id_ + " (" + dir_ + "/state.json): corrupt: " + e.what());
   }

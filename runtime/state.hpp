@@ -13,6 +13,7 @@
 
 #include "common/unique_fd.hpp"
 #include "runtime/hooks.hpp"
+#include "runtime/host_rootfs_mount.hpp"
 
 namespace kiln::runtime {
 
@@ -35,6 +36,7 @@ struct ContainerState {
   std::vector<std::pair<std::string, std::string>> namespace_paths;  // joined by path
   std::string seccomp_program;                                       // path of the cached filter, for exec
   bool no_new_privileges = false;
+  HostRootfsMount host_rootfs;  // no mount namespace: what delete unmounts from the host
 };
 
 class StateDir {

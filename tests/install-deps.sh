@@ -15,6 +15,8 @@ packages=(
   # test and benchmark peers, fixtures
   busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar strace
   podman containerd
+  # the OCI runtime-tools validation suite (tests/conformance/) is Go, built offline from source
+  golang-go
 )
 
 missing=()

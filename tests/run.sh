@@ -52,6 +52,13 @@ for t in tests/integration/*_test.sh; do
   # Each test has its own timeout (lib.sh); this bounds a suite's set-up too.
   if ! timeout -k 10 "${KILN_SUITE_TIMEOUT:-1200}" bash "$t" < /dev/null; then failed+=("$t"); fi
 done
+if [ -z "$filter" ]; then
+  # The OCI runtime-tools validation suite, kiln-runtime and runc side by side (~5 min).
+  echo "== OCI conformance (runtime-tools validation suite)"
+  if ! timeout -k 10 "${KILN_CONFORMANCE_SUITE_TIMEOUT:-1800}" bash tests/conformance/run.sh < /dev/null; then
+    failed+=(tests/conformance/run.sh)
+  fi
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
   exit 1

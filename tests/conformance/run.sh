@@ -1,153 +1,168 @@
 #!/usr/bin/env bash
-# OCI runtime-tools validation suite, kiln-runtime side by side with runc. Run by hand as root;
-# NOT part of CI.   usage: tests/conformance/run.sh [TEST-NAME...]
+# The OCI runtime-tools validation suite (the conformance programs runc, crun and youki run in
+# their CI), against kiln-runtime and runc in the same run, one program after the other.
+#   usage: tests/conformance/run.sh [PROGRAM...]        (as root; tests/run.sh calls it)
 #
-# Env:
-#   RUNTIME_TOOLS_SRC  checkout of github.com/opencontainers/runtime-tools *with* validation/,
-#                      cmd/runtimetest and vendor/ (default: $CACHE/runtime-tools; cloned there
-#                      when missing and github is reachable). Debian's
-#                      golang-github-opencontainers-runtime-tools-dev is NOT enough: it ships only
-#                      the library packages (generate, validate, ...), no validation/ programs,
-#                      no cmd/runtimetest and no vendored github.com/mndrix/tap-go.
-#   KR                 kiln-runtime binary (default: build/cli/kiln-runtime)
-#   RUNC               runc binary (default: runc in PATH)
-#   TIMEOUT            seconds per test program (default 60)
-#   CACHE              build cache (default /tmp/kiln-conformance)
+# A program passes when it exits 0 with at least one `ok` and no `not ok` (a skipped assert,
+# `ok N # skip`, is not an ok). The run fails when kiln fails a program runc passes, when a
+# program listed in passing.txt stops passing, or when kiln leaves anything behind (a mount, a
+# cgroup in any hierarchy, a process, a state dir). What runc leaves is reported, then removed.
+#
+# Env: KILN_BUILD (default build/), RUNC (default: runc in PATH),
+#      KILN_CONFORMANCE_TARBALL (default ../shared/conformance/runtime-tools-260e151.tar.gz),
+#      KILN_CONFORMANCE_TIMEOUT (seconds per program, default 120).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-CACHE=${CACHE:-/tmp/kiln-conformance}
-SRC=${RUNTIME_TOOLS_SRC:-$CACHE/runtime-tools}
-KR=${KR:-$repo/build/cli/kiln-runtime}
+top=$(cd "$here/../.." && pwd)
+build=$(cd "${KILN_BUILD:-$top/build}" && pwd)
+KR=$build/cli/kiln-runtime
 RUNC=${RUNC:-$(command -v runc || true)}
-TIMEOUT=${TIMEOUT:-60}
-OUT=$CACHE/bin
+tarball=${KILN_CONFORMANCE_TARBALL:-$top/../shared/conformance/runtime-tools-260e151.tar.gz}
+limit=${KILN_CONFORMANCE_TIMEOUT:-120}
+work=$build/conformance
+passing_list=$here/passing.txt
 
-die() { echo "run.sh: $*" >&2; exit 2; }
+die() { echo "conformance: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "must run as root"
-[ -x "$KR" ] || die "no kiln-runtime at $KR"
-[ -x "$RUNC" ] || die "no runc (set RUNC)"
+[ -x "$KR" ] || die "no kiln-runtime at $KR (build first)"
+[ -x "$RUNC" ] || die "no runc (tests/install-deps.sh installs it; or set RUNC)"
 
-# --- 1. packages -------------------------------------------------------------------------------
-need=()
-command -v go >/dev/null || need+=(golang-go)
-dpkg -s golang-github-opencontainers-runtime-tools-dev >/dev/null 2>&1 \
-  || need+=(golang-github-opencontainers-runtime-tools-dev)
-[ -x /bin/busybox ] || need+=(busybox-static)
-command -v jq >/dev/null || need+=(jq)
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" || die "apt-get install ${need[*]}"
-fi
+t0=$(date +%s)
+bash "$here/build_suite.sh" "$tarball" "$work" || die "could not build the suite"
+t_built=$(date +%s)
+suite=$work/runtime-tools
 
-# --- 2. sources --------------------------------------------------------------------------------
-if [ ! -d "$SRC/validation" ]; then
-  mkdir -p "$CACHE"
-  git clone -q https://github.com/opencontainers/runtime-tools "$SRC" 2>/dev/null \
-    || die "no runtime-tools checkout with validation/ at $SRC (and cloning it failed).
-  Debian's golang-github-opencontainers-runtime-tools-dev has no validation/ nor cmd/runtimetest;
-  copy an upstream checkout (it vendors its deps, so the build is offline) and set RUNTIME_TOOLS_SRC."
-fi
-[ -d "$SRC/cmd/runtimetest" ] || die "$SRC has no cmd/runtimetest"
-
-# --- 3. build (cached) -------------------------------------------------------------------------
-mkdir -p "$OUT"
-gobuild() { # gobuild OUTFILE PKGDIR
-  if [ -f "$SRC/go.mod" ]; then
-    export GO111MODULE=on GOFLAGS=-mod=vendor GOPROXY=off
-  else # old tree without go.mod: GOPATH mode against Debian's gocode
-    export GO111MODULE=off GOPATH=$CACHE/gopath:/usr/share/gocode
-    mkdir -p "$CACHE/gopath/src/github.com/opencontainers"
-    ln -sfn "$SRC" "$CACHE/gopath/src/github.com/opencontainers/runtime-tools"
-  fi
-  (cd "$SRC" && CGO_ENABLED=0 nice go build -o "$1" "./$2") >"$1.buildlog" 2>&1
-}
-stamp=$(cd "$SRC" && git rev-parse HEAD 2>/dev/null || echo "$SRC")
-if [ "$(cat "$OUT/.stamp" 2>/dev/null)" != "$stamp" ]; then rm -f "$OUT"/*; fi
-[ -x "$OUT/runtimetest" ] || gobuild "$OUT/runtimetest" cmd/runtimetest \
-  || die "building cmd/runtimetest failed: $(tail -5 "$OUT/runtimetest.buildlog")"
-tests=()
-build_failed=()
-for d in "$SRC"/validation/*/; do
-  name=$(basename "$d")
-  [ "$name" = util ] && continue
-  grep -qs '^package main' "$d"/*.go || continue
-  if [ $# -gt 0 ]; then [[ " $* " == *" $name "* ]] || continue; fi
-  if [ -x "$OUT/$name.t" ] || gobuild "$OUT/$name.t" "validation/$name"; then tests+=("$name")
-  else build_failed+=("$name"); fi
+programs=()
+for t in "$suite"/validation/*/*.t; do
+  name=$(basename "$t" .t)
+  if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
+  programs+=("$name")
 done
-echo "$stamp" > "$OUT/.stamp"
-[ ${#build_failed[@]} -eq 0 ] || echo "build failed (see $OUT/<name>.t.buildlog): ${build_failed[*]}"
+[ ${#programs[@]} -gt 0 ] || die "no validation program matches: $*"
 
-# --- 4. rootfs: the programs untar ./rootfs-$GOARCH.tar.gz into the bundle (root path ".") and
-#        copy ./runtimetest next to it, both relative to the cwd -------------------------------
-if [ ! -s "$CACHE/rootfs-amd64.tar.gz" ]; then
-  r=$(mktemp -d "$CACHE/rootfs.XXXX")
-  mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,home,var,run}
-  cp /bin/busybox "$r/bin/busybox"
-  for app in $("$r/bin/busybox" --list); do [ -e "$r/bin/$app" ] || ln -s busybox "$r/bin/$app"; done
-  echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
-  echo 'nobody:x:65534:65534:nobody:/home:/bin/false' >> "$r/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' > "$r/etc/group"
-  chmod 1777 "$r/tmp"; chmod 755 "$r"
-  tar -czf "$CACHE/rootfs-amd64.tar.gz.tmp" -C "$r" . && mv "$CACHE/rootfs-amd64.tar.gz.tmp" "$CACHE/rootfs-amd64.tar.gz"
-  rm -rf "$r"
-fi
+# Each runtime gets a private state root through a wrapper (the programs call $RUNTIME with
+# runc's command line and no --root), each program run its own TMPDIR for its bundles.
+run=$(mktemp -d /tmp/kiln-conformance.XXXXXX)
+logs=$work/logs
+rm -rf "$logs" && mkdir -p "$logs" "$run/bin"
+for rt in kiln runc; do
+  bin=$KR; [ $rt = runc ] && bin=$RUNC
+  mkdir -p "$run/root.$rt"
+  printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$bin" "$run/root.$rt" > "$run/bin/$rt"
+  chmod +x "$run/bin/$rt"
+done
 
-# --- 5. run ------------------------------------------------------------------------------------
-RUN=$(mktemp -d "$CACHE/run.XXXX")
-cgroups_before=$RUN/cgroups.before
-find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d 2>/dev/null | sort > "$cgroups_before"
-
-ids() { "$1" list --format json 2>/dev/null | jq -r '.[]?.id' 2>/dev/null | sort; }
-cleanup_after() { # cleanup_after RUNTIME IDS-BEFORE-FILE TMPDIR
-  local rt=$1 id
-  for id in $(comm -13 "$2" <(ids "$rt")); do "$rt" delete --force "$id" >/dev/null 2>&1; done
-  # mounts left under the test's TMPDIR (bundles are ocitest* dirs there), deepest first
-  awk -v p="$3/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null; done
-  rm -rf "$3"
+# What a program run can leave on the host: mounts, cgroup dirs in every hierarchy. Parents
+# that a runtime makes as mkdir -p does are not a container's leftovers when they are empty:
+# kiln's kiln/ (shared by its containers, like dockerd's docker/) and testdir/cgrouptest/, the
+# parents of the suite's relative cgroupsPath testdir/cgrouptest/container (runc leaves them too).
+shared_cgroup_parents='/kiln|/testdir|/testdir/cgrouptest'
+host_snapshot() {
+  {
+    awk '{print "mount " $5}' /proc/self/mountinfo
+    find /sys/fs/cgroup/*/ -mindepth 1 -type d 2>/dev/null | sed 's/^/cgroup /'
+  } | LC_ALL=C sort -u
+}
+# The leftovers (new lines of host_snapshot) without empty shared parents.
+without_shared_parents() {
+  local kind path
+  while read -r kind path; do
+    if [ "$kind" = cgroup ] && [[ "$path" =~ ($shared_cgroup_parents)$ ]] &&
+      [ -z "$(find "$path" -mindepth 1 -maxdepth 1 -type d)" ] && [ ! -s "$path/cgroup.procs" ]; then
+      rmdir "$path" 2>/dev/null
+      continue
+    fi
+    echo "$kind $path"
+  done
+}
+container_ids() { "$run/bin/$1" list --format json 2>/dev/null | jq -r '.[]?.id' 2>/dev/null; }
+# Processes of this run: a runtime still running with our --root, or a process whose root is
+# one of our bundles (a container without a mount namespace of its own, or a leaked helper).
+run_processes() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = $$ ] && continue
+    if { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -qF "$run/"; then echo "${p#/proc/}"; continue; fi
+    case "$(readlink "$p/root" 2>/dev/null)" in "$run"/*) echo "${p#/proc/}" ;; esac
+  done
 }
 
-declare -A result first
-run_one() { # run_one LABEL RUNTIME TEST
-  local label=$1 rt=$2 t=$3 wd=$RUN/$1 log rc
-  log=$RUN/$label.$t.tap
-  mkdir -p "$wd" "$RUN/tmp.$label.$t"
-  ln -sf "$OUT/runtimetest" "$wd/runtimetest"
-  ln -sf "$CACHE/rootfs-amd64.tar.gz" "$wd/rootfs-amd64.tar.gz"
-  ids "$rt" > "$RUN/ids.before"
-  (cd "$wd" && TMPDIR=$RUN/tmp.$label.$t RUNTIME=$rt timeout -k 5 "$TIMEOUT" nice "$OUT/$t.t") >"$log" 2>&1
+# rm -rf that never descends into a mount (a leaked bind mount could be the host's own tree).
+safe_rm() {
+  awk -v d="$1/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf --one-file-system "$1"
+}
+
+declare -A ok notok res
+left_kiln=()
+run_one() { # run_one RUNTIME PROGRAM
+  local rt=$1 p=$2 tmp=$run/tmp.$1.$2 log=$logs/$1.$2.tap rc before left id
+  mkdir -p "$tmp"
+  before=$(host_snapshot)
+  # They read ./runtimetest and ./rootfs-amd64.tar.gz (the suite's busybox) from their cwd.
+  (cd "$suite" && TMPDIR=$tmp RUNTIME=$run/bin/$rt timeout -k 5 "$limit" "$suite/validation/$p/$p.t") \
+    > "$log" 2>&1 < /dev/null
   rc=$?
-  cleanup_after "$rt" "$RUN/ids.before" "$RUN/tmp.$label.$t"
-  if [ $rc -eq 0 ] && ! grep -q '^not ok' "$log"; then result[$label.$t]=pass
-  else
-    [ $rc -eq 124 ] && result[$label.$t]=TIMEOUT || result[$label.$t]=FAIL
-    first[$label.$t]=$(grep -m1 '^not ok' "$log" || echo "exit $rc: $(grep -v '^\(ok\|#\|1\.\.\|TAP\)' "$log" | head -1)")
+  ok[$rt.$p]=$(grep -E '^ok ' "$log" | grep -civ '# skip')
+  notok[$rt.$p]=$(grep -c '^not ok' "$log")
+  if [ $rc -eq 0 ] && [ "${ok[$rt.$p]}" -gt 0 ] && [ "${notok[$rt.$p]}" -eq 0 ]; then res[$rt.$p]=pass
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then res[$rt.$p]=timeout
+  else res[$rt.$p]=fail; fi
+  # A program that failed half-way may leave its container: delete it as a client would, then
+  # whatever is still there is the runtime's leak.
+  for id in $(container_ids "$rt"); do "$run/bin/$rt" delete --force "$id" >/dev/null 2>&1; done
+  left=$(LC_ALL=C comm -13 <(echo "$before") <(host_snapshot) | LC_ALL=C sort -r | without_shared_parents)
+  left+=$(ls -A "$run/root.$rt" | grep -vx 'seccomp-cache' | sed 's/^/\nstate dir /')
+  left+=$(run_processes | sed 's/^/\nprocess /')
+  left=$(echo "$left" | sed '/^$/d')
+  if [ -n "$left" ]; then
+    echo "$left" | sed "s/^/  $rt $p left behind: /" | head -20
+    [ "$rt" = kiln ] && left_kiln+=("$p")
+    # Remove it so the next program starts clean: processes, mounts (deepest first), cgroups.
+    run_processes | xargs -r kill -9 2>/dev/null
+    sleep 0.2
+    echo "$left" | awk '$1 == "mount" {print $2}' | grep -F "$run/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    echo "$left" | awk '$1 == "cgroup" {print $2}' | sort -r | xargs -r -n1 rmdir 2>/dev/null
+    rm -rf "${run:?}/root.$rt"/* 2>/dev/null
   fi
+  safe_rm "$tmp"
 }
 
-for t in "${tests[@]}"; do
-  run_one kiln "$KR" "$t"
-  run_one runc "$RUNC" "$t"
+for p in "${programs[@]}"; do
+  for rt in kiln runc; do run_one "$rt" "$p"; done
 done
+t_ran=$(date +%s)
 
-# cgroups created during the run and left behind (deepest first); rmdir fails on busy ones
-find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d 2>/dev/null | sort |
-  comm -13 "$cgroups_before" - | sort -r | while read -r c; do rmdir "$c" 2>/dev/null; done
-
-# --- 6. report ---------------------------------------------------------------------------------
-kp=0 rp=0 worse=()
-printf '%-36s %-8s %-8s\n' TEST kiln runc
-for t in "${tests[@]}"; do
-  k=${result[kiln.$t]} r=${result[runc.$t]}
-  [ "$k" = pass ] && kp=$((kp + 1)); [ "$r" = pass ] && rp=$((rp + 1))
-  [ "$r" = pass ] && [ "$k" != pass ] && worse+=("$t")
-  printf '%-36s %-8s %-8s\n' "$t" "$k" "$r"
+# --- report --------------------------------------------------------------------------------
+declare -A listed
+while read -r p; do [ -n "$p" ] && listed[$p]=1; done < <(sed 's/#.*//; s/[[:space:]]//g' "$passing_list" 2>/dev/null)
+kp=0 rp=0 ko=0 kn=0 ro=0 rn=0 bad=() newly=()
+printf '\n%-34s %5s %7s %-7s | %5s %7s %-7s\n' PROGRAM "kiln" "not-ok" "" "runc" "not-ok" ""
+for p in "${programs[@]}"; do
+  printf '%-34s %5s %7s %-7s | %5s %7s %-7s\n' "$p" "${ok[kiln.$p]}" "${notok[kiln.$p]}" "${res[kiln.$p]}" \
+    "${ok[runc.$p]}" "${notok[runc.$p]}" "${res[runc.$p]}"
+  ko=$((ko + ok[kiln.$p])) kn=$((kn + notok[kiln.$p])) ro=$((ro + ok[runc.$p])) rn=$((rn + notok[runc.$p]))
+  [ "${res[kiln.$p]}" = pass ] && kp=$((kp + 1))
+  [ "${res[runc.$p]}" = pass ] && rp=$((rp + 1))
+  if [ "${res[kiln.$p]}" != pass ]; then
+    if [ "${res[runc.$p]}" = pass ]; then bad+=("$p (runc passes it)")
+    elif [ -n "${listed[$p]:-}" ]; then bad+=("$p (in passing.txt)"); fi
+  elif [ -z "${listed[$p]:-}" ]; then newly+=("$p"); fi
 done
-printf '%-36s %-8s %-8s\n' "TOTAL (of ${#tests[@]})" "$kp" "$rp"
-if [ ${#worse[@]} -gt 0 ]; then
-  echo; echo "kiln fails, runc passes:"
-  for t in "${worse[@]}"; do echo "  $t: ${first[kiln.$t]}"; done
+printf '%-34s %5s %7s %-7s | %5s %7s %-7s\n' "TOTAL: ${#programs[@]} programs" "$ko" "$kn" "$kp pass" "$ro" "$rn" "$rp pass"
+echo "conformance: suite build $((t_built - t0)) s, run $((t_ran - t_built)) s; TAP logs in $logs"
+[ ${#newly[@]} -gt 0 ] && echo "conformance: kiln now passes (add to tests/conformance/passing.txt): ${newly[*]}"
+
+for entry in "${bad[@]}"; do
+  p=${entry%% *}
+  echo; echo "---- kiln: $entry, TAP (first 60 lines):"
+  head -n 60 "$logs/kiln.$p.tap" | cut -c1-300
+done
+for p in "${left_kiln[@]}"; do bad+=("$p (kiln left something behind)"); done
+safe_rm "$run"
+if [ ${#bad[@]} -gt 0 ]; then
+  echo; echo "conformance FAILED:"; printf '  %s\n' "${bad[@]}"
+  exit 1
 fi
-echo; echo "TAP logs: $RUN/<runtime>.<test>.tap"
+echo "conformance: kiln passes $kp of ${#programs[@]} programs, runc $rp"

@@ -45,7 +45,12 @@ test_duplicate_id_unknown_id_and_force_delete() {
   out=$(kr create --bundle b "$ID" 2>&1); [ $? -ne 0 ] || fail "second create succeeded"
   assert_contains "$out" "already exists"
   assert_eq "$(status_of "$ID")" created "first container untouched"
-  out=$(kr delete "$ID" 2>&1) || fail "delete of created container: $out"
+  # A created container is not stopped: delete refuses it and leaves it as it was (the spec;
+  # runc kills it), --force deletes it.
+  out=$(kr delete "$ID" 2>&1) && fail "delete of a created container succeeded"
+  assert_contains "$out" "not stopped: created"
+  assert_eq "$(status_of "$ID")" created "refused delete left the container created"
+  kr delete --force "$ID" || fail "force delete of a created container"
   assert_status 0 kr delete --force "nosuch$ID"
   out=$(kr delete "nosuch$ID" 2>&1); [ $? -ne 0 ] || fail
   assert_contains "$out" "does not exist"
@@ -115,6 +120,14 @@ test_hooks_all_phases() {
   assert_contains "$(cat b/rootfs/tmp/start-hook)" "\"id\":\"$ID\""
   # every hook but poststop (the container is stopped then: pid 0) sees the init's pid
   assert_eq "$(grep -v poststop "$h/log" | grep -c '"pid":[1-9]')" 4 "hooks saw the pid"
+  # runtime-spec 1.1 lifecycle: these run after the environment is created (step 2), so the
+  # state says "created"; poststart sees "running", poststop "stopped".
+  for p in prestart createRuntime createContainer; do
+    assert_contains "$(grep "^$p " "$h/log")" '"status":"created"' "$p hook's status"
+  done
+  assert_contains "$(cat b/rootfs/tmp/start-hook)" '"status":"created"' "startContainer hook's status"
+  assert_contains "$(grep '^poststart ' "$h/log")" '"status":"running"' "poststart hook's status"
+  assert_contains "$(grep '^poststop ' "$h/log")" '"status":"stopped"' "poststop hook's status"
 }
 
 test_failing_and_hanging_hooks_leave_nothing() {

@@ -78,6 +78,32 @@ test_user_groups_umask_cwd_env_rlimits() {
   assert_eq "$out" "$(printf '1000\n1001\n1001 5 7\n0027\n/work/dir\nbar baz\n321\n654')"
 }
 
+# The cwd is entered while still root (as runc): a user may start in a directory only root can
+# enter (an image's WorkingDir /root, 0700, with --user 65534); and before a seccomp filter is
+# loaded, so a profile that denies getcwd (the suite's linux_seccomp) does not fail the check
+# that the cwd is inside the container.
+test_cwd_entered_as_root_before_seccomp() {
+  make_bundle b sh -c 'pwd; id -u'
+  chmod 700 b/rootfs/root
+  edit_config b '.process.user = {"uid":65534,"gid":65534} | .process.cwd = "/root"'
+  out=$(kr run --bundle b "$ID" 2>&1) || fail "cwd only root may enter: $out"
+  assert_eq "$out" "$(printf '/root\n65534')"
+  make_bundle c sh -c 'cd / && echo started'
+  edit_config c '.process.noNewPrivileges = false | .linux.seccomp = {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getcwd"],"action":"SCMP_ACT_ERRNO"}]}'
+  out=$(kr run --bundle c "${ID}c" 2>&1) || fail "seccomp denying getcwd: $out"
+  assert_eq "$out" started
+}
+
+# A capability the runtime itself does not hold (outside its bounding set) is named in the
+# error, not a bare "Operation not permitted" (the suite's process_capabilities on a host that
+# withholds CAP_SYS_RESOURCE).
+test_capability_the_runtime_lacks_is_named() {
+  make_bundle b true
+  edit_config b '.process.capabilities.permitted += ["CAP_WAKE_ALARM"] | .process.capabilities.effective += ["CAP_WAKE_ALARM"] | .process.capabilities.bounding += ["CAP_WAKE_ALARM"]'
+  out=$(setpriv --bounding-set=-wake_alarm "$KR" --root "$STATE" run --bundle b "$ID" 2>&1) && fail "ran without CAP_WAKE_ALARM"
+  assert_contains "$out" "CAP_WAKE_ALARM is not in the runtime's own bounding set"
+}
+
 test_namespaces_new_and_by_path() {
   make_bundle b sh -c 'readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts'
   out=$(kr run --bundle b "$ID")
@@ -143,6 +169,43 @@ test_no_leftover_mounts_or_processes() {
   after=$(wc -l < /proc/self/mountinfo)
   assert_eq "$after" "$before" "host mount count"
   [ -z "$(ls "$STATE" 2>/dev/null)" ] || fail "state left: $(ls "$STATE")"
+}
+
+# A spec without a mount namespace (the suite's linux_ns_itype) runs in the host's mount table,
+# as runc runs it; unlike runc, delete (and a failed create, and the end of run) unmounts
+# everything it mounted on the bundle.
+test_no_mount_namespace_runs_and_unmounts_at_delete() {
+  make_bundle b sh -c 'test -e /marker && ls /proc/self/ns >/dev/null && exec sleep 100'
+  touch b/rootfs/marker
+  edit_config b '.linux.namespaces |= map(select(.type != "mount"))'
+  root=$(realpath b/rootfs)
+  host_root=$(readlink /proc/self/root)
+  kr create --bundle b "$ID" || fail "create without a mount namespace"
+  pid=$(kr state "$ID" | jq -r .pid)
+  assert_eq "$(readlink /proc/self/ns/mnt)" "$(readlink /proc/$pid/ns/mnt)" "shares the host's mount namespace"
+  n=$(awk -v r="$root" '$5 == r || index($5, r "/") == 1' /proc/self/mountinfo | wc -l)
+  [ "$n" -ge 5 ] || fail "expected the rootfs bind, proc, dev... in the host's mountinfo, found $n"
+  assert_eq "$(readlink /proc/self/root)" "$host_root" "the runtime did not move the host's root"
+  out=$(kr exec "$ID" sh -c 'test -e /marker && echo in-root') || fail "exec: $out"
+  assert_eq "$out" in-root "exec enters the container's root"
+  kr start "$ID" || fail start
+  kr kill "$ID" KILL
+  for i in $(seq 50); do [ "$(kr state "$ID" | jq -r .status)" = stopped ] && break; sleep 0.1; done
+  kr delete "$ID" || fail delete
+  left=$(grep -F "$root" /proc/self/mountinfo)
+  [ -z "$left" ] || fail "mounts left on the bundle after delete: $left"
+  # run: the same, in the foreground.
+  edit_config b '.process.args = ["sh", "-c", "test -e /marker && echo ran"]'
+  out=$(kr run --bundle b "${ID}r" 2>&1) || fail "run: $out"
+  assert_eq "$out" ran
+  left=$(grep -F "$root" /proc/self/mountinfo)
+  [ -z "$left" ] || fail "mounts left on the bundle after run: $left"
+  # A create that fails once the mounts are made leaves none either.
+  edit_config b '.process.args = ["/no/such/binary"]'
+  out=$(kr create --bundle b "${ID}f" 2>&1) && fail "create of a missing binary succeeded"
+  left=$(grep -F "$root" /proc/self/mountinfo)
+  [ -z "$left" ] || fail "mounts left on the bundle after a failed create: $left"
+  [ -z "$(ls "$STATE")" ] || fail "state left: $(ls "$STATE")"
 }
 
 test_cve_2024_21626_no_fd_leaks_and_cwd_inside() {
