@@ -8,9 +8,9 @@
 #include "common/json_fields.hpp"
 
 namespace kiln::cgroups {
-namespace {
 
-using nlohmann::json;
+using json = nlohmann::json;
+namespace {
 
 using json_fields::array_member;
 using json_fields::as_int;

@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 
 namespace kiln::cgroups {
-namespace {
 
-using nlohmann::json;
+using json = nlohmann::json;
+namespace {
 
 json entry_json(const MemoryEntry& e) {
   return json{{"limit", e.limit}, {"usage", e.usage}, {"max", e.max}, {"failcnt", e.failcnt}};

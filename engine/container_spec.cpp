@@ -17,11 +17,11 @@
 #include "engine/default_seccomp.hpp"
 
 namespace kiln::engine {
+
+using json = nlohmann::json;
 using runtime::default_capabilities;
 using runtime::default_spec;
 namespace {
-
-using json = nlohmann::json;
 
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr uint64_t kNofile = 1024;

@@ -15,13 +15,13 @@
 #include "runtime/state.hpp"
 
 namespace kiln::engine {
+
+using json = nlohmann::json;
 using runtime::ContainerState;
 using runtime::process_alive;
 using runtime::StateDir;
 using runtime::Status;
 namespace {
-
-using json = nlohmann::json;
 
 bool is_hex_id(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {

@@ -5,9 +5,9 @@
 #include "common/error.hpp"
 
 namespace kiln::image {
-namespace {
 
 using json = nlohmann::json;
+namespace {
 
 [[noreturn]] void bad(const std::string& why) { throw Error("malformed image config: " + why); }
 

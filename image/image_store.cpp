@@ -16,9 +16,10 @@
 #include "common/files.hpp"
 
 namespace kiln::image {
-namespace {
 
 using json = nlohmann::json;
+namespace {
+
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxJsonBlob = 32 << 20;  // manifests and configs are small; refuse absurd ones

@@ -6,9 +6,9 @@
 #include "image/media_types.hpp"
 
 namespace kiln::image {
-namespace {
 
 using json = nlohmann::json;
+namespace {
 
 json parse_json(std::string_view text, std::string_view what) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);

@@ -4,6 +4,8 @@
 
 namespace kiln::runtime {
 
+using json = nlohmann::json;
+
 const std::vector<std::string>& default_capabilities() {
   static const std::vector<std::string> caps = {
       "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
@@ -14,7 +16,6 @@ const std::vector<std::string>& default_capabilities() {
 }
 
 nlohmann::json default_spec() {
-  using json = nlohmann::json;
   json caps = default_capabilities();
   json spec = {
       {"ociVersion", kOciVersion},

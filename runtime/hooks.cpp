@@ -22,9 +22,9 @@
 extern char** environ;
 
 namespace kiln::runtime {
-namespace {
 
-using nlohmann::json;
+using json = nlohmann::json;
+namespace {
 
 constexpr std::size_t kCaptureLimit = 4096;  // per stream: enough for an error line
 

@@ -29,9 +29,9 @@
 #include <optional>
 
 namespace kiln::runtime {
-namespace {
 
 using json = nlohmann::json;
+namespace {
 
 // Everything create made, undone in reverse unless commit() is called.
 class CreateRollback {

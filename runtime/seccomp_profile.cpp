@@ -10,9 +10,9 @@
 #include "common/json_fields.hpp"
 
 namespace kiln::runtime {
-namespace {
 
-using nlohmann::json;
+using json = nlohmann::json;
+namespace {
 
 constexpr std::string_view kField = "linux.seccomp";
 

@@ -15,9 +15,9 @@
 #include "runtime/sysctl.hpp"
 
 namespace kiln::runtime {
-namespace {
 
 using json = nlohmann::json;
+namespace {
 
 using json_fields::as_int;
 using json_fields::as_string;
