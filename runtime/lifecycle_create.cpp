@@ -215,7 +215,12 @@ int run_container(const CreateOptions& o, bool detach) {
   }();
   rollback->commit();
   c.launched.channel.send(SyncType::start);
-  run_poststart_hooks(c.state);
+  if (!c.state.poststart_hooks.empty()) {
+    // The init's end of the channel is close-on-exec: EOF (or its error, when exec failed) says
+    // the process was executed, which poststart hooks must come after.
+    c.launched.channel.receive();
+    run_poststart_hooks(c.state);
+  }
   if (detach) {
     sigprocmask(SIG_SETMASK, &old, nullptr);
     return 0;

@@ -45,6 +45,27 @@ void run_hooks_warning(const ContainerState& st, Status status, const char* phas
   }
 }
 
+// The init holds the exec fifo open, close-on-exec, until its execve: once no writer is left a
+// reader sees POLLHUP. Until the init has taken our byte the fifo also reads as POLLIN. An init
+// that dies before exec closes it too. poststart hooks run only after this (the spec: "after
+// the user-specified process is executed").
+void wait_for_exec_through_fifo(int reader, const ContainerState& st) {
+  for (;;) {
+    struct pollfd p = {reader, POLLIN, 0};
+    int rc = ::poll(&p, 1, 1000);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("start container " + st.id + ": wait for the process to start");
+    }
+    if (p.revents & (POLLHUP | POLLERR)) return;
+    if (rc == 0) {
+      if (!process_alive(st.pid, st.pid_start_time)) return;
+      continue;
+    }
+    ::usleep(100);  // the byte is not taken yet
+  }
+}
+
 }  // namespace
 
 void run_poststart_hooks(const ContainerState& st) {
@@ -61,13 +82,23 @@ void start_container(const std::string& root, const std::string& id) {
   Status status = current_status(dir, st);
   if (status != Status::created)
     throw Error("cannot start container " + id + ": container is " + status_name(status) + ", not created");
-  // The init holds the fifo open for reading; our byte releases it into execve.
-  int fd = ::open(dir.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw_errno("start container " + id + ": open exec fifo");
-  UniqueFd fifo(fd);
-  write_all(fifo.get(), "0", "start container " + id + ": write exec fifo");
+  // The init holds the fifo open for reading; our byte releases it into execve. The reader is
+  // only needed to see that execve happen, for poststart hooks.
+  UniqueFd reader;
+  if (!st.poststart_hooks.empty()) {
+    reader = UniqueFd(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!reader) throw_errno("start container " + id + ": open exec fifo");
+  }
+  {
+    UniqueFd fifo(::open(dir.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) throw_errno("start container " + id + ": open exec fifo");
+    write_all(fifo.get(), "0", "start container " + id + ": write exec fifo");
+  }
   ::unlink(dir.fifo_path().c_str());
-  run_poststart_hooks(st);
+  if (reader) {
+    wait_for_exec_through_fifo(reader.get(), st);
+    run_poststart_hooks(st);
+  }
 }
 
 void kill_container(const std::string& root, const std::string& id, int sig, bool all) {

@@ -12,6 +12,7 @@
 #include "common/unique_fd.hpp"
 #include "runtime/credentials.hpp"
 #include "runtime/exec_path.hpp"
+#include "runtime/home_env.hpp"
 #include "runtime/seccomp_load.hpp"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -91,13 +92,16 @@ void setup_terminal(const Process& process, const SyncChannel& channel) {
 PreparedExec prepare_process(const Process& proc, const SeccompProgram* seccomp, const SyncChannel& channel,
                              bool setgroups_allowed, int preserve_fds) {
   apply_rlimits(proc.rlimits);
+  // Read as the runtime, before the identity switch: the user may not be allowed to read it.
+  std::vector<std::string> env = proc.env;
+  add_home_if_unset(env, proc.user.uid);
   const bool in_cwd = enter_cwd_as_runtime(proc.cwd);
   // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
   if (!proc.no_new_privileges) install_seccomp(seccomp, channel);
   apply_user_and_capabilities(proc, setgroups_allowed);
   apply_no_new_privileges(proc);
   if (!in_cwd) enter_cwd_as_user(proc.cwd);
-  PreparedExec out{resolve_executable(proc.args[0], proc.env), proc.args, proc.env};
+  PreparedExec out{resolve_executable(proc.args[0], proc.env), proc.args, std::move(env)};
   if (proc.no_new_privileges) install_seccomp(seccomp, channel);
   // Everything we still hold (channel, fifo) closes itself at execve.
   ::syscall(SYS_close_range, 3u + static_cast<unsigned>(preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);

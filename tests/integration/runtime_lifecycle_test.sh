@@ -130,6 +130,21 @@ test_hooks_all_phases() {
   assert_contains "$(grep '^poststop ' "$h/log")" '"status":"stopped"' "poststop hook's status"
 }
 
+# runtime-spec: poststart hooks run "after the user-specified process is executed": the hook
+# sees the container's pid already running the process (sleep), not kiln-runtime's init.
+test_poststart_runs_after_exec() {
+  make_bundle b sleep 30
+  printf '#!/bin/sh\npid=$(jq .pid)\nreadlink /proc/$pid/exe > %s/exe\n' "$T" > "$T/hook.sh"; chmod +x "$T/hook.sh"
+  edit_config b ".hooks.poststart=[{\"path\":\"$T/hook.sh\"}]"
+  for mode in create-start run; do
+    rm -f "$T/exe"
+    if [ $mode = run ]; then kr run -d --bundle b "$ID" || fail "run -d"
+    else kr create --bundle b "$ID" && kr start "$ID" || fail "create/start"; fi
+    assert_eq "$(basename "$(cat "$T/exe")")" busybox "$mode: the poststart hook saw the process"
+    kr delete --force "$ID"
+  done
+}
+
 test_failing_and_hanging_hooks_leave_nothing() {
   make_bundle b true
   edit_config b '.hooks.createRuntime=[{"path":"/bin/sh","args":["sh","-c","echo broken >&2; exit 3"]}]'

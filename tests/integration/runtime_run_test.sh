@@ -47,6 +47,26 @@ test_mounts_masked_and_readonly_paths() {
   assert_contains "$out" "root-ro"
 }
 
+# HOME comes from the container's /etc/passwd when process.env has none, "/" for a uid it
+# does not name, and an explicit HOME is kept (runc does the same); for exec too.
+test_home_from_passwd() {
+  make_bundle b sh -c 'echo "home=$HOME"'
+  edit_config b '.process.env = ["PATH=/bin"]'
+  assert_eq "$(kr run --bundle b "$ID")" "home=/root" "root's HOME"
+  edit_config b '.process.user = {"uid":65534,"gid":65534}'
+  assert_eq "$(kr run --bundle b "$ID")" "home=/home" "nobody's HOME"
+  edit_config b '.process.user = {"uid":4242,"gid":4242}'
+  assert_eq "$(kr run --bundle b "$ID")" "home=/" "HOME of a uid /etc/passwd does not name"
+  edit_config b '.process.env = ["PATH=/bin", "HOME=/data"]'
+  assert_eq "$(kr run --bundle b "$ID")" "home=/data" "explicit HOME"
+  make_bundle c sleep 30
+  edit_config c '.process.env = ["PATH=/bin"]'
+  kr run -d --bundle c "$ID" || fail "run -d"
+  assert_eq "$(kr exec "$ID" sh -c 'echo $HOME')" "/root" "exec's HOME"
+  assert_eq "$(kr exec --user 65534 "$ID" sh -c 'echo $HOME')" "/home" "exec --user's HOME"
+  kr delete --force "$ID"
+}
+
 test_devices() {
   make_bundle b sh -c 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin; head -c 4 /dev/zero | wc -c; echo hi > /dev/null && echo null-ok; ls -l /dev/kiln0'
   edit_config b '.linux.devices = [{"path":"/dev/kiln0","type":"c","major":1,"minor":3,"fileMode":432,"uid":0,"gid":0}]'
