@@ -1,6 +1,7 @@
 #include "common/files.hpp"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +102,18 @@ void remove_tree(const std::string& path) {
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+}  // namespace kiln
+
+namespace kiln {
+
+std::string resolved_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) throw_errno("resolve " + path);
+  std::string out(real);
+  ::free(real);
+  return out;
 }
 
 }  // namespace kiln

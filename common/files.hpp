@@ -28,5 +28,7 @@ void mkdir_p(const std::string& path, mode_t mode = 0755);
 // rm -rf that never crosses into another mount and ignores a missing path.
 void remove_tree(const std::string& path);
 bool path_exists(const std::string& path);
+// realpath(3): absolute, every symlink resolved; throws when the path does not resolve.
+std::string resolved_path(const std::string& path);
 
 }  // namespace kiln

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -59,6 +58,30 @@ class FdLineSink : public spdlog::sinks::base_sink<std::mutex> {
   LogFormat format_;
 };
 
+// The terminal's view: warnings always (runc prints them too: a failing poststart hook must be
+// seen), debug lines with --debug, errors never (the CLI prints the one-line error itself).
+class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit StderrSink(bool debug) : debug_(debug) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (msg.level >= spdlog::level::err) return;
+    if (msg.level != spdlog::level::warn && !debug_) return;
+    std::string text = msg.level == spdlog::level::warn ? "warning: " : "";
+    text.append(msg.payload.begin(), msg.payload.end());
+    text += "\n";
+    try {
+      write_all(STDERR_FILENO, text, "write stderr");
+    } catch (const Error&) {
+    }
+  }
+  void flush_() override {}
+
+ private:
+  bool debug_;
+};
+
 int g_log_fd = -1;
 
 }  // namespace
@@ -80,11 +103,7 @@ void setup_logging(const LogOptions& options) {
     sinks.push_back(sink);
   }
   if (options.file.empty() || !options.quiet_stderr) {
-    auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    err->set_pattern("%v");
-    // stderr shows errors only; the CLI prints the one-line error itself.
-    err->set_level(options.debug ? spdlog::level::debug : spdlog::level::off);
-    sinks.push_back(err);
+    sinks.push_back(std::make_shared<StderrSink>(options.debug));
   }
   auto logger = std::make_shared<spdlog::logger>("kiln", sinks.begin(), sinks.end());
   logger->set_level(options.debug ? spdlog::level::debug : spdlog::level::info);

@@ -26,7 +26,60 @@ std::string mountinfo_escape(const std::string& path) {
   return out;
 }
 
+std::string mountinfo_unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 3 < text.size()) {
+      int v = 0;
+      bool octal = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        char c = text[i + k];
+        octal = octal && c >= '0' && c <= '7';
+        v = v * 8 + (c - '0');
+      }
+      if (octal) {
+        out += static_cast<char>(v);
+        i += 3;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+// Whether `point` is `path` or one of its ancestors (both escaped the same way).
+bool is_mount_point_of(const std::string& point, const std::string& path) {
+  if (point == "/") return true;
+  return path.compare(0, point.size(), point) == 0 && (path.size() == point.size() || path[point.size()] == '/');
+}
+
 }  // namespace
+
+ContainingMount containing_mount(const std::string& path) {
+  const std::string escaped = mountinfo_escape(path);
+  std::istringstream in(read_file("/proc/self/mountinfo"));
+  std::string line;
+  ContainingMount best;
+  std::string best_escaped;
+  bool found = false;
+  // Fields: id parent major:minor root mount-point options [optional fields...] - fstype ...;
+  // "shared:N" among the optional fields marks a shared mount. A mount stacked later is listed
+  // later: among equal mount points the last one is on top.
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point, options, tag;
+    if (!(fields >> id >> parent >> dev >> root >> point >> options)) continue;
+    if (!is_mount_point_of(point, escaped) || (found && point.size() < best_escaped.size())) continue;
+    best = {mountinfo_unescape(point), false};
+    best_escaped = point;
+    found = true;
+    while (fields >> tag && tag != "-")
+      if (tag.rfind("shared:", 0) == 0) best.shared = true;
+  }
+  if (!found) throw Error("no mount holds " + path, ENOENT);
+  return best;
+}
 
 int top_mount_id(const std::string& path) {
   const std::string escaped = mountinfo_escape(path);
@@ -45,10 +98,7 @@ int top_mount_id(const std::string& path) {
 
 HostRootfsMount note_host_rootfs_mount(const std::string& rootfs) {
   // mountinfo names the path with every symlink resolved.
-  char* real = ::realpath(rootfs.c_str(), nullptr);
-  if (!real) throw_errno("resolve rootfs " + rootfs);
-  std::string path(real);
-  ::free(real);
+  std::string path = with_context("rootfs", [&] { return resolved_path(rootfs); });
   return with_context("note the mounts on rootfs " + path, [&] { return HostRootfsMount{path, top_mount_id(path)}; });
 }
 

@@ -16,6 +16,14 @@ struct HostRootfsMount {
 // The id of the mount on top of `path` in our mount table (/proc/self/mountinfo), -1 if none.
 int top_mount_id(const std::string& path);
 
+// The mount point (as mountinfo writes it) of the mount `path` lies on, and whether that mount
+// is shared (has peers that see what is mounted under it). `path`: absolute, symlinks resolved.
+struct ContainingMount {
+  std::string point;
+  bool shared = false;
+};
+ContainingMount containing_mount(const std::string& path);
+
 HostRootfsMount note_host_rootfs_mount(const std::string& rootfs);
 
 // Detaches every mount stacked on the rootfs since it was noted; nothing else is touched.

@@ -36,12 +36,17 @@ void signal_process(const ContainerState& st, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) throw_errno("kill container " + st.id);
 }
 
+// The spec for poststart and poststop: a failing hook is logged as a warning, and the remaining
+// hooks and the lifecycle go on as if it had succeeded.
 void run_hooks_warning(const ContainerState& st, Status status, const char* phase, const std::vector<Hook>& list) {
   if (list.empty()) return;
-  try {
-    run_hooks(list, state_to_oci_json(st, status).dump(), phase);
-  } catch (const Error& e) {
-    spdlog::warn("container {}: {}", st.id, e.what());
+  const std::string state = state_to_oci_json(st, status).dump();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    try {
+      run_hook(list[i], state, std::string(phase) + "[" + std::to_string(i) + "]");
+    } catch (const Error& e) {
+      spdlog::warn("container {}: {}", st.id, e.what());
+    }
   }
 }
 

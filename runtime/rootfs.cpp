@@ -16,6 +16,7 @@
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "runtime/devices.hpp"
+#include "runtime/host_rootfs_mount.hpp"
 #include "runtime/mount_options.hpp"
 
 namespace kiln::runtime {
@@ -117,11 +118,24 @@ void make_readonly(const std::string& path) {
 
 UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace) {
   const bool own_mount_namespace = spec.linux.has_namespace("mount");
-  // Nothing we mount may propagate back to the host. rslave keeps host mounts visible (as
-  // runc); a requested rootfsPropagation is applied to the new root after pivot_root. Without
-  // a mount namespace "/" is the host's own: left alone (runc makes the host's "/" rslave).
-  if (own_mount_namespace && ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
-    throw_errno("make / rslave");
+  // Nothing we mount may propagate back to the host unless the spec asks for it. By default
+  // "/" turns rslave: host mounts stay visible, ours stay ours. A rootfsPropagation that keeps
+  // host propagation (shared, slave) is used in its place, as runc does: with rshared (what the
+  // CRI sets for a Bidirectional volume) a volume's bind then joins the host's own peer group,
+  // so mounts travel both ways. It is applied to the new root again after pivot_root. Without a
+  // mount namespace "/" is the host's own: left alone (runc makes the host's "/" rslave).
+  const unsigned long requested = spec.linux.rootfs_propagation.empty() ? 0 : propagation_flags(spec.linux.rootfs_propagation);
+  const bool keep_host_propagation = (requested & (MS_SHARED | MS_SLAVE)) != 0;
+  const unsigned long initial = keep_host_propagation ? requested : MS_SLAVE | MS_REC;
+  if (own_mount_namespace && ::mount(nullptr, "/", nullptr, initial, nullptr) != 0)
+    throw_errno("make / " + (keep_host_propagation ? spec.linux.rootfs_propagation : std::string("rslave")));
+  if (own_mount_namespace && keep_host_propagation) {
+    // The rootfs bind below must not show up on the host through a shared parent, and
+    // pivot_root refuses a new root whose parent mount is shared.
+    ContainingMount parent = containing_mount(with_context("rootfs", [&] { return resolved_path(spec.root_path); }));
+    if (parent.shared && ::mount(nullptr, parent.point.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
+      throw_errno("make the mount holding the rootfs (" + parent.point + ") private");
+  }
   // pivot_root needs the new root to be a mount point; without a mount namespace, the bind is
   // what a read-only root remounts (not the host's "/") and what delete detaches.
   if (::mount(spec.root_path.c_str(), spec.root_path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
@@ -145,7 +159,12 @@ void enter_rootfs(const Spec& spec, int rootfs_fd, bool no_pivot) {
     if (::chroot(".") != 0) throw_errno("chroot " + spec.root_path);
   } else {
     // pivot_root(".", ".") stacks the old root on top of the new one; detach it from there.
+    // Where the cwd points after pivot_root is not promised: step onto the old root through an
+    // fd taken before, so that the rslave below reaches it and not the new root's mounts (which
+    // would turn a Bidirectional volume into a slave of the host).
+    UniqueFd old_root = open_file("/", O_PATH | O_DIRECTORY);
     if (::syscall(SYS_pivot_root, ".", ".") != 0) throw_errno("pivot_root " + spec.root_path);
+    if (::fchdir(old_root.get()) != 0) throw_errno("chdir to the old root");
     if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) throw_errno("make old root rslave");
     if (::umount2(".", MNT_DETACH) != 0) throw_errno("unmount old root");
   }

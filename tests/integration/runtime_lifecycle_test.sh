@@ -145,6 +145,21 @@ test_poststart_runs_after_exec() {
   done
 }
 
+# poststart and poststop: a failing hook is a warning; the hooks after it still run and start
+# and delete succeed (runtime-spec lifecycle).
+test_failing_poststart_and_poststop_hooks_warn_and_go_on() {
+  make_bundle b true
+  edit_config b ".hooks.poststart=[{\"path\":\"/bin/false\"},{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\",\"echo poststart-1 >> $T/log\"]}] |
+    .hooks.poststop=[{\"path\":\"/bin/false\"},{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\",\"echo poststop-1 >> $T/log\"]}]"
+  kr create --bundle b "$ID" || fail create
+  err=$(kr start "$ID" 2>&1) || fail "start failed: $err"
+  assert_contains "$err" "poststart[0]" "warning names the failing hook"
+  wait_status "$ID" stopped
+  err=$(kr delete "$ID" 2>&1) || fail "delete failed: $err"
+  assert_contains "$err" "poststop[0]" "warning names the failing hook"
+  assert_eq "$(cat "$T/log")" "$(printf 'poststart-1\npoststop-1')" "the hooks after the failing one ran"
+}
+
 test_failing_and_hanging_hooks_leave_nothing() {
   make_bundle b true
   edit_config b '.hooks.createRuntime=[{"path":"/bin/sh","args":["sh","-c","echo broken >&2; exit 3"]}]'

@@ -67,6 +67,30 @@ test_home_from_passwd() {
   kr delete --force "$ID"
 }
 
+# Kubernetes' volume propagation, with the options containerd's CRI writes: Bidirectional is an
+# rbind,rshared,rw volume and rootfsPropagation rshared: a mount made on the host under the
+# volume shows in the container and one made in the container shows on the host (the volume's
+# bind is a peer of the host's). HostToContainer (rslave and rslave) carries only the first.
+volume_propagation_case() { # volume_propagation_case PROPAGATION -> prints "seen ct"
+  local vol=$T/vol.$1 b=$T/b.$1 i
+  mkdir -p "$vol"
+  mount --bind "$vol" "$vol" && mount --make-shared "$vol" || fail "make a shared host mount"
+  make_bundle "$b" sh -c 'i=0; while [ ! -e /vol/h/host-file ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ls /vol/h > /vol/seen; mkdir -p /vol/c && mount -t tmpfs c /vol/c && touch /vol/c/ct-file /vol/done; sleep 30'
+  edit_config "$b" ".mounts += [{\"destination\":\"/vol\",\"type\":\"bind\",\"source\":\"$vol\",\"options\":[\"rbind\",\"$1\",\"rw\"]}] |
+    .linux.rootfsPropagation = \"$1\" | .process.capabilities.bounding += [\"CAP_SYS_ADMIN\"] |
+    .process.capabilities.effective += [\"CAP_SYS_ADMIN\"] | .process.capabilities.permitted += [\"CAP_SYS_ADMIN\"]"
+  kr run -d --bundle "$b" "$ID" >&2 || fail "run -d ($1)"
+  mkdir -p "$vol/h" && mount -t tmpfs h "$vol/h" && touch "$vol/h/host-file"
+  for i in $(seq 100); do [ -e "$vol/done" ] && break; sleep 0.1; done
+  echo "$(cat "$vol/seen" 2>/dev/null) $([ -e "$vol/c/ct-file" ] && echo ct-visible || echo ct-hidden)"
+  kr delete --force "$ID"
+  umount "$vol/c" 2>/dev/null; umount "$vol/h"; umount "$vol"
+}
+test_volume_propagation_bidirectional_and_host_to_container() {
+  assert_eq "$(volume_propagation_case rshared)" "host-file ct-visible" "Bidirectional (rshared)"
+  assert_eq "$(volume_propagation_case rslave)" "host-file ct-hidden" "HostToContainer (rslave)"
+}
+
 test_devices() {
   make_bundle b sh -c 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin; head -c 4 /dev/zero | wc -c; echo hi > /dev/null && echo null-ok; ls -l /dev/kiln0'
   edit_config b '.linux.devices = [{"path":"/dev/kiln0","type":"c","major":1,"minor":3,"fileMode":432,"uid":0,"gid":0}]'
