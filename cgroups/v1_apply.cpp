@@ -7,6 +7,7 @@
 #include "cgroups/cgroup_files.hpp"
 #include "cgroups/v1_manager.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 
 namespace kiln::cgroups {
 namespace {
@@ -71,8 +72,27 @@ void apply_cpu(const CpuResources& c, const V1Writer& w) {
   if (c.burst) w.set("cpu", "cpu.cfs_burst_us", std::to_string(*c.burst), cp + "burst");
   // The period first: the runtime is checked against it.
   if (c.realtime_period) w.set("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period), cp + "realtimePeriod");
-  if (c.realtime_runtime)
-    w.set("cpu", "cpu.rt_runtime_us", std::to_string(*c.realtime_runtime), cp + "realtimeRuntime");
+  if (c.realtime_runtime) {
+    // The kernel grants a group realtime time only out of its parent's budget (EINVAL beyond
+    // it), and new groups, kiln/ included, start with none: say so instead of a bare EINVAL.
+    const std::string& dir = w.need("cpu", cp + "realtimeRuntime");
+    const std::string value = std::to_string(*c.realtime_runtime);
+    try {
+      write_setting(dir, "cpu.rt_runtime_us", value, cp + "realtimeRuntime");
+    } catch (const Error& e) {
+      if (e.code() != EINVAL || *c.realtime_runtime <= 0) throw;
+      const std::string parent = dir.substr(0, dir.rfind('/'));
+      std::string budget = "unknown";
+      try {
+        budget = read_file(parent + "/cpu.rt_runtime_us");
+        while (!budget.empty() && budget.back() == '\n') budget.pop_back();
+      } catch (const Error&) {
+      }
+      throw Error("set " + cp + "realtimeRuntime: " + value + " us is more than the parent cgroup " + parent +
+                      " grants (its cpu.rt_runtime_us is " + budget + "): give the parent a realtime budget first",
+                  EINVAL);
+    }
+  }
   if (c.idle) w.set("cpu", "cpu.idle", std::to_string(*c.idle), cp + "idle");
   if (c.cpus && !c.cpus->empty()) w.set("cpuset", "cpuset.cpus", *c.cpus, cp + "cpus");
   if (c.mems && !c.mems->empty()) w.set("cpuset", "cpuset.mems", *c.mems, cp + "mems");

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <set>
 
+#include "common/byte_size.hpp"
 #include "common/error.hpp"
 #include "common/env.hpp"
 #include "common/files.hpp"
@@ -59,24 +60,8 @@ std::string canonical_cap(const std::string& name) {
 }  // namespace
 
 int64_t parse_memory(const std::string& text) {
-  auto bad = [&](const char* why) { return Error("memory " + text + ": " + why); };
-  if (text.empty()) throw bad("empty");
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0) throw bad("expected a number with an optional b, k, m or g suffix");
-  std::string suffix = text.substr(digits);
-  int64_t mult = 1;
-  if (suffix.empty() || suffix == "b" || suffix == "B") mult = 1;
-  else if (suffix == "k" || suffix == "K" || suffix == "kb" || suffix == "KB") mult = int64_t{1} << 10;
-  else if (suffix == "m" || suffix == "M" || suffix == "mb" || suffix == "MB") mult = int64_t{1} << 20;
-  else if (suffix == "g" || suffix == "G" || suffix == "gb" || suffix == "GB") mult = int64_t{1} << 30;
-  else throw bad("unknown suffix (use b, k, m or g)");
-  if (digits > 12) throw bad("too large");
-  int64_t n = std::stoll(text.substr(0, digits));
-  if (n <= 0) throw bad("must be positive");
-  if (n > (int64_t{1} << 50) / mult) throw bad("too large");
-  int64_t bytes = n * mult;
-  if (bytes < (int64_t{6} << 20)) throw bad("below the minimum of 6m");
+  int64_t bytes = parse_byte_size(text, "memory");
+  if (bytes < (int64_t{6} << 20)) throw Error("memory " + text + ": below the minimum of 6m");
   return bytes;
 }
 

@@ -236,6 +236,25 @@ test_update_and_events() {
   ev=$(kr events --stats "$ID")
   assert_eq "$(echo "$ev" | jq -r .type)" stats
   [ "$(echo "$ev" | jq '.data.pids.current')" -ge 1 ] || fail "pids in stats: $ev"
+  # runc's flags, several at once, sizes with suffixes, on this machine's cgroup v1
+  kr update --cpu-share 512 --cpu-period 100000 --cpu-quota 20000 --memory 100M --memory-swap 200m \
+    --pids-limit 50 "$ID" || fail "update of several at once"
+  local c=/sys/fs/cgroup
+  assert_eq "$(cat $c/cpu/kiln/$ID/cpu.shares) $(cat $c/cpu/kiln/$ID/cpu.cfs_period_us) $(cat $c/cpu/kiln/$ID/cpu.cfs_quota_us)" \
+    "512 100000 20000" "cpu shares, period, quota"
+  assert_eq "$(cat $c/memory/kiln/$ID/memory.limit_in_bytes) $(cat $c/memory/kiln/$ID/memory.memsw.limit_in_bytes)" \
+    "104857600 209715200" "memory and swap from 100M and 200m"
+  assert_eq "$(cat $c/pids/kiln/$ID/pids.max)" 50
+  out=$(kr update --memory 12q "$ID" 2>&1); [ $? -ne 0 ] || fail "bad size accepted"
+  assert_contains "$out" "--memory 12q: unknown suffix"
+  # Realtime time comes out of the parent's budget, which a new kiln/ does not have.
+  out=$(kr update --cpu-rt-period 1000000 --cpu-rt-runtime 1000 "$ID" 2>&1); [ $? -ne 0 ] || fail "rt beyond the budget"
+  assert_contains "$out" "more than the parent cgroup $c/cpu/kiln grants (its cpu.rt_runtime_us is 0)"
+  echo 10000 > $c/cpu/kiln/cpu.rt_runtime_us || fail "give kiln/ a realtime budget"
+  kr update --cpu-rt-period 1000000 --cpu-rt-runtime 1000 "$ID"; rc=$?
+  got=$(cat $c/cpu/kiln/$ID/cpu.rt_runtime_us)
+  echo 0 > $c/cpu/kiln/$ID/cpu.rt_runtime_us; echo 0 > $c/cpu/kiln/cpu.rt_runtime_us
+  assert_eq "$rc $got" "0 1000" "realtime runtime within the parent's budget"
   kr delete -f "$ID"
 }
 
