@@ -67,4 +67,32 @@ nlohmann::json default_spec() {
   return spec;
 }
 
+json rootless_spec(uid_t uid, gid_t gid) {
+  json spec = default_spec();
+  json& linux_ = spec["linux"];
+  json namespaces = json::array();
+  for (const auto& ns : linux_["namespaces"])
+    if (ns["type"] != "network") namespaces.push_back(ns);
+  namespaces.push_back({{"type", "user"}});
+  linux_["namespaces"] = namespaces;
+  linux_["uidMappings"] = {{{"containerID", 0}, {"hostID", uid}, {"size", 1}}};
+  linux_["gidMappings"] = {{{"containerID", 0}, {"hostID", gid}, {"size", 1}}};
+  linux_.erase("resources");
+  json mounts = json::array();
+  for (json m : spec["mounts"]) {
+    if (m["type"] == "sysfs") {
+      m = {{"destination", "/sys"}, {"type", "none"}, {"source", "/sys"},
+           {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}};
+    } else if (m.contains("options")) {
+      json options = json::array();
+      for (const auto& o : m["options"])
+        if (o.get<std::string>().rfind("gid=", 0) != 0) options.push_back(o);
+      m["options"] = options;
+    }
+    mounts.push_back(m);
+  }
+  spec["mounts"] = mounts;
+  return spec;
+}
+
 }  // namespace kiln::runtime

@@ -91,6 +91,19 @@ test_volume_propagation_bidirectional_and_host_to_container() {
   assert_eq "$(volume_propagation_case rslave)" "host-file ct-hidden" "HostToContainer (rslave)"
 }
 
+# `spec --rootless` writes what runc's does (namespaces, id maps, mounts), and runs.
+test_spec_rootless_like_runc() {
+  mkdir -p k r && (cd k && kr spec --rootless) && (cd r && runc spec --rootless) || fail "spec --rootless"
+  for q in .linux.namespaces .linux.uidMappings .linux.gidMappings .mounts .linux.resources; do
+    assert_eq "$(jq -S -c "$q" k/config.json)" "$(jq -S -c "$q" r/config.json)" "$q as runc writes it"
+  done
+  busybox_rootfs k/rootfs
+  edit_config k '.process.args = ["sh", "-c", "cat /proc/self/uid_map; ls /sys/class/net | wc -l"]'
+  out=$(kr run --bundle k "$ID") || fail "run of the rootless spec: $out"
+  assert_eq "$(echo "$out" | head -1 | tr -s ' ')" " 0 0 1" "one id mapped"
+  [ "$(echo "$out" | tail -1)" -gt 1 ] || fail "no network namespace: the host's interfaces show"
+}
+
 test_devices() {
   make_bundle b sh -c 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin; head -c 4 /dev/zero | wc -c; echo hi > /dev/null && echo null-ok; ls -l /dev/kiln0'
   edit_config b '.linux.devices = [{"path":"/dev/kiln0","type":"c","major":1,"minor":3,"fileMode":432,"uid":0,"gid":0}]'
