@@ -106,4 +106,11 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
   return out;
 }
 
+std::vector<std::string> mount_option_names() {
+  std::vector<std::string> out;
+  for (const auto& f : kFlags) out.emplace_back(f.name);
+  for (const auto& p : kPropagation) out.emplace_back(p.first);
+  return out;
+}
+
 }  // namespace kiln::runtime

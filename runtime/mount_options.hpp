@@ -17,4 +17,9 @@ struct MountOptions {
 
 MountOptions parse_mount_options(const std::vector<std::string>& options);
 
+// The options that take effect (flags and propagation): what `features` reports. Recursive
+// attributes (rro, rnosuid ...), idmap and tmpcopyup are accepted but not applied, so they are
+// not among them.
+std::vector<std::string> mount_option_names();
+
 }  // namespace kiln::runtime

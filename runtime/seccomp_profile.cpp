@@ -2,8 +2,11 @@
 
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <utility>
 
 #include "common/error.hpp"
@@ -13,6 +16,59 @@ namespace kiln::runtime {
 
 using json = nlohmann::json;
 namespace {
+
+constexpr std::array<std::pair<std::string_view, SeccompAction>, 9> kSeccompActions{{
+    {"SCMP_ACT_KILL", SeccompAction::kill_thread},
+    {"SCMP_ACT_KILL_THREAD", SeccompAction::kill_thread},
+    {"SCMP_ACT_KILL_PROCESS", SeccompAction::kill_process},
+    {"SCMP_ACT_TRAP", SeccompAction::trap},
+    {"SCMP_ACT_ERRNO", SeccompAction::errno_ret},
+    {"SCMP_ACT_TRACE", SeccompAction::trace},
+    {"SCMP_ACT_ALLOW", SeccompAction::allow},
+    {"SCMP_ACT_LOG", SeccompAction::log},
+    {"SCMP_ACT_NOTIFY", SeccompAction::notify},
+}};
+
+constexpr std::array<std::pair<std::string_view, SeccompOp>, 7> kSeccompOps{{
+    {"SCMP_CMP_NE", SeccompOp::ne},
+    {"SCMP_CMP_LT", SeccompOp::lt},
+    {"SCMP_CMP_LE", SeccompOp::le},
+    {"SCMP_CMP_EQ", SeccompOp::eq},
+    {"SCMP_CMP_GE", SeccompOp::ge},
+    {"SCMP_CMP_GT", SeccompOp::gt},
+    {"SCMP_CMP_MASKED_EQ", SeccompOp::masked_eq},
+}};
+
+// The flags the spec lists (plus TSYNC, which runc accepts too). NEW_LISTENER is not a user
+// flag: the compiler sets it when an action is SCMP_ACT_NOTIFY.
+constexpr std::array<std::pair<std::string_view, unsigned int>, 4> kSeccompFlags{{
+    {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1U << 5},
+}};
+
+constexpr std::array<std::pair<std::string_view, std::uint32_t>, 19> kSeccompArches{{
+    {"SCMP_ARCH_X86", SCMP_ARCH_X86},
+    {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
+    {"SCMP_ARCH_X32", SCMP_ARCH_X32},
+    {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
+    {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64},
+    {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
+    {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},
+    {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
+    {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},
+    {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
+    {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32},
+    {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
+    {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
+    {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
+    {"SCMP_ARCH_S390", SCMP_ARCH_S390},
+    {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
+    {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
+    {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64},
+    {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
+}};
 
 constexpr std::string_view kField = "linux.seccomp";
 
@@ -29,50 +85,22 @@ std::uint32_t expect_errno(const json& v, const std::string& field) {
 }
 
 SeccompAction parse_action(const json& v, const std::string& field) {
-  static constexpr std::array<std::pair<std::string_view, SeccompAction>, 9> kActions{{
-      {"SCMP_ACT_KILL", SeccompAction::kill_thread},
-      {"SCMP_ACT_KILL_THREAD", SeccompAction::kill_thread},
-      {"SCMP_ACT_KILL_PROCESS", SeccompAction::kill_process},
-      {"SCMP_ACT_TRAP", SeccompAction::trap},
-      {"SCMP_ACT_ERRNO", SeccompAction::errno_ret},
-      {"SCMP_ACT_TRACE", SeccompAction::trace},
-      {"SCMP_ACT_ALLOW", SeccompAction::allow},
-      {"SCMP_ACT_LOG", SeccompAction::log},
-      {"SCMP_ACT_NOTIFY", SeccompAction::notify},
-  }};
   std::string name = expect_string(v, field);
-  for (const auto& [n, a] : kActions)
+  for (const auto& [n, a] : kSeccompActions)
     if (n == name) return a;
   fail(field, "unknown action " + name);
 }
 
 SeccompOp parse_op(const json& v, const std::string& field) {
-  static constexpr std::array<std::pair<std::string_view, SeccompOp>, 7> kOps{{
-      {"SCMP_CMP_NE", SeccompOp::ne},
-      {"SCMP_CMP_LT", SeccompOp::lt},
-      {"SCMP_CMP_LE", SeccompOp::le},
-      {"SCMP_CMP_EQ", SeccompOp::eq},
-      {"SCMP_CMP_GE", SeccompOp::ge},
-      {"SCMP_CMP_GT", SeccompOp::gt},
-      {"SCMP_CMP_MASKED_EQ", SeccompOp::masked_eq},
-  }};
   std::string name = expect_string(v, field);
-  for (const auto& [n, o] : kOps)
+  for (const auto& [n, o] : kSeccompOps)
     if (n == name) return o;
   fail(field, "unknown operator " + name);
 }
 
 unsigned int parse_flag(const json& v, const std::string& field) {
-  // The flags the spec lists (plus TSYNC, which runc accepts too). NEW_LISTENER is not a user
-  // flag: the compiler sets it when an action is SCMP_ACT_NOTIFY.
-  static constexpr std::array<std::pair<std::string_view, unsigned int>, 4> kFlags{{
-      {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
-      {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
-      {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
-      {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1U << 5},
-  }};
   std::string name = expect_string(v, field);
-  for (const auto& [n, f] : kFlags)
+  for (const auto& [n, f] : kSeccompFlags)
     if (n == name) return f;
   fail(field, "unknown flag " + name);
 }
@@ -126,28 +154,7 @@ bool SeccompProfile::uses_notify() const {
 SeccompConfig parse_seccomp_config(const json& seccomp) { return {parse_seccomp(seccomp), seccomp.dump()}; }
 
 std::optional<std::uint32_t> seccomp_arch_token(std::string_view name) {
-  static constexpr std::array<std::pair<std::string_view, std::uint32_t>, 19> kArches{{
-      {"SCMP_ARCH_X86", SCMP_ARCH_X86},
-      {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
-      {"SCMP_ARCH_X32", SCMP_ARCH_X32},
-      {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
-      {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64},
-      {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
-      {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},
-      {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
-      {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},
-      {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
-      {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32},
-      {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
-      {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
-      {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
-      {"SCMP_ARCH_S390", SCMP_ARCH_S390},
-      {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
-      {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
-      {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64},
-      {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
-  }};
-  for (const auto& [n, t] : kArches)
+  for (const auto& [n, t] : kSeccompArches)
     if (n == name) return t;
   return std::nullopt;
 }
@@ -187,6 +194,30 @@ SeccompProfile parse_seccomp(const json& seccomp) {
   if (p.uses_notify() && p.listener_path.empty())
     fail(base + ".listenerPath", "required when an action is SCMP_ACT_NOTIFY");
   return p;
+}
+
+namespace {
+template <typename Table>
+std::vector<std::string> seccomp_table_names(const Table& table) {
+  std::vector<std::string> out;
+  for (const auto& entry : table) out.emplace_back(entry.first);
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> seccomp_action_names() { return seccomp_table_names(kSeccompActions); }
+std::vector<std::string> seccomp_operator_names() { return seccomp_table_names(kSeccompOps); }
+std::vector<std::string> seccomp_flag_names() { return seccomp_table_names(kSeccompFlags); }
+std::vector<std::string> seccomp_arch_names() { return seccomp_table_names(kSeccompArches); }
+
+std::vector<std::string> seccomp_kernel_flag_names() {
+  std::vector<std::string> out;
+  // A filter flag the kernel knows fails on the NULL program with EFAULT, an unknown one with
+  // EINVAL: nothing is installed either way.
+  for (const auto& [name, flag] : kSeccompFlags)
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, nullptr) != 0 && errno == EFAULT)
+      out.emplace_back(name);
+  return out;
 }
 
 }  // namespace kiln::runtime

@@ -57,4 +57,11 @@ SeccompConfig parse_seccomp_config(const nlohmann::json& seccomp);
 // "SCMP_ARCH_X86_64" -> token; nullopt for a name libseccomp does not know.
 std::optional<std::uint32_t> seccomp_arch_token(std::string_view name);
 
+// The names parse_seccomp accepts (what `features` reports), and the flags this kernel has.
+std::vector<std::string> seccomp_action_names();
+std::vector<std::string> seccomp_operator_names();
+std::vector<std::string> seccomp_flag_names();
+std::vector<std::string> seccomp_arch_names();
+std::vector<std::string> seccomp_kernel_flag_names();
+
 }  // namespace kiln::runtime

@@ -383,4 +383,10 @@ Spec load_spec(const std::string& bundle_in) {
   }
 }
 
+std::vector<std::string> namespace_type_names() {
+  std::vector<std::string> out;
+  for (const auto& [name, flag] : kNamespaces) out.emplace_back(name);
+  return out;
+}
+
 }  // namespace kiln::runtime

@@ -122,5 +122,6 @@ Process parse_process(const nlohmann::json& process, const std::string& where);
 int capability_from_name(const std::string& name);  // throws "capability X: unknown"
 int rlimit_from_name(const std::string& name);      // throws "rlimit X: unknown"
 int namespace_clone_flag(const std::string& type);  // throws "namespace type X: unknown"
+std::vector<std::string> namespace_type_names();    // the types linux.namespaces may name
 
 }  // namespace kiln::runtime
