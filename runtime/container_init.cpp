@@ -186,6 +186,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     stage = "set up process";
     if (proc.terminal) setup_terminal(proc, channel);
     if (spec.linux.personality && ::personality(*spec.linux.personality) < 0) throw_errno("set personality");
+    if (spec.linux.memory_policy) apply_memory_policy(*spec.linux.memory_policy);
     PreparedExec exec = prepare_process(proc, cfg.seccomp, channel, cfg.setgroups_allowed, cfg.preserve_fds);
 
     stage = "wait for start";

@@ -96,6 +96,9 @@ PreparedExec prepare_process(const Process& proc, const SeccompProgram* seccomp,
   std::vector<std::string> env = proc.env;
   add_home_if_unset(env, proc.user.uid);
   const bool in_cwd = enter_cwd_as_runtime(proc.cwd);
+  // A realtime policy or class needs CAP_SYS_NICE / CAP_SYS_ADMIN: before the identity switch.
+  if (proc.scheduler) apply_scheduler(*proc.scheduler);
+  if (proc.io_priority) apply_io_priority(*proc.io_priority);
   // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
   if (!proc.no_new_privileges) install_seccomp(seccomp, channel);
   apply_user_and_capabilities(proc, setgroups_allowed);

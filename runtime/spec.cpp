@@ -4,6 +4,7 @@
 #include <sys/capability.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <filesystem>
@@ -204,6 +205,14 @@ void parse_linux(const json& lin, Spec& spec) {
     else if (domain == "LINUX32") out.personality = 0x0008;
     else bad("linux.personality.domain", "unknown domain \"" + domain + "\"");
   }
+  if (const json* m = member(lin, "memoryPolicy")) out.memory_policy = parse_memory_policy(*m, "linux.memoryPolicy");
+  // Accepted by runc 1.3 and crun; kiln-runtime has neither yet: refused, never ignored.
+  if (const json* n = member(lin, "netDevices"); n && !n->empty())
+    bad("linux.netDevices", "moving host network devices into a container is not supported by kiln-runtime");
+  if (member(lin, "intelRdt"))
+    bad("linux.intelRdt", ::access("/sys/fs/resctrl/schemata", F_OK) == 0
+                              ? "Intel RDT (resctrl) is not supported by kiln-runtime"
+                              : "this machine has no resctrl filesystem at /sys/fs/resctrl (Intel RDT)");
   for (const auto& [clock, off] : object_at(lin, "timeOffsets", "linux").items()) {
     std::string f = "linux.timeOffsets." + clock;
     if (clock != "monotonic" && clock != "boottime") bad(f, "unknown clock");
@@ -311,6 +320,8 @@ Process parse_process(const json& p, const std::string& where) {
   out.no_new_privileges = opt_bool(p, "noNewPrivileges", where);
   out.apparmor_profile = opt_string(p, "apparmorProfile", where);
   out.selinux_label = opt_string(p, "selinuxLabel", where);
+  if (const json* sc = member(p, "scheduler")) out.scheduler = parse_scheduler(*sc, where + ".scheduler");
+  if (const json* io = member(p, "ioPriority")) out.io_priority = parse_io_priority(*io, where + ".ioPriority");
   return out;
 }
 

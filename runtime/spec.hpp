@@ -13,6 +13,8 @@
 
 #include "cgroups/resources.hpp"
 #include "runtime/hooks.hpp"
+#include "runtime/memory_policy.hpp"
+#include "runtime/process_scheduling.hpp"
 #include "runtime/seccomp_profile.hpp"
 
 namespace kiln::runtime {
@@ -68,6 +70,8 @@ struct Process {
   bool no_new_privileges = false;
   std::string apparmor_profile;
   std::string selinux_label;
+  std::optional<Scheduler> scheduler;
+  std::optional<IoPriority> io_priority;
 };
 
 struct Device {
@@ -90,6 +94,7 @@ struct Linux {
   std::string rootfs_propagation;
   std::optional<SeccompConfig> seccomp;
   std::optional<unsigned long> personality;
+  std::optional<MemoryPolicy> memory_policy;
   std::map<std::string, std::pair<int64_t, uint32_t>> time_offsets;  // clock -> (secs, nanosecs)
   std::string mount_label;
 

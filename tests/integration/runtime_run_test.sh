@@ -104,6 +104,38 @@ test_spec_rootless_like_runc() {
   [ "$(echo "$out" | tail -1)" -gt 1 ] || fail "no network namespace: the host's interfaces show"
 }
 
+# runtime-spec 1.2/1.3: process.scheduler, process.ioPriority (run and exec), linux.memoryPolicy;
+# netDevices and intelRdt are refused by name, never ignored.
+test_scheduler_io_priority_memory_policy() {
+  # /proc/self/stat: field 19 is nice, 41 the policy (3: SCHED_BATCH)
+  make_bundle b sh -c 'cut -d" " -f19,41 /proc/self/stat; ionice; grep -c "bind:0" /proc/self/numa_maps'
+  edit_config b '.process.scheduler = {"policy":"SCHED_BATCH","nice":5} | .process.ioPriority = {"class":"IOPRIO_CLASS_IDLE","priority":0} |
+    .linux.memoryPolicy = {"mode":"MPOL_BIND","nodes":"0"}'
+  out=$(kr run --bundle b "$ID") || fail "run: $out"
+  assert_eq "$(echo "$out" | sed -n 1p)" "5 3" "nice and policy"
+  assert_eq "$(echo "$out" | sed -n 2p)" "idle" "I/O class"
+  [ "$(echo "$out" | sed -n 3p)" -gt 0 ] || fail "memory policy bind:0 not in numa_maps: $out"
+  make_bundle c sleep 30
+  edit_config c '.process.scheduler = {"policy":"SCHED_BATCH","nice":5}'
+  kr run -d --bundle c "$ID" || fail "run -d"
+  printf '{"args":["sh","-c","cut -d\\" \\" -f19,41 /proc/self/stat"],"cwd":"/","env":["PATH=/bin"],"scheduler":{"policy":"SCHED_IDLE"},"ioPriority":{"class":"IOPRIO_CLASS_BE","priority":6}}' > "$T/p.json"
+  assert_eq "$(kr exec --process "$T/p.json" "$ID")" "0 5" "exec's own policy (SCHED_IDLE)"
+  kr delete --force "$ID"
+  for bad in '.process.scheduler = {"policy":"SCHED_OTHER","priority":5}|only SCHED_FIFO and SCHED_RR take a priority' \
+             '.process.scheduler = {"policy":"SCHED_DEADLINE","runtime":20,"deadline":10}|runtime <= deadline <= period' \
+             '.process.scheduler = {"nice":1}|process.scheduler.policy: missing' \
+             '.process.ioPriority = {"class":"IOPRIO_CLASS_BE","priority":8}|must be between 0 and 7' \
+             '.linux.memoryPolicy = {"mode":"MPOL_BIND"}|MPOL_BIND needs nodes' \
+             '.linux.memoryPolicy = {"mode":"MPOL_DEFAULT","nodes":"0"}|takes no nodes' \
+             '.linux.netDevices = {"eth9":{"name":"ctr0"}}|linux.netDevices: moving host network devices' \
+             '.linux.intelRdt = {"closID":"x"}|linux.intelRdt:'; do
+    make_bundle d true; edit_config d "${bad%%|*}"
+    out=$(kr run --bundle d "$ID" 2>&1); [ $? -ne 0 ] || fail "accepted: ${bad%%|*}"
+    assert_contains "$out" "${bad#*|}"
+    rm -rf d
+  done
+}
+
 test_devices() {
   make_bundle b sh -c 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin; head -c 4 /dev/zero | wc -c; echo hi > /dev/null && echo null-ok; ls -l /dev/kiln0'
   edit_config b '.linux.devices = [{"path":"/dev/kiln0","type":"c","major":1,"minor":3,"fileMode":432,"uid":0,"gid":0}]'
