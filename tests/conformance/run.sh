@@ -5,8 +5,9 @@
 #
 # A program passes when it exits 0 with at least one `ok` and no `not ok` (a skipped assert,
 # `ok N # skip`, is not an ok). One that exits 0 having asserted nothing (`1..0`: the hook
-# programs, and the _fail programs when the runtime refuses the config as they want) is shown
-# as no-asserts and does not count as a pass.
+# programs, and the _fail programs when the runtime refuses the config as they want) does not
+# count as a pass: it shows as empty-ok when it printed no diagnostic (what it checks held),
+# empty-diag when it printed one (its "error": says what it found).
 # The run fails when kiln fails a program runc passes, when a
 # program listed in passing.txt stops passing, or when kiln leaves anything behind (a mount, a
 # cgroup in any hierarchy, a process, a state dir). What runc leaves is reported, then removed.
@@ -110,7 +111,9 @@ run_one() { # run_one RUNTIME PROGRAM
   ok[$rt.$p]=$(grep -E '^ok ' "$log" | grep -civ '# skip')
   notok[$rt.$p]=$(grep -c '^not ok' "$log")
   if [ $rc -eq 0 ] && [ "${ok[$rt.$p]}" -gt 0 ] && [ "${notok[$rt.$p]}" -eq 0 ]; then res[$rt.$p]=pass
-  elif [ $rc -eq 0 ] && [ "${notok[$rt.$p]}" -eq 0 ]; then res[$rt.$p]=no-asserts
+  elif [ $rc -eq 0 ] && [ "${notok[$rt.$p]}" -eq 0 ]; then
+    # These programs report a violation only as a YAML diagnostic ("error": ...).
+    if grep -q '"error":' "$log"; then res[$rt.$p]=empty-diag; else res[$rt.$p]=empty-ok; fi
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then res[$rt.$p]=timeout
   else res[$rt.$p]=fail; fi
   # A program that failed half-way may leave its container: delete it as a client would, then
@@ -152,9 +155,9 @@ t_ran=$(date +%s)
 declare -A listed
 while read -r p; do [ -n "$p" ] && listed[$p]=1; done < <(sed 's/#.*//; s/[[:space:]]//g' "$passing_list" 2>/dev/null)
 kp=0 rp=0 ko=0 kn=0 ro=0 rn=0 bad=() newly=()
-printf '\n%-34s %5s %7s %-7s | %5s %7s %-7s\n' PROGRAM "kiln" "not-ok" "" "runc" "not-ok" ""
+printf '\n%-34s %5s %7s %-10s | %5s %7s %-10s\n' PROGRAM "kiln" "not-ok" "" "runc" "not-ok" ""
 for p in "${programs[@]}"; do
-  printf '%-34s %5s %7s %-7s | %5s %7s %-7s\n' "$p" "${ok[kiln.$p]}" "${notok[kiln.$p]}" "${res[kiln.$p]}" \
+  printf '%-34s %5s %7s %-10s | %5s %7s %-10s\n' "$p" "${ok[kiln.$p]}" "${notok[kiln.$p]}" "${res[kiln.$p]}" \
     "${ok[runc.$p]}" "${notok[runc.$p]}" "${res[runc.$p]}"
   ko=$((ko + ok[kiln.$p])) kn=$((kn + notok[kiln.$p])) ro=$((ro + ok[runc.$p])) rn=$((rn + notok[runc.$p]))
   [ "${res[kiln.$p]#pass}" != "${res[kiln.$p]}" ] && res[kiln.$p]=pass && kp=$((kp + 1))
@@ -164,7 +167,7 @@ for p in "${programs[@]}"; do
     elif [ -n "${listed[$p]:-}" ]; then bad+=("$p (in passing.txt)"); fi
   elif [ -z "${listed[$p]:-}" ]; then newly+=("$p"); fi
 done
-printf '%-34s %5s %7s %-7s | %5s %7s %-7s\n' "TOTAL: ${#programs[@]} programs" "$ko" "$kn" "$kp pass" "$ro" "$rn" "$rp pass"
+printf '%-34s %5s %7s %-10s | %5s %7s %-10s\n' "TOTAL: ${#programs[@]} programs" "$ko" "$kn" "$kp pass" "$ro" "$rn" "$rp pass"
 [ ${#retried[@]} -gt 0 ] && echo "conformance: passed on the second try (pass*): ${retried[*]}"
 echo "conformance: suite build $((t_built - t0)) s, run $((t_ran - t_built)) s; TAP logs in $logs"
 [ ${#newly[@]} -gt 0 ] && echo "conformance: kiln now passes (add to tests/conformance/passing.txt): ${newly[*]}"
