@@ -94,6 +94,18 @@ test_flags() {
   assert_clean
 }
 
+# A user who may not enter the working directory still starts there (runc enters it as root
+# first), as `podman run --user 65534` of an image whose WorkingDir is /root (0700) does; HOME
+# comes from the image's /etc/passwd.
+test_user_in_root_only_workdir_and_home() {
+  setup
+  out=$("$KILN" run --rm --user 65534 -w /root busybox sh -c 'pwd; id -u; echo $HOME; ls . 2>&1 | head -1') || fail "run: $out"
+  assert_eq "$(echo "$out" | head -3)" "$(printf '/root\n65534\n/home')" "cwd, user and HOME"
+  assert_contains "$out" "Permission denied" "the user still may not read /root"
+  assert_eq "$("$KILN" run --rm busybox sh -c 'echo $HOME')" /root "root's HOME"
+  assert_clean
+}
+
 test_timeout_124() {
   setup
   start=$(date +%s)
