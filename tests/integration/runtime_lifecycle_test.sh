@@ -160,6 +160,18 @@ test_failing_poststart_and_poststop_hooks_warn_and_go_on() {
   assert_eq "$(cat "$T/log")" "$(printf 'poststart-1\npoststop-1')" "the hooks after the failing one ran"
 }
 
+# A stopped container is a valid state (runc's answer), exec into it is a clear error.
+test_state_and_exec_of_a_stopped_container() {
+  make_bundle b true
+  kr create --bundle b "$ID" && kr start "$ID" || fail "create/start"
+  wait_status "$ID" stopped
+  st=$(kr state "$ID") || fail "state of a stopped container"
+  assert_eq "$(echo "$st" | jq -r '.status + " " + (.pid|tostring)')" "stopped 0"
+  out=$(kr exec "$ID" true 2>&1); [ $? -ne 0 ] || fail "exec into a stopped container"
+  assert_eq "$out" "kiln-runtime: exec in container $ID: container is stopped, not running"
+  kr delete "$ID" || fail delete
+}
+
 test_failing_and_hanging_hooks_leave_nothing() {
   make_bundle b true
   edit_config b '.hooks.createRuntime=[{"path":"/bin/sh","args":["sh","-c","echo broken >&2; exit 3"]}]'
