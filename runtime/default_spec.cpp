@@ -81,7 +81,9 @@ json rootless_spec(uid_t uid, gid_t gid) {
   json mounts = json::array();
   for (json m : spec["mounts"]) {
     if (m["type"] == "sysfs") {
-      m = {{"destination", "/sys"}, {"type", "none"}, {"source", "/sys"},
+      m = {{"destination", "/sys"},
+           {"type", "none"},
+           {"source", "/sys"},
            {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}};
     } else if (m.contains("options")) {
       json options = json::array();

@@ -35,27 +35,26 @@ nlohmann::json runtime_features() {
   using json = nlohmann::json;
   std::vector<std::string> mount_options = mount_option_names();
   std::sort(mount_options.begin(), mount_options.end());
-  return {
-      {"ociVersionMin", "1.0.0"},
-      {"ociVersionMax", kOciVersion},
-      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
-      {"mountOptions", mount_options},
-      {"linux",
-       {{"namespaces", namespace_type_names()},
-        {"capabilities", known_capability_names()},
-        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
-        {"seccomp",
-         {{"enabled", true},
-          {"actions", seccomp_action_names()},
-          {"operators", seccomp_operator_names()},
-          {"archs", seccomp_arch_names()},
-          {"knownFlags", seccomp_flag_names()},
-          {"supportedFlags", seccomp_kernel_flag_names()}}},
-        {"apparmor", {{"enabled", false}}},
-        {"selinux", {{"enabled", false}}},
-        {"intelRdt", {{"enabled", false}}},
-        {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
-      {"annotations", json::object()}};
+  return {{"ociVersionMin", "1.0.0"},
+          {"ociVersionMax", kOciVersion},
+          {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
+          {"mountOptions", mount_options},
+          {"linux",
+           {{"namespaces", namespace_type_names()},
+            {"capabilities", known_capability_names()},
+            {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
+            {"seccomp",
+             {{"enabled", true},
+              {"actions", seccomp_action_names()},
+              {"operators", seccomp_operator_names()},
+              {"archs", seccomp_arch_names()},
+              {"knownFlags", seccomp_flag_names()},
+              {"supportedFlags", seccomp_kernel_flag_names()}}},
+            {"apparmor", {{"enabled", false}}},
+            {"selinux", {{"enabled", false}}},
+            {"intelRdt", {{"enabled", false}}},
+            {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
+          {"annotations", json::object()}};
 }
 
 }  // namespace kiln::runtime

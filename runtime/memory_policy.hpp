@@ -10,9 +10,9 @@ namespace kiln::runtime {
 
 struct MemoryPolicy {
   std::string mode_name;
-  int mode = 0;                       // MPOL_* | MPOL_F_* flags
-  std::vector<unsigned long> nodes;   // bitmask, one bit per node
-  unsigned long max_node = 0;         // highest node + 1
+  int mode = 0;                      // MPOL_* | MPOL_F_* flags
+  std::vector<unsigned long> nodes;  // bitmask, one bit per node
+  unsigned long max_node = 0;        // highest node + 1
 };
 
 MemoryPolicy parse_memory_policy(const nlohmann::json& policy, const std::string& field);

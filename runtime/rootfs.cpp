@@ -124,7 +124,8 @@ UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_na
   // CRI sets for a Bidirectional volume) a volume's bind then joins the host's own peer group,
   // so mounts travel both ways. It is applied to the new root again after pivot_root. Without a
   // mount namespace "/" is the host's own: left alone (runc makes the host's "/" rslave).
-  const unsigned long requested = spec.linux.rootfs_propagation.empty() ? 0 : propagation_flags(spec.linux.rootfs_propagation);
+  const unsigned long requested =
+      spec.linux.rootfs_propagation.empty() ? 0 : propagation_flags(spec.linux.rootfs_propagation);
   const bool keep_host_propagation = (requested & (MS_SHARED | MS_SLAVE)) != 0;
   const unsigned long initial = keep_host_propagation ? requested : MS_SLAVE | MS_REC;
   if (own_mount_namespace && ::mount(nullptr, "/", nullptr, initial, nullptr) != 0)

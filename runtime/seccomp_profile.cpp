@@ -215,8 +215,7 @@ std::vector<std::string> seccomp_kernel_flag_names() {
   // A filter flag the kernel knows fails on the NULL program with EFAULT, an unknown one with
   // EINVAL: nothing is installed either way.
   for (const auto& [name, flag] : kSeccompFlags)
-    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, nullptr) != 0 && errno == EFAULT)
-      out.emplace_back(name);
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, nullptr) != 0 && errno == EFAULT) out.emplace_back(name);
   return out;
 }
 

@@ -5,11 +5,11 @@
 #include "runtime/features.hpp"
 
 namespace {
-kiln::cli::RegisterCommand reg(
-    "features", "print the supported features as JSON", [](kiln::cli::Command&) -> kiln::cli::Action {
-      return [] {
-        std::printf("%s\n", kiln::runtime::runtime_features().dump(2).c_str());
-        return 0;
-      };
-    });
+kiln::cli::RegisterCommand reg("features", "print the supported features as JSON",
+                               [](kiln::cli::Command&) -> kiln::cli::Action {
+                                 return [] {
+                                   std::printf("%s\n", kiln::runtime::runtime_features().dump(2).c_str());
+                                   return 0;
+                                 };
+                               });
 }  // namespace

@@ -27,7 +27,8 @@ TEST(Features, EveryMountOptionTakesEffect) {
     EXPECT_TRUE(m.data.empty()) << o;
     EXPECT_TRUE(m.flags || m.clear || m.propagation) << o;
   }
-  for (const char* not_applied : {"rro", "rnosuid", "idmap", "tmpcopyup"}) EXPECT_FALSE(listed(f["mountOptions"], not_applied));
+  for (const char* not_applied : {"rro", "rnosuid", "idmap", "tmpcopyup"})
+    EXPECT_FALSE(listed(f["mountOptions"], not_applied));
 }
 
 TEST(Features, CapabilitiesAndNamespacesAreTheParsersOwn) {
@@ -46,8 +47,10 @@ TEST(Features, EverySeccompNameParses) {
     EXPECT_NO_THROW(rt::parse_seccomp(p)) << action;
   }
   for (const auto& op : s["operators"]) {
-    json p = {{"defaultAction", "SCMP_ACT_ALLOW"},
-              {"syscalls", {{{"names", {"read"}}, {"action", "SCMP_ACT_ERRNO"}, {"args", {{{"index", 0}, {"value", 1}, {"op", op}}}}}}}};
+    json p = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls",
+         {{{"names", {"read"}}, {"action", "SCMP_ACT_ERRNO"}, {"args", {{{"index", 0}, {"value", 1}, {"op", op}}}}}}}};
     EXPECT_NO_THROW(rt::parse_seccomp(p)) << op;
   }
   for (const auto& arch : s["archs"]) EXPECT_TRUE(rt::seccomp_arch_token(arch.get<std::string>())) << arch;
