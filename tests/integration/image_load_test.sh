@@ -7,7 +7,7 @@ IMAGES=$(bash "$FIX/build-images.sh") || { echo "fixture build failed" >&2; exit
 
 # umoci's unpack of the fixture, made once and cached (it is the reference).
 umoci_reference() {
-  local ref=$KILN_TEST_CACHE/umoci-ref
+  local ref=$IMAGES.umoci-ref  # with the images it was made from
   if [ ! -e "$ref/.done" ]; then
     rm -rf "$ref"; mkdir -p "$ref"
     umoci unpack --image "$IMAGES/oci:multi" "$ref/bundle" >/dev/null || fail "umoci unpack"
