@@ -21,6 +21,7 @@
 #include "common/signals.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
+#include "engine/container_network.hpp"
 #include "engine/monitor_report.hpp"
 #include "engine/rootfs.hpp"
 #include "image/image_store.hpp"
@@ -102,6 +103,7 @@ void finish(RunJob& job, int status, bool timed_out) {
   r.finished = now_rfc3339();
   spdlog::debug("run {}: exited with status {}{}", r.id, status, timed_out ? " (timeout)" : "");
   unmount_rootfs(r.rootfs);
+  detach_network(job.records, r.id);  // its ports are free at once
   if (r.auto_remove) remove_run_container(job.records, r, true);
   else job.records.save(r);
 }
@@ -220,6 +222,7 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, bool fo
   StateDir sd(root, r.id);
   if (sd.exists()) delete_container(root, r.id, true);
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
+  detach_network(records, r.id);
   if (!r.container_dir.empty()) remove_tree(r.container_dir);
   {
     try {
@@ -241,6 +244,7 @@ bool settle_orphaned(const RunRecords& records, RunRecord& r) {
   StateDir sd(root, r.id);
   if (sd.exists()) delete_container(root, r.id, true);
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
+  detach_network(records, r.id);
   r.finished = now_rfc3339();
   records.save(r);
   return true;
