@@ -132,12 +132,12 @@ echo "\$ kiln run -d --name web -p 127.0.0.1:$port:80 -v $T/www:/www:ro busybox 
 "$KILN" run -d --name web -p "127.0.0.1:$port:80" -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
 echo "\$ kiln port web"; "$KILN" port web
 echo "\$ wget -O - http://127.0.0.1:$port/     # from the host (at most 20 tries of 5 s)"
-for _ in $(seq 20); do timeout 5 busybox wget -q -T 3 -O - "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 20); do timeout 5 busybox wget -q -O - "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
 step "14. Two containers on a network of their own reach each other by name"
 "$KILN" network create demo >/dev/null
 "$KILN" run -d --name api --network demo -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
 echo "\$ kiln run --rm --network demo busybox wget -O - http://api/"
-"$KILN" run --rm --network demo busybox sh -c 'for i in $(seq 20); do timeout 5 wget -q -T 3 -O - http://api/ 2>/dev/null && exit 0; sleep 0.1; done; exit 1'
+"$KILN" run --rm --network demo busybox sh -c 'for i in $(seq 20); do timeout 5 wget -q -O - http://api/ 2>/dev/null && exit 0; sleep 0.1; done; exit 1'
 echo "\$ kiln network ls"; "$KILN" network ls
 "$KILN" rm -f web api >/dev/null; "$KILN" network rm demo >/dev/null
 # --- end networks ------------------------------------------------------------------------------

@@ -10,8 +10,17 @@ FIX=$TOP/tests/fixtures
 IMAGES=$(bash "$FIX/build-images.sh") || { echo "fixture build failed" >&2; exit 1; }
 BB=/bin/busybox
 
+# On the way out (a failed test too): kiln's own teardown of whatever the test left, so that a
+# failure does not leave bridges and rules behind for the next test (lib.sh knows no networks).
+teardown_all() {
+  local ids; ids=$("$KILN" ps -aq --no-trunc 2>/dev/null)
+  [ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
+  for n in $("$KILN" network ls -q 2>/dev/null | grep -vx kiln); do "$KILN" network rm "$n" >/dev/null 2>&1; done
+  true
+}
 setup() {
   export KILN_ROOT=$T/store KILN_RUN_ROOT=$T/run
+  trap teardown_all EXIT
   "$KILN" import "$IMAGES/rootfs.tar.gz" busybox:latest >/dev/null || fail "import busybox"
   ip -o link show type veth 2>/dev/null | wc -l > "$T/veths.before"
   iptables-save 2>/dev/null | grep -c . > "$T/rules.before" || true
@@ -24,17 +33,17 @@ free_port() { # a host port nothing listens on (tcp), in 20000-29999
   done
   fail "no free port"
 }
-# fetch URL from the host: bounded (20 tries, 5 s each at most)
+# fetch URL from the host: bounded (20 tries, 5 s each at most; busybox wget's own -T crashes it)
 host_fetch() {
   local i
   for i in $(seq 1 20); do
-    timeout 5 "$BB" wget -q -T 3 -O - "$1" 2>/dev/null && return 0
+    timeout 5 "$BB" wget -q -O - "$1" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
 }
 # the same loop inside a container: "$(in_fetch URL)" as the command of a kiln run
-in_fetch() { echo "for i in \$(seq 1 20); do timeout 5 wget -q -T 3 -O - $1 2>/dev/null && exit 0; sleep 0.1; done; exit 1"; }
+in_fetch() { echo "(for i in \$(seq 1 20); do timeout 5 wget -q -O - $1 2>/dev/null && exit 0; sleep 0.1; done; exit 1)"; }
 subnet_of() { "$KILN" network inspect "$1" | jq -r '.[0].Subnet'; }
 bridge_of() { "$KILN" network inspect "$1" | jq -r '.[0].Bridge'; }
 
@@ -45,6 +54,8 @@ net_clean() {
   [ -z "$(ls "$KILN_RUN_ROOT/ports" 2>/dev/null)" ] || fail "port reservations left: $(ls "$KILN_RUN_ROOT/ports")"
   [ -z "$(ls "$KILN_RUN_ROOT/netns" 2>/dev/null)" ] || fail "netns files left: $(ls "$KILN_RUN_ROOT/netns")"
   [ -z "$(cat "$KILN_RUN_ROOT"/netavark/aardvark-dns/* 2>/dev/null | grep -v '^[0-9.]*$')" ] || fail "aardvark entries left: $(cat "$KILN_RUN_ROOT"/netavark/aardvark-dns/*)"
+  for _ in $(seq 1 20); do pgrep -f "$KILN_RUN_ROOT/netavark" >/dev/null || break; sleep 0.1; done
+  ! pgrep -f "$KILN_RUN_ROOT/netavark" >/dev/null || fail "aardvark-dns still runs: $(pgrep -af "$KILN_RUN_ROOT/netavark")"
   ! grep -qF "$T" /proc/self/mountinfo || fail "mounts left: $(grep -F "$T" /proc/self/mountinfo)"
   assert_eq "$(ip -o link show type veth 2>/dev/null | wc -l)" "$(cat "$T/veths.before")" "veth count"
   local x
@@ -134,7 +145,7 @@ test_networks_are_isolated() {
   "$KILN" run -d --name "sa$ID" --network "a$ID" busybox httpd -f -p 80 -h /etc >/dev/null || fail "run"
   ip=$("$KILN" inspect "sa$ID" | jq -r ".[0].NetworkSettings.Networks[\"a$ID\"].IPAddress")
   "$KILN" run --rm --network "a$ID" busybox sh -c "$(in_fetch "http://$ip/hostname")" >/dev/null || fail "same network"
-  out=$("$KILN" run --rm --network "b$ID" busybox sh -c "timeout 3 wget -q -T 2 -O - http://$ip/hostname && echo REACHED; true")
+  out=$("$KILN" run --rm --network "b$ID" busybox sh -c "timeout 3 wget -q -O - http://$ip/hostname && echo REACHED; true")
   assert_not_contains "$out" "REACHED" "another network must not reach it"
   "$KILN" rm -f "sa$ID" >/dev/null
   "$KILN" network rm "a$ID" "b$ID" >/dev/null || fail "network rm"
@@ -182,7 +193,8 @@ test_bad_input_one_line_nothing_made() {
   check "the default network cannot be removed" "$KILN" network rm kiln
   # a host port a host process listens on
   p=$(free_port)
-  timeout 20 "$BB" nc -l -s 127.0.0.1 -p "$p" >/dev/null 2>&1 &
+  timeout 20 python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(20)' "$p" &
   for _ in $(seq 1 50); do ss -Htln "sport = :$p" | grep -q . && break; sleep 0.05; done
   check "host port $p is already in use" "$KILN" run --rm -p "127.0.0.1:$p:80" busybox true
   kill %1 2>/dev/null; wait 2>/dev/null
