@@ -121,6 +121,10 @@ test_publish_reached_from_host() {
   # a port published by a container is taken for the next one; one used by a host process too
   out=$("$KILN" run --rm -p "127.0.0.1:$p1:80" busybox true 2>&1); assert_eq $? 125 "port used by a container"
   assert_contains "$out" "host port $p1 is already in use"
+  # stop tears the network down too: its ports and rules are gone while its record stays
+  "$KILN" stop -t 1 "$c2" >/dev/null || fail "stop"
+  [ ! -e "$KILN_RUN_ROOT/ports/tcp-$p2" ] || fail "port $p2 still reserved after stop"
+  ! iptables-save | grep -q "id: $c2" || fail "rules of a stopped container left"
   "$KILN" rm -f "$c2" "$c3" >/dev/null || fail "rm"
   net_clean kiln0 "127.0.0.1/32 -p tcp -m tcp --dport $p1"
 }
