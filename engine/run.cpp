@@ -141,6 +141,16 @@ RunOutcome run(const RunRequest& f) {
   image::Image img = store.resolve(f.image);
   RunRecords records(default_run_root());
   NetworkPlan net_plan = plan_network({f.network, f.ip, f.network_aliases, f.publish}, f.store_root, records);
+  // A fixed address or host port may still be held by a container whose monitor was killed
+  // and whose process is gone: release those first (what `ps` would do), so the lease is free.
+  if (!net_plan.ports.empty() || net_plan.ip) {
+    for (auto& other : records.list()) {
+      try {
+        settle_orphaned(records, other);
+      } catch (const Error&) {
+      }
+    }
+  }
 
   RunRecord rec = new_record(f, store, img);
   records.create(rec);

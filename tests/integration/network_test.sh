@@ -223,8 +223,12 @@ test_killed_monitor_then_next_command_cleans() {
   p=$(free_port)
   c=$("$KILN" run -d --network "k$ID" -p "127.0.0.1:$p:80" busybox sleep 60) || fail run
   kill -9 "$("$KILN" inspect "$c" | jq '.[0].State.MonitorPid')"
-  kill -9 "$("$KILN" inspect "$c" | jq '.[0].State.Pid')"
-  for _ in $(seq 1 50); do [ -z "$("$KILN" ps -q)" ] && break; sleep 0.1; done
+  pid=$("$KILN" inspect "$c" | jq '.[0].State.Pid')
+  kill -9 "$pid"
+  # the next run that wants its port notices and releases it
+  for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  c2=$("$KILN" run -d --network "k$ID" -p "127.0.0.1:$p:80" busybox sleep 60) || fail "port $p not released for the next run"
+  "$KILN" rm -f "$c2" >/dev/null
   "$KILN" ps -a >/dev/null
   [ -z "$(ls "$KILN_RUN_ROOT/ports")" ] || fail "port still reserved after ps settled the dead container"
   [ -z "$(find "$KILN_RUN_ROOT/networks/k$ID" -type f)" ] || fail "lease kept"
