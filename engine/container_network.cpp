@@ -218,7 +218,9 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
     save_state();
     std::string config = netavark_config_dir(records);
     mkdir_p(config, 0700);
+    spdlog::debug("network {}: container {} gets {} in {}", n.name, id.substr(0, 12), a.ip, a.netns);
     NetavarkResult res = netavark_setup(config, a.netns, netavark_input_path(records, id), n.name);
+    spdlog::debug("network {}: container {} set up (mac {})", n.name, id.substr(0, 12), res.mac);
     a.mac = res.mac;
     a.dns_servers = res.dns_servers;
     a.dns_search = res.dns_search;
@@ -249,6 +251,7 @@ void detach_network(const RunRecords& records, const std::string& id) {
       }
     }
     remove_netns(netns);
+    spdlog::debug("network {}: container {} torn down", st.value("network", ""), id.substr(0, 12));
     Leases leases(records.run_root());
     for (const auto& p : ports_from_settings(json{{"Ports", st.value("ports", json::array())}}))
       leases.release_port(p, id);

@@ -3,7 +3,7 @@
 # --internal, isolation between networks, concurrency, bad input, and cleanup after a killed
 # monitor. Requests go ONLY to 127.0.0.1 and to containers on networks the test created, and
 # every request loop is bounded in count and time. After each test nothing may be left: no
-# veth or bridge of a removed network (ip link), no iptables rule naming a removed container
+# veth or bridge of a removed network (ip link), no iptables/nft rule naming a removed container
 # or subnet, no lease, no reserved port, no netns mount, no aardvark-dns entry.
 . "$(dirname "$0")/lib.sh"
 FIX=$TOP/tests/fixtures
@@ -62,6 +62,7 @@ net_clean() {
   for x in "$@"; do
     if [[ "$x" == */* ]]; then
       ! iptables-save | grep -qF -- "$x" || fail "iptables rules for $x left: $(iptables-save | grep -F -- "$x")"
+      ! nft list ruleset 2>/dev/null | grep -qF -- "$x" || fail "nft rules for $x left: $(nft list ruleset | grep -F -- "$x")"
     else
       ! ip link show "$x" >/dev/null 2>&1 || fail "bridge $x left"
     fi

@@ -1,9 +1,13 @@
 // Networks, the parts that need no kernel: addresses and subnets, -p, the netavark input, the
 // /etc files of a container on a bridge network, the plan made from the flags.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "common/error.hpp"
 #include "engine/etc_files.hpp"
+#include "engine/ipam.hpp"
 #include "engine/ipv4.hpp"
 #include "engine/netavark.hpp"
 #include "engine/network_config.hpp"
@@ -112,4 +116,61 @@ TEST(Network, NameRules) {
   EXPECT_NO_THROW(en::validate_network_name("web-1.net_a"));
   for (const char* bad : {"", "-x", "a/b", "none", "host", "container:x", "bridge"})
     EXPECT_THROW(en::validate_network_name(bad), kiln::Error) << bad;
+}
+
+namespace {
+
+// A run root in a temp dir, with a record dir for each "live" container.
+struct TempRunRoot {
+  std::string path;
+  TempRunRoot() {
+    char tmpl[] = "/tmp/kiln-ipam-XXXXXX";
+    path = ::mkdtemp(tmpl);
+    std::filesystem::create_directories(path + "/containers");
+  }
+  ~TempRunRoot() { std::filesystem::remove_all(path); }
+  void live(const std::string& id) const { std::filesystem::create_directories(path + "/containers/" + id); }
+};
+
+}  // namespace
+
+TEST(Leases, AddressesLowestFreeFixedAndStale) {
+  TempRunRoot root;
+  root.live("a");
+  root.live("b");
+  en::Leases leases(root.path);
+  en::NetworkConfig n = en::default_network();
+  EXPECT_EQ(en::format_ipv4(leases.lease_address(n, "a", std::nullopt)), "10.77.0.2");  // .1 is the gateway
+  EXPECT_EQ(en::format_ipv4(leases.lease_address(n, "b", std::nullopt)), "10.77.0.3");
+  try {
+    leases.lease_address(n, "c", en::parse_ipv4("10.77.0.2"));
+    ADD_FAILURE() << "a held address was leased twice";
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "ip 10.77.0.2 is already in use by container a");
+  }
+  EXPECT_THROW(leases.lease_address(n, "c", en::parse_ipv4("10.77.0.1")), kiln::Error);  // gateway
+  EXPECT_THROW(leases.lease_address(n, "c", en::parse_ipv4("10.77.1.5")), kiln::Error);  // other subnet
+  leases.release_address(n.name, *en::parse_ipv4("10.77.0.2"), "b");                     // not b's: kept
+  EXPECT_EQ(leases.addresses(n.name).size(), 2u);
+  leases.release_address(n.name, *en::parse_ipv4("10.77.0.2"), "a");
+  EXPECT_EQ(en::format_ipv4(leases.lease_address(n, "c", std::nullopt)), "10.77.0.2");
+  // "c" has no record: a crashed run. Its lease is taken back by the next allocation.
+  root.live("d");
+  EXPECT_EQ(en::format_ipv4(leases.lease_address(n, "d", en::parse_ipv4("10.77.0.2"))), "10.77.0.2");
+}
+
+TEST(Leases, HostPorts) {
+  TempRunRoot root;
+  root.live("a");
+  en::Leases leases(root.path);
+  en::PortSpec any = en::parse_port_spec("127.0.0.1::80");
+  leases.lease_port(any, "a");
+  EXPECT_GT(any.host_port, 0);
+  en::PortSpec same = any;
+  EXPECT_THROW(leases.lease_port(same, "b"), kiln::Error);
+  en::PortSpec udp = any;
+  udp.protocol = "udp";
+  EXPECT_NO_THROW(leases.lease_port(udp, "a"));  // another protocol, another port
+  leases.release_port(any, "a");
+  EXPECT_NO_THROW(leases.lease_port(same, "a"));
 }
