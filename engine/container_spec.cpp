@@ -290,6 +290,9 @@ json build_run_spec(const SpecInputs& in) {
              {"source", "/sys"},
              {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}};
   }
+  if (!f.host_network && !f.netns_path.empty())
+    for (auto& n : linux["namespaces"])
+      if (n["type"] == "network") n["path"] = f.netns_path;
   linux["cgroupsPath"] = "/kiln/" + in.id;
   json& res = linux["resources"];
   if (f.memory) res["memory"] = {{"limit", *f.memory}};

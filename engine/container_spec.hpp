@@ -5,7 +5,7 @@
 // Safe defaults: docker's default capabilities (none effective for a non-root user), kiln's
 // default seccomp allowlist, masked and read-only /proc paths, no_new_privileges, RLIMIT_NOFILE
 // 1024 (never above the caller's own hard limit), a private network namespace (loopback only)
-// unless --network host, cgroupsPath /kiln/<id>.
+// unless --network host or a namespace to join (netns_path), cgroupsPath /kiln/<id>.
 #pragma once
 #include <sys/types.h>
 
@@ -57,6 +57,7 @@ struct RunFlags {
   bool read_only = false;
   bool tty = false;
   bool host_network = false;
+  std::string netns_path;       // join this network namespace (a bridge network's, container:X)
   std::string seccomp;          // "" default, "unconfined", or a profile file's path
   std::vector<Ulimit> ulimits;  // replace the defaults of the same type
 };

@@ -21,6 +21,7 @@
 #include "common/signals.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
+#include "engine/container_network.hpp"
 #include "engine/monitor_report.hpp"
 #include "engine/rootfs.hpp"
 #include "image/image_store.hpp"
@@ -50,16 +51,20 @@ CreateOptions create_options(const RunJob& job) {
 }
 
 // --timeout: a child that sleeps, then SIGKILLs every process of the container and exits 124.
-// It dies with its parent (PDEATHSIG), so it can never outlive the monitor.
+// It dies with its parent (PDEATHSIG), so it can never outlive the monitor. Before it kills, it
+// writes a byte to a pipe: the monitor may see the container die (and kill the timer) before
+// the timer has exited, so the exit status alone cannot say whether it fired.
 class Timer {
  public:
   Timer(const std::string& root, const std::string& id, int seconds) {
     if (seconds <= 0) return;
+    Pipe fired = make_pipe(O_NONBLOCK);
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork the --timeout timer");
     if (pid > 0) {
       child_ = Child(pid);
+      fired_ = std::move(fired.read);
       return;
     }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -67,6 +72,7 @@ class Timer {
     struct timespec ts = {seconds, 0};
     while (::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
     }
+    if (::write(fired.write.get(), "!", 1) != 1) ::_exit(1);
     // The container may still be being created: retry for a little while.
     for (int i = 0; i < 100; ++i) {
       try {
@@ -87,11 +93,13 @@ class Timer {
     if (!child_) return false;
     ::kill(child_.pid(), SIGKILL);
     int st = child_.wait();
-    return WIFEXITED(st) && WEXITSTATUS(st) == 124;
+    char c = 0;
+    return (WIFEXITED(st) && WEXITSTATUS(st) == 124) || ::read(fired_.get(), &c, 1) == 1;
   }
 
  private:
   Child child_;
+  UniqueFd fired_;
 };
 
 // The container has exited: record it, unmount, and with --rm remove everything.
@@ -102,6 +110,7 @@ void finish(RunJob& job, int status, bool timed_out) {
   r.finished = now_rfc3339();
   spdlog::debug("run {}: exited with status {}{}", r.id, status, timed_out ? " (timeout)" : "");
   unmount_rootfs(r.rootfs);
+  detach_network(job.records, r.id);  // its ports are free at once
   if (r.auto_remove) remove_run_container(job.records, r, true);
   else job.records.save(r);
 }
@@ -220,6 +229,7 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, bool fo
   StateDir sd(root, r.id);
   if (sd.exists()) delete_container(root, r.id, true);
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
+  detach_network(records, r.id);
   if (!r.container_dir.empty()) remove_tree(r.container_dir);
   {
     try {
@@ -241,6 +251,7 @@ bool settle_orphaned(const RunRecords& records, RunRecord& r) {
   StateDir sd(root, r.id);
   if (sd.exists()) delete_container(root, r.id, true);
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
+  detach_network(records, r.id);
   r.finished = now_rfc3339();
   records.save(r);
   return true;

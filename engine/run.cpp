@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "engine/container_network.hpp"
 #include "engine/container_spec.hpp"
 #include "engine/etc_files.hpp"
 #include "engine/monitor.hpp"
@@ -51,8 +52,7 @@ RunFlags to_run_flags(const RunRequest& f) {
   for (const auto& u : f.ulimits) r.ulimits.push_back(parse_ulimit(u));
   r.read_only = f.read_only;
   r.tty = f.tty;
-  if (f.network == "host") r.host_network = true;
-  else if (f.network != "none") throw Error("network " + f.network + ": use none or host");
+  r.host_network = f.network == "host";  // the rest of the network: container_network.hpp
   for (const auto& o : f.security_opts) {
     if (o.rfind("seccomp=", 0) != 0) throw Error("security-opt " + o + ": only seccomp=unconfined|FILE is supported");
     r.seccomp = o.substr(8);
@@ -99,8 +99,10 @@ void make_rootfs(const image::Store& store, const image::Image& img, const std::
   mount_rootfs(plan_rootfs(store, img, container_dir, read_only));
 }
 
-// What the spec is built from: image defaults, flags, the /etc files, the resolved user.
-SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRecord& rec) {
+// What the spec is built from: image defaults, flags, the network (set up here, once the flags
+// are known good), the /etc files, the resolved user.
+SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRecords& records, const RunRecord& rec,
+                       const NetworkPlan& plan, NetworkAttachment& net) {
   const auto& ic = img.config.config;
   SpecInputs in;
   in.id = rec.id;
@@ -108,7 +110,11 @@ SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRe
   in.image = image_defaults(img.config);
   in.flags = to_run_flags(f);
   in.nofile_hard_limit = nofile_hard_limit();
-  write_container_etc_files(rec.container_dir, container_hostname(in), f.network == "host");
+  std::string hostname = container_hostname(in);
+  net = attach_network(records, rec, plan, hostname);
+  in.flags.netns_path = net.netns;
+  EtcNetwork etc{net.ip, net.aliases, net.dns_servers, net.dns_search, net.etc_from};
+  write_container_etc_files(rec.container_dir, hostname, f.network == "host", etc);
   in.etc_dir = rec.container_dir;
   std::string user = f.user.empty() ? ic.user : f.user;
   {
@@ -134,6 +140,17 @@ RunOutcome run(const RunRequest& f) {
   image::Store store(f.store_root);
   image::Image img = store.resolve(f.image);
   RunRecords records(default_run_root());
+  NetworkPlan net_plan = plan_network({f.network, f.ip, f.network_aliases, f.publish}, f.store_root, records);
+  // A fixed address or host port may still be held by a container whose monitor was killed
+  // and whose process is gone: release those first (what `ps` would do), so the lease is free.
+  if (!net_plan.ports.empty() || net_plan.ip) {
+    for (auto& other : records.list()) {
+      try {
+        settle_orphaned(records, other);
+      } catch (const Error&) {
+      }
+    }
+  }
 
   RunRecord rec = new_record(f, store, img);
   records.create(rec);
@@ -141,11 +158,13 @@ RunOutcome run(const RunRequest& f) {
   store.pin(img.record.id, rec.id);
 
   make_rootfs(store, img, rec.container_dir, f.read_only);
-  SpecInputs in = spec_inputs(f, img, rec);
+  NetworkAttachment net;
+  SpecInputs in = spec_inputs(f, img, records, rec, net_plan, net);
   RunJob job{records, rec, build_run_spec(in), {}};
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
   job.record.env_keys = env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
   job.record.hostname = job.spec.value("hostname", "");
+  job.record.extra["NetworkSettings"] = network_settings_json(net_plan, net);
   // --- secrets : values go only into the in-memory spec and a detached tmpfs; the
   // record keeps names and targets (kiln inspect) ---
   PreparedSecrets secrets;

@@ -1,6 +1,7 @@
 // `kiln run`: one container from a local image, from request to exit status. Validates
 // everything first (flags, secrets, image), then: record, image pin, container dirs, rootfs
-// overlay, /etc files, the spec in memory, run it attached or under a detached monitor. A
+// overlay, the network (engine/container_network.hpp), /etc files, the spec in memory, run it
+// attached or under a detached monitor. A
 // failure anywhere leaves nothing behind (RunGuard).
 #pragma once
 #include <cstdint>
@@ -15,7 +16,10 @@ struct RunRequest {
   std::string image;
   std::vector<std::string> command;  // replaces the image's Cmd
   bool rm = false, detach = false, interactive = false, tty = false, read_only = false;
-  std::string name, user, workdir, hostname, memory, cpus, network = "none";
+  std::string name, user, workdir, hostname, memory, cpus;
+  std::string network = "kiln";  // none | host | container:OTHER | a network (default: the default bridge)
+  std::string ip;                // --ip on a bridge network
+  std::vector<std::string> network_aliases, publish;
   std::vector<std::string> env, env_files, cap_add, cap_drop, volumes, security_opts, secrets, ulimits;
   int64_t pids_limit = 0;
   int timeout = 0;

@@ -89,9 +89,9 @@ echo "kiln-runtime run exited with $status"
 # each is one overlay mount over the same read-only layers plus a few KiB of its own.
 export KILN_ROOT=$T/store KILN_RUN_ROOT=$T/run
 KILN=$PWD/build/cli/kiln
-trap '"$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null 2>&1 || true; cleanup' EXIT
+trap '"$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null 2>&1 || true; "$KILN" network rm demo >/dev/null 2>&1 || true; cleanup' EXIT
 step "10. A busybox image into kiln's store (kiln import of a rootfs tar; kiln load takes docker/OCI archives)"
-mkdir -p "$T/img/bin"; cp /bin/busybox "$T/img/bin/"; for a in sh echo hostname sleep cat wc; do ln -sf busybox "$T/img/bin/$a"; done
+mkdir -p "$T/img/bin"; cp /bin/busybox "$T/img/bin/"; for a in sh echo hostname sleep cat wc httpd wget seq timeout ip; do ln -sf busybox "$T/img/bin/$a"; done
 tar -C "$T/img" -czf "$T/busybox.tar.gz" . && "$KILN" import "$T/busybox.tar.gz" busybox:latest >/dev/null
 echo "\$ kiln images"; "$KILN" images
 step "11. kiln run: five identical containers at once, detached"
@@ -121,7 +121,28 @@ grep -rlF "$(cat "$T/pw")" "$T/store" "$T/run" 2>/dev/null | sed "s|$T/||" | tr 
 rm -f "$T/pw"; "$KILN" secret rm db_password >/dev/null
 # --- end secrets -------------------------------------------------------------------------------
 
-step "13. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
+# --- networks ----------------------------------------------------------------------------------
+# By default a container is on kiln's default bridge network (kiln0, 10.77.0.0/24): its own
+# address, NAT out, and -p publishes a port on the host. On a network of your own, containers
+# find each other by name. (--network none is the sandbox choice: loopback only.)
+step "13. A web server in a container, published on a host port, fetched from the host"
+port=$(for _ in $(seq 50); do p=$((20000 + RANDOM % 10000)); ss -Htln "sport = :$p" | grep -q . || { echo "$p"; break; }; done)
+mkdir -p "$T/www"; echo "hello from a kiln container" > "$T/www/index.html"
+echo "\$ kiln run -d --name web -p 127.0.0.1:$port:80 -v $T/www:/www:ro busybox httpd -f -p 80 -h /www"
+"$KILN" run -d --name web -p "127.0.0.1:$port:80" -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
+echo "\$ kiln port web"; "$KILN" port web
+echo "\$ wget -O - http://127.0.0.1:$port/     # from the host (at most 20 tries of 5 s)"
+for _ in $(seq 20); do timeout 5 busybox wget -q -O - "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+step "14. Two containers on a network of their own reach each other by name"
+"$KILN" network create demo >/dev/null
+"$KILN" run -d --name api --network demo -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
+echo "\$ kiln run --rm --network demo busybox wget -O - http://api/"
+"$KILN" run --rm --network demo busybox sh -c 'for i in $(seq 20); do timeout 5 wget -q -O - http://api/ 2>/dev/null && exit 0; sleep 0.1; done; exit 1'
+echo "\$ kiln network ls"; "$KILN" network ls
+"$KILN" rm -f web api >/dev/null; "$KILN" network rm demo >/dev/null
+# --- end networks ------------------------------------------------------------------------------
+
+step "15. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
 bundle evil evil 'echo should not run'
 jq '.linux.sysctl = {"kernel.core_pattern": "|/tmp/evil"}' "$T/evil/config.json" > "$T/evil.json" && mv "$T/evil.json" "$T/evil/config.json"
 echo "\$ kiln-runtime run  (config.json sets kernel.core_pattern, which is not namespaced)"

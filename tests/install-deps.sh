@@ -15,6 +15,9 @@ packages=(
   # test and benchmark peers, fixtures
   busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar strace
   podman containerd
+  # networks: podman's backend (bridge, veth, NAT, port forwarding) and its DNS server; netavark
+  # 1.4 drives the firewall through iptables; nftables for the leftover checks in the tests
+  netavark aardvark-dns iptables nftables
   # the OCI runtime-tools validation suite (tests/conformance/) is Go, built offline from source
   golang-go
 )

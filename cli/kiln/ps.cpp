@@ -4,6 +4,7 @@
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
+#include "engine/container_network.hpp"
 #include "engine/monitor.hpp"
 #include "engine/status_text.hpp"
 #include "engine/records.hpp"
@@ -33,8 +34,8 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](kiln::cli::Command& s
     namespace rt = kiln::engine;
     rt::RunRecords records(rt::default_run_root());
     if (!o->quiet)
-      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS",
-                  "CREATED");
+      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %-16s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND",
+                  "STATUS", "CREATED", "PORTS");
     for (auto& r : records.list()) {
       try {
         rt::settle_orphaned(records, r);
@@ -53,8 +54,11 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](kiln::cli::Command& s
       cmd = '"' + (o->no_trunc ? cmd : cut(cmd, 20)) + '"';
       int64_t age = rt::seconds_since(r.created);
       std::string created = age < 0 ? "?" : rt::human_duration(age) + " ago";
-      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %s\n", id.c_str(), cut(r.name, 20).c_str(),
-                  cut(r.image, 20).c_str(), cmd.c_str(), rt::status_text(r, s).c_str(), created.c_str());
+      std::string ports;
+      for (const auto& p : rt::ports_from_settings(r.extra.value("NetworkSettings", nlohmann::json::object())))
+        ports += (ports.empty() ? "" : ", ") + rt::port_text(p);
+      std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %-16s  %s\n", id.c_str(), cut(r.name, 20).c_str(),
+                  cut(r.image, 20).c_str(), cmd.c_str(), rt::status_text(r, s).c_str(), created.c_str(), ports.c_str());
     }
     return 0;
   };

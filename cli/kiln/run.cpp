@@ -32,7 +32,14 @@ kiln::cli::RegisterCommand reg(
       sub.add_option("-v,--volume", f->volumes, "HOST:CONTAINER[:ro] bind mount").one_value_per_flag();
       sub.add_flag("--read-only", f->read_only, "read-only root filesystem (no upper dir)");
       sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
-      sub.add_option("--network", f->network, "none (private, loopback only; default) or host");
+      sub.add_option("--network,--net", f->network,
+                     "kiln (the default bridge network; default), a network's name, none (loopback only), host, "
+                     "or container:OTHER");
+      sub.add_option("--ip", f->ip, "a fixed address on the network");
+      sub.add_option("--network-alias", f->network_aliases, "another DNS name on the network").one_value_per_flag();
+      sub.add_option("-p,--publish", f->publish,
+                     "[IP:]HOSTPORT:CONTAINERPORT[/udp], or CONTAINERPORT (a free host port)")
+          .one_value_per_flag();
       sub.add_option("--security-opt", f->security_opts, "seccomp=unconfined|FILE").one_value_per_flag();
       sub.add_option("--ulimit", f->ulimits, "NAME=SOFT[:HARD] resource limit (core, nofile, nproc, ...)")
           .one_value_per_flag();

@@ -49,9 +49,9 @@ test_safe_defaults() {
   assert_contains "$out" "1024"
   assert_contains "$out" " /proc/sys ro,"
   assert_contains "$out" "kcore=0" "/proc/kcore masked (bound to /dev/null) or absent from this kernel"
-  out=$("$KILN" run --rm busybox ip -o link)
+  out=$("$KILN" run --rm --network none busybox ip -o link)
   assert_contains "$out" "lo:"; assert_contains "$out" "UP"
-  assert_eq "$(echo "$out" | wc -l)" 1 "only loopback"
+  assert_eq "$(echo "$out" | wc -l)" 1 "only loopback with --network none"
   assert_contains "$("$KILN" run --rm --security-opt seccomp=unconfined busybox grep Seccomp: /proc/self/status)" "0"
   assert_contains "$("$KILN" run --rm --cap-drop ALL busybox grep CapBnd /proc/self/status)" "0000000000000000"
   assert_contains "$("$KILN" run --rm --cap-add ALL busybox grep CapEff /proc/self/status)" "$(grep CapBnd /proc/self/status | cut -f2)"
@@ -62,14 +62,18 @@ test_safe_defaults() {
 # own name; the image's files are untouched; also with --read-only; the host's with --network host.
 test_etc_hostname_hosts_resolv_conf() {
   setup
-  out=$("$KILN" run --rm busybox sh -c 'hostname; cat /etc/hostname; cat /etc/hosts; ping -c1 -W1 $(hostname) >/dev/null && echo own-name-resolves; wc -c < /etc/resolv.conf')
+  out=$("$KILN" run --rm --network none busybox sh -c 'hostname; cat /etc/hostname; cat /etc/hosts; ping -c1 -W1 $(hostname) >/dev/null && echo own-name-resolves; wc -c < /etc/resolv.conf')
   name=$(echo "$out" | head -1)
   [ ${#name} -eq 12 ] || fail "hostname: $out"
   assert_eq "$(echo "$out" | sed -n 2p)" "$name" "/etc/hostname"
   assert_contains "$out" "127.0.0.1	localhost"
   assert_contains "$out" "127.0.1.1	$name"
   assert_contains "$out" "own-name-resolves"
-  out=$("$KILN" run --rm --read-only --hostname box busybox sh -c 'cat /etc/hostname; grep box /etc/hosts; { echo x >> /etc/hosts; } 2>&1')
+  # On the default bridge network the name is at the container's address.
+  out=$("$KILN" run --rm --hostname box2 busybox sh -c 'grep box2 /etc/hosts; ping -c1 -W1 box2 >/dev/null && echo own-name-resolves')
+  assert_contains "$out" "10.77.0."
+  assert_contains "$out" "own-name-resolves"
+  out=$("$KILN" run --rm --network none --read-only --hostname box busybox sh -c 'cat /etc/hostname; grep box /etc/hosts; { echo x >> /etc/hosts; } 2>&1')
   assert_contains "$out" "box"
   assert_contains "$out" "127.0.1.1	box"
   assert_contains "$out" "Read-only file system"
