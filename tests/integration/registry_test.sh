@@ -105,6 +105,31 @@ test_tampered_blob_and_bad_registries_leave_the_store_as_it_was() {
   stop_registry
 }
 
+# Bearer tokens as Docker Hub and GHCR hand them out: the token server takes the user's
+# password (from auth.json, podman's file) and gives a token; neither ever shows in kiln's
+# output, even with --debug, nor in the store.
+test_bearer_token_auth_and_credentials_never_shown() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/private:1
+  upstream=${REG#127.0.0.1:}
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 "$TOP/tests/integration/bearer_proxy.py" "$port" "$upstream" alice 'pw-Zq81xK' 'tok-93hfQ0' &
+  echo $! > "$T/proxy.pid"
+  trap 'kill $(cat "$T/proxy.pid") 2>/dev/null; stop_registry' EXIT
+  for i in $(seq 50); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+  out=$("$KILN" pull --tls-verify=false "127.0.0.1:$port/test/private:1" 2>&1); [ $? -eq 125 ] || fail "pull without credentials"
+  assert_contains "$out" "registry 127.0.0.1:$port: authentication required (kiln login 127.0.0.1:$port)"
+  mkdir -p "$T/xdg/containers"
+  printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$port" "$(printf 'alice:pw-Zq81xK' | base64)" > "$T/xdg/containers/auth.json"
+  chmod 600 "$T/xdg/containers/auth.json"
+  out=$(XDG_RUNTIME_DIR=$T/xdg "$KILN" --debug pull --tls-verify=false "127.0.0.1:$port/test/private:1" 2>&1) || fail "pull with a token: $out"
+  assert_contains "$out" "got a bearer token"
+  for secret in pw-Zq81xK tok-93hfQ0 "$(printf 'alice:pw-Zq81xK' | base64)"; do
+    assert_not_contains "$out" "$secret" "a credential in kiln's output"
+    ! grep -rqF "$secret" "$KILN_ROOT" || fail "a credential in the store"
+  done
+}
+
 test_tag_names_an_image_twice() {
   export KILN_ROOT=$T/store KILN_RUN_ROOT=$T/run
   "$KILN" load -q -i "$IMAGES/oci" --name local:multi >/dev/null || fail load
