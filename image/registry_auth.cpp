@@ -74,6 +74,50 @@ std::optional<Credentials> find_credentials(const std::string& host) {
   return std::nullopt;
 }
 
+std::string auth_file_for_writing() {
+  if (const char* f = ::getenv("REGISTRY_AUTH_FILE"); f && *f) return f;
+  if (const char* x = ::getenv("XDG_RUNTIME_DIR"); x && *x) return std::string(x) + "/containers/auth.json";
+  return "/run/containers/" + std::to_string(::getuid()) + "/auth.json";
+}
+
+namespace {
+
+json read_auth_doc(const std::string& file) {
+  if (!path_exists(file)) return json{{"auths", json::object()}};
+  json doc = json::parse(read_file(file), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) throw Error("credentials file " + file + ": not a JSON object");
+  if (!doc.contains("auths") || !doc["auths"].is_object()) doc["auths"] = json::object();
+  return doc;
+}
+
+void write_auth_doc(const std::string& file, const json& doc) {
+  const size_t slash = file.rfind('/');
+  if (slash != std::string::npos && slash > 0) mkdir_p(file.substr(0, slash), 0700);
+  write_file_atomic(file, doc.dump(1, '\t') + "\n", 0600);
+}
+
+}  // namespace
+
+void store_credentials(const std::string& file, const std::string& host, const Credentials& c) {
+  json doc = read_auth_doc(file);
+  const std::string pair = c.username + ":" + c.password;
+  std::string encoded(4 * ((pair.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                          reinterpret_cast<const unsigned char*>(pair.data()), static_cast<int>(pair.size()));
+  encoded.resize(static_cast<size_t>(n));
+  doc["auths"][host] = {{"auth", encoded}};
+  write_auth_doc(file, doc);
+}
+
+bool forget_credentials(const std::string& file, const std::string& host) {
+  if (!path_exists(file)) return false;
+  json doc = read_auth_doc(file);
+  if (!doc["auths"].contains(host)) return false;
+  doc["auths"].erase(host);
+  write_auth_doc(file, doc);
+  return true;
+}
+
 std::optional<AuthChallenge> parse_auth_challenge(std::string_view h) {
   if (h.size() > 8192) return std::nullopt;
   size_t i = 0;

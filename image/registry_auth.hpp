@@ -23,6 +23,15 @@ std::optional<Credentials> find_credentials(const std::string& host);
 std::optional<Credentials> credentials_from_auth_json(std::string_view text, const std::string& host,
                                                       const std::string& file);
 
+// The file `kiln login` writes: $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json,
+// else /run/containers/<uid>/auth.json (podman's choice).
+std::string auth_file_for_writing();
+
+// Adds (or replaces) / removes the entry for host, keeping every other entry; the file is 0600 in
+// a 0700 directory, written atomically. forget_credentials: false when there was no entry.
+void store_credentials(const std::string& file, const std::string& host, const Credentials& credentials);
+bool forget_credentials(const std::string& file, const std::string& host);
+
 struct AuthChallenge {
   std::string scheme;                         // "bearer" or "basic" (lowercase)
   std::map<std::string, std::string> params;  // realm, service, scope (keys lowercase)

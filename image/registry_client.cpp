@@ -218,6 +218,16 @@ void RegistryClient::authenticate(const RegistryResponse& unauthorized, const st
   spdlog::debug("registry {}: got a bearer token for {}", host_, c->params.count("scope") ? c->params["scope"] : scope);
 }
 
+void RegistryClient::check_access() {
+  const std::string url = std::string(options_.tls_verify ? "https://" : "http://") + host_ + "/v2/";
+  RegistryResponse r = request(
+      url, {}, [](const char*, size_t) { return true; }, 1 << 20, "");
+  if (r.status == 401 || r.status == 403)
+    throw Error("registry " + host_ + ": " + (options_.credentials ? "credentials refused" : "authentication required"),
+                EACCES);
+  if (r.status != 200) throw Error("registry " + host_ + ": /v2/ answered " + registry_reason(r));
+}
+
 RegistryResponse RegistryClient::get_manifest(const std::string& repo, const std::string& reference,
                                               const std::vector<std::string>& accept) {
   std::string accept_header = "Accept: ";

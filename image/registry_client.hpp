@@ -38,6 +38,10 @@ class RegistryClient {
 
   const std::string& host() const { return host_; }
 
+  // GET /v2/: that the registry answers and takes our credentials (kiln login). Throws
+  // "credentials refused" / "authentication required" / the transport's error.
+  void check_access();
+
   // GET /v2/<repo>/manifests/<reference>; the body is bounded (4 MiB). Throws on any status but
   // 200 with the registry's reason (401/403: "authentication required"/"denied", 404: not found).
   RegistryResponse get_manifest(const std::string& repo, const std::string& reference,

@@ -119,15 +119,23 @@ test_bearer_token_auth_and_credentials_never_shown() {
   for i in $(seq 50); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
   out=$("$KILN" pull --tls-verify=false "127.0.0.1:$port/test/private:1" 2>&1); [ $? -eq 125 ] || fail "pull without credentials"
   assert_contains "$out" "registry 127.0.0.1:$port: authentication required (kiln login 127.0.0.1:$port)"
-  mkdir -p "$T/xdg/containers"
-  printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$port" "$(printf 'alice:pw-Zq81xK' | base64)" > "$T/xdg/containers/auth.json"
-  chmod 600 "$T/xdg/containers/auth.json"
-  out=$(XDG_RUNTIME_DIR=$T/xdg "$KILN" --debug pull --tls-verify=false "127.0.0.1:$port/test/private:1" 2>&1) || fail "pull with a token: $out"
+  # kiln login checks the password with the registry first: a wrong one is not kept
+  export XDG_RUNTIME_DIR=$T/xdg
+  out=$(printf 'wrong\n' | "$KILN" login -u alice --password-stdin --tls-verify=false "127.0.0.1:$port" 2>&1)
+  [ $? -eq 125 ] || fail "a wrong password was accepted"
+  [ ! -e "$T/xdg/containers/auth.json" ] || fail "a refused login was stored"
+  printf 'pw-Zq81xK\n' | "$KILN" login -u alice --password-stdin --tls-verify=false "127.0.0.1:$port" >/dev/null || fail login
+  assert_eq "$(stat -c %a "$T/xdg/containers/auth.json")" 600 "auth.json mode"
+  out=$("$KILN" --debug pull --tls-verify=false "127.0.0.1:$port/test/private:1" 2>&1) || fail "pull with a token: $out"
   assert_contains "$out" "got a bearer token"
   for secret in pw-Zq81xK tok-93hfQ0 "$(printf 'alice:pw-Zq81xK' | base64)"; do
     assert_not_contains "$out" "$secret" "a credential in kiln's output"
     ! grep -rqF "$secret" "$KILN_ROOT" || fail "a credential in the store"
   done
+  "$KILN" logout "127.0.0.1:$port" >/dev/null || fail logout
+  assert_eq "$(jq -c .auths "$T/xdg/containers/auth.json")" "{}" "logout removed the entry"
+  out=$("$KILN" logout "127.0.0.1:$port" 2>&1); [ $? -eq 125 ] || fail "second logout"
+  assert_contains "$out" "not logged in"
 }
 
 test_tag_names_an_image_twice() {
