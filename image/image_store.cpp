@@ -174,7 +174,7 @@ Image Store::resolve(std::string_view ref_view) const {
       found = &r;
     }
   }
-  if (!found) throw Error("image " + ref + " not found");
+  if (!found) throw Error("image " + ref + " not found", ENOENT);
   Image img;
   img.record = *found;
   img.config_json = read_blob(found->id);

@@ -20,6 +20,8 @@ packages=(
   netavark aardvark-dns iptables nftables
   # the OCI runtime-tools validation suite (tests/conformance/) is Go, built offline from source
   golang-go
+  # registries: HTTP/TLS for pull, and a real registry (distribution) for the tests
+  libcurl4-openssl-dev docker-registry
 )
 
 missing=()

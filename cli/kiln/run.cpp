@@ -1,18 +1,23 @@
 // kiln run [flags] IMAGE [COMMAND...]: a container from a local image (engine/run.hpp).
 // Exit status: the container's; 125 kiln failed, 126 the command cannot be executed, 127 it
 // was not found.
+#include <stdlib.h>
+
 #include <cstdio>
 #include <memory>
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
 #include "engine/run.hpp"
+#include "image/image_store.hpp"
+#include "image/registry_pull.hpp"
 
 namespace {
 
 kiln::cli::RegisterCommand reg(
     "run", "Run a container from a local image", [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto f = std::make_shared<kiln::engine::RunRequest>();
+      auto pull = std::make_shared<std::pair<std::string, std::string>>("missing", "true");  // --pull, --tls-verify
       sub.set_help_flag("--help", "print this help");  // -h is --hostname (docker)
       sub.add_flag("--rm", f->rm, "remove the container when it exits");
       sub.add_flag("-d,--detach", f->detach, "run in the background, print the id");
@@ -45,12 +50,22 @@ kiln::cli::RegisterCommand reg(
           .one_value_per_flag();
       sub.add_option("--secret", f->secrets, "NAME[,type=env|mount][,target=T][,mode=0400][,uid=U][,gid=G]")
           .one_value_per_flag();
+      sub.add_option("--pull", pull->first, "missing (default), always or never: pull the image from its registry");
+      sub.add_option("--tls-verify", pull->second, "false: pull over plain HTTP (default true)");
       sub.add_option("IMAGE", f->image, "image name or id").required();
       sub.prefix_command();  // everything after IMAGE is the command
-      return [f, sub] {
+      return [f, sub, pull] {
         f->command = sub.remaining();
         f->store_root = kiln::cli::globals().root;
         try {
+          kiln::image::PullOptions po;
+          if (pull->second != "true" && pull->second != "false")
+            throw kiln::Error("--tls-verify " + pull->second + ": must be true or false");
+          po.tls_verify = pull->second == "true";
+          if (const char* conf = ::getenv("CONTAINERS_REGISTRIES_CONF"); conf && *conf) po.registries_conf = conf;
+          po.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+          kiln::image::ensure_image(kiln::image::Store(f->store_root), f->image,
+                                    kiln::image::parse_pull_policy(pull->first), po);
           kiln::engine::RunOutcome out = kiln::engine::run(*f);
           if (f->detach) std::printf("%s\n", out.id.c_str());
           return out.status;

@@ -8,6 +8,8 @@ KILN_BUILD=$(cd "${KILN_BUILD:-$TOP/build}" && pwd)
 KR=$KILN_BUILD/cli/kiln-runtime
 KILN=$KILN_BUILD/cli/kiln
 export KILN_TEST_CACHE=${KILN_TEST_CACHE:-/tmp/kiln-test-cache}
+# Short names never reach a registry outside the tests (kiln run pulls what is missing).
+export CONTAINERS_REGISTRIES_CONF=$TOP/tests/fixtures/registries.conf
 
 fail() { echo "    FAIL: $*" >&2; exit 1; }
 assert_eq() { [ "$1" == "$2" ] || fail "${3:-values differ}: expected [$2], got [$1]"; }

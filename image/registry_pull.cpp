@@ -1,0 +1,224 @@
+#include "image/registry_pull.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/unique_fd.hpp"
+#include "image/image_config.hpp"
+#include "image/media_types.hpp"
+#include "image/reference.hpp"
+#include "image/registry_client.hpp"
+
+namespace kiln::image {
+
+using json = nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> kManifestAccept = {std::string(media::oci_index), std::string(media::docker_list),
+                                                  std::string(media::oci_manifest),
+                                                  std::string(media::docker_manifest)};
+
+struct Target {
+  std::string host;       // where to connect ("registry-1.docker.io" for docker.io)
+  std::string repo;       // "library/busybox"
+  std::string name;       // the store's name
+  std::string reference;  // tag or digest
+  std::string tag;
+  std::string digest;
+};
+
+std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
+  Reference r = parse_reference(text);
+  std::vector<std::string> domains;
+  if (!r.domain.empty()) {
+    domains.push_back(r.domain);
+  } else {
+    std::string conf = path_exists(o.registries_conf) ? read_file(o.registries_conf) : "";
+    domains = unqualified_search_registries(conf);
+    if (domains.empty())
+      throw Error("short name \"" + text + "\": no unqualified-search-registries in " + o.registries_conf +
+                  "; name the registry (HOST[:PORT]/NAME)");
+  }
+  std::vector<Target> out;
+  for (const auto& d : domains) {
+    Target t;
+    const bool hub = d == "docker.io" || d == "index.docker.io";
+    t.host = hub ? "registry-1.docker.io" : d;
+    t.repo = hub && r.path.find('/') == std::string::npos ? "library/" + r.path : r.path;
+    t.tag = r.tag.empty() && r.digest.empty() ? "latest" : r.tag;
+    t.digest = r.digest;
+    t.reference = r.digest.empty() ? t.tag : r.digest;
+    t.name = normalize_name(d + "/" + r.path + (r.tag.empty() ? "" : ":" + r.tag) +
+                            (r.digest.empty() ? "" : "@" + r.digest));
+    out.push_back(t);
+  }
+  return out;
+}
+
+std::string media_type_of(const RegistryResponse& r) {
+  json doc = json::parse(r.body, nullptr, false);
+  if (doc.is_object() && doc.contains("mediaType") && doc["mediaType"].is_string()) return doc["mediaType"];
+  auto ct = r.headers.find("content-type");
+  if (ct == r.headers.end()) return "";
+  return ct->second.substr(0, ct->second.find(';'));
+}
+
+// A blob into the layout dir, hashed while it streams (the client checks the digest).
+void fetch_to_layout(RegistryClient& client, const std::string& repo, const Descriptor& d, const std::string& dir) {
+  const std::string path = dir + "/blobs/sha256/" + d.digest.hex;
+  UniqueFd out = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  client.fetch_blob(repo, d.digest, d.size > 0 ? static_cast<uint64_t>(d.size) : 0,
+                    [&](const char* p, size_t n) { write_all(out.get(), std::string_view(p, n), "write " + path); });
+}
+
+PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o, const std::string& dir) {
+  RegistryClient client(t.host, RegistryOptions{o.tls_verify, find_credentials(t.host)});
+  if (o.progress) o.progress("pulling " + t.name + " from " + t.host);
+  RegistryResponse top = client.get_manifest(t.repo, t.reference, kManifestAccept);
+  PulledImage out;
+  out.name = t.name;
+  out.manifest_digest = sha256_of(top.body);
+  if (!t.digest.empty()) check_digest(parse_digest(t.digest), out.manifest_digest, "manifest");
+  std::string manifest_body = top.body;
+  std::string media_type = media_type_of(top);
+  if (media::is_index(media_type)) {
+    Index index = parse_index(top.body);
+    Platform want = o.platform.value_or(host_platform());
+    std::vector<const Descriptor*> matches = match_platform(index, want);
+    if (matches.empty()) {
+      std::string have;
+      for (const auto& m : index.manifests)
+        have += (have.empty() ? "" : ", ") + (m.platform ? m.platform->str() : "any");
+      throw Error(t.name + ": no image for " + want.str() + " (the index has " + (have.empty() ? "none" : have) + ")");
+    }
+    const Descriptor& chosen = *matches.front();
+    RegistryResponse child = client.get_manifest(t.repo, chosen.digest.str(), kManifestAccept);
+    check_digest(chosen.digest, sha256_of(child.body), "manifest");
+    manifest_body = child.body;
+    media_type = media_type_of(child);
+  }
+  if (!media::is_manifest(media_type))
+    throw Error(t.name + ": unsupported manifest type \"" + media_type + "\" (schema 1 and others are not pulled)");
+  Manifest m = parse_manifest(manifest_body);
+  Digest mdigest = sha256_of(manifest_body);
+  mkdir_p(dir + "/blobs/sha256", 0700);
+  write_file(dir + "/blobs/sha256/" + mdigest.hex, manifest_body, 0600);
+  fetch_to_layout(client, t.repo, m.config, dir);
+  ImageConfig cfg = parse_image_config(read_file(dir + "/blobs/sha256/" + m.config.digest.hex));
+  if (cfg.diff_ids.size() != m.layers.size())
+    throw Error(t.name + ": manifest lists " + std::to_string(m.layers.size()) + " layers but the config has " +
+                std::to_string(cfg.diff_ids.size()) + " diff_ids");
+  std::vector<Digest> chains = chain_ids(cfg.diff_ids);
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    auto existing = store.layer(chains[i]);
+    if (existing && existing->digest == m.layers[i].digest && store.has_blob(existing->digest)) continue;
+    if (o.progress)
+      o.progress("layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()) + " " +
+                 m.layers[i].digest.str() + " (" + std::to_string(m.layers[i].size) + " bytes)");
+    fetch_to_layout(client, t.repo, m.layers[i], dir);
+    ++out.layers_fetched;
+  }
+  json index = {{"schemaVersion", 2},
+                {"mediaType", media::oci_index},
+                {"manifests",
+                 {{{"mediaType", media_type},
+                   {"digest", mdigest.str()},
+                   {"size", manifest_body.size()},
+                   {"annotations", {{"org.opencontainers.image.ref.name", t.tag.empty() ? "latest" : t.tag}}}}}}};
+  write_file(dir + "/index.json", index.dump(), 0600);
+  write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})", 0600);
+  LoadOptions lo;
+  lo.name = t.name;
+  std::vector<LoadedImage> loaded = load(store, dir, lo);
+  if (loaded.size() != 1) throw Error(t.name + ": the pulled layout held " + std::to_string(loaded.size()) + " images");
+  out.image = loaded.front();
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> unqualified_search_registries(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = text.find("unqualified-search-registries", pos)) != std::string::npos) {
+    // only at the start of a line (not in a comment or a [[registry]] table's value)
+    if (pos != 0 && text[pos - 1] != '\n') {
+      ++pos;
+      continue;
+    }
+    size_t open = text.find('[', pos), eq = text.find('=', pos);
+    size_t close = open == std::string::npos ? std::string::npos : text.find(']', open);
+    if (eq == std::string::npos || open == std::string::npos || close == std::string::npos || eq > open) break;
+    std::string list = text.substr(open + 1, close - open - 1);
+    size_t i = 0;
+    while ((i = list.find('"', i)) != std::string::npos) {
+      size_t j = list.find('"', i + 1);
+      if (j == std::string::npos) break;
+      std::string host = list.substr(i + 1, j - i - 1);
+      if (!host.empty() && host.size() < 256) out.push_back(host);
+      i = j + 1;
+      if (out.size() >= 32) break;
+    }
+    break;
+  }
+  return out;
+}
+
+PulledImage pull(const Store& store, const std::string& reference, const PullOptions& o) {
+  std::vector<Target> targets = targets_for(reference, o);
+  std::string errors;
+  for (const auto& t : targets) {
+    mkdir_p(store.tmp_dir(), 0700);
+    std::string dir = store.tmp_dir() + "/pull.XXXXXX";
+    if (!::mkdtemp(dir.data())) throw_errno("create a directory under " + store.tmp_dir());
+    try {
+      PulledImage p = pull_from(store, t, o, dir);
+      remove_tree(dir);
+      return p;
+    } catch (const Error& e) {
+      remove_tree(dir);
+      // A short name tries each search registry; a named one (or a bad image) fails at once.
+      if (targets.size() == 1 || (e.code() != ENOENT && e.code() != ECONNREFUSED && e.code() != EACCES)) throw;
+      errors += (errors.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  throw Error("pull " + reference + ": " + errors, ENOENT);
+}
+
+PullPolicy parse_pull_policy(const std::string& text) {
+  if (text == "missing") return PullPolicy::missing;
+  if (text == "always") return PullPolicy::always;
+  if (text == "never") return PullPolicy::never;
+  throw Error("--pull " + text + ": must be missing, always or never");
+}
+
+std::optional<PulledImage> ensure_image(const Store& store, const std::string& reference, PullPolicy policy,
+                                        const PullOptions& o) {
+  if (policy == PullPolicy::never) return std::nullopt;
+  if (policy == PullPolicy::missing) {
+    try {
+      store.resolve(reference);
+      return std::nullopt;
+    } catch (const Error& e) {
+      if (e.code() != ENOENT) throw;
+      Reference r;
+      try {
+        r = parse_reference(reference);
+      } catch (const Error&) {
+        throw e;  // an id prefix or a bad name: the store's answer
+      }
+      if (r.domain.empty() &&
+          unqualified_search_registries(path_exists(o.registries_conf) ? read_file(o.registries_conf) : "").empty())
+        throw;
+    }
+  }
+  return pull(store, reference, o);
+}
+
+}  // namespace kiln::image

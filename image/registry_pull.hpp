@@ -1,0 +1,47 @@
+// `kiln pull`: an image from a registry into the store. The manifest (and, for a multi-arch
+// index, the platform's manifest) is fetched and checked against its digest; the config and
+// each layer the store does not already hold are streamed to a temporary OCI layout while
+// their digests are computed, then loaded as `kiln load` loads a layout (every blob and diff_id
+// verified again, layers published only whole). A layer already in the store is never fetched.
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "image/loader.hpp"
+#include "image/manifest.hpp"
+
+namespace kiln::image {
+
+struct PullOptions {
+  std::optional<Platform> platform;  // default: host_platform()
+  bool tls_verify = true;
+  std::string registries_conf = "/etc/containers/registries.conf";
+  std::function<void(const std::string&)> progress;  // one plain line per step
+};
+
+struct PulledImage {
+  LoadedImage image;
+  std::string name;        // the store's name ("127.0.0.1:5000/team/app:1")
+  Digest manifest_digest;  // of the manifest fetched by tag (or the one asked for)
+  size_t layers_fetched = 0;
+};
+
+PulledImage pull(const Store& store, const std::string& reference, const PullOptions& options = {});
+
+// kiln run's --pull=missing|always|never (podman's spelling and default).
+enum class PullPolicy { missing, always, never };
+PullPolicy parse_pull_policy(const std::string& text);
+
+// What --pull asks of `reference` before a run: nothing (never; missing and present), or a
+// pull. A short name that is missing, with no search registries to try, stays "image X not
+// found" (nothing is contacted).
+std::optional<PulledImage> ensure_image(const Store& store, const std::string& reference, PullPolicy policy,
+                                        const PullOptions& options = {});
+
+// `unqualified-search-registries = ["a", "b"]` from registries.conf text (v2 TOML); empty when
+// absent. Bounded and strict: anything else in the file is ignored.
+std::vector<std::string> unqualified_search_registries(const std::string& conf_text);
+
+}  // namespace kiln::image

@@ -1,0 +1,21 @@
+// libFuzzer target: what a registry or a credentials file sends us (WWW-Authenticate
+// challenges, auth.json documents, registries.conf, manifests by media type) must be refused
+// with a kiln::Error or nullopt, never crash, hang or leak.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/error.hpp"
+#include "image/registry_auth.hpp"
+#include "image/registry_pull.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  (void)kiln::image::parse_auth_challenge(text);
+  (void)kiln::image::unqualified_search_registries(text);
+  try {
+    (void)kiln::image::credentials_from_auth_json(text, "127.0.0.1:5000", "auth.json");
+  } catch (const kiln::Error&) {
+  }
+  return 0;
+}
