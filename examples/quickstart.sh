@@ -4,7 +4,8 @@
 #   examples/quickstart.sh
 # Installs what is missing, builds kiln, makes a busybox root filesystem and runs a few
 # containers in it, showing what they see; then loads a busybox image, runs identical
-# containers from it, and hands a secret to a container. Everything it makes is removed on exit.
+# containers from it, hands a secret to a container, serves web pages from containers, and
+# pulls an image from a registry of its own on 127.0.0.1. Everything it makes is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "quickstart: containers need root: sudo $0" >&2; exit 1; }
@@ -23,6 +24,7 @@ T=$(mktemp -d /tmp/kiln-quickstart.XXXXXX)
 kr() { "$KR" --root "$T/state" "$@"; }   # every container's state lives under $T/state
 cleanup() {
   for id in $(kr list -q 2>/dev/null); do kr delete --force "$id" || true; done
+  if [ -s "$T/registry.pid" ]; then kill "$(cat "$T/registry.pid")" 2>/dev/null || true; fi
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -142,7 +144,28 @@ echo "\$ kiln network ls"; "$KILN" network ls
 "$KILN" rm -f web api >/dev/null; "$KILN" network rm demo >/dev/null
 # --- end networks ------------------------------------------------------------------------------
 
-step "15. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
+# --- registries --------------------------------------------------------------------------------
+# kiln speaks the OCI distribution protocol itself: here against a registry of our own on
+# 127.0.0.1 (Debian's docker-registry), filled with skopeo from an OCI layout kiln-runtime never saw.
+step "15. Share an image through a registry: push with skopeo, kiln pull, run it by name"
+rport=$(for _ in $(seq 50); do p=$((30000 + RANDOM % 10000)); ss -Htln "sport = :$p" | grep -q . || { echo "$p"; break; }; done)
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s/registry}}\nhttp: {addr: 127.0.0.1:%s}\n' "$T" "$rport" > "$T/registry.yml"
+docker-registry serve "$T/registry.yml" > "$T/registry.log" 2>&1 &
+echo $! > "$T/registry.pid"
+for _ in $(seq 50); do curl -fsS -m 1 "http://127.0.0.1:$rport/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+mkdir -p "$T/layout" && tar -C "$T/rootfs" -cf "$T/layout.tar" . && umoci init --layout "$T/layout/img" >/dev/null 2>&1 &&
+  umoci new --image "$T/layout/img:1" >/dev/null && umoci raw add-layer --image "$T/layout/img:1" "$T/layout.tar" >/dev/null &&
+  umoci config --image "$T/layout/img:1" --config.cmd sh >/dev/null
+echo "\$ skopeo copy oci:layout:1 docker://127.0.0.1:$rport/demo/busybox:1"
+skopeo copy -q --dest-tls-verify=false "oci:$T/layout/img:1" "docker://127.0.0.1:$rport/demo/busybox:1"
+echo "\$ kiln pull --tls-verify=false 127.0.0.1:$rport/demo/busybox:1"
+"$KILN" pull --tls-verify=false "127.0.0.1:$rport/demo/busybox:1"
+echo "\$ kiln run --rm --network none 127.0.0.1:$rport/demo/busybox:1 echo pulled and ran"
+"$KILN" run --rm --network none "127.0.0.1:$rport/demo/busybox:1" echo pulled and ran
+kill "$(cat "$T/registry.pid")" 2>/dev/null; wait "$(cat "$T/registry.pid")" 2>/dev/null || true; rm -f "$T/registry.pid"
+# --- end registries ----------------------------------------------------------------------------
+
+step "16. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
 bundle evil evil 'echo should not run'
 jq '.linux.sysctl = {"kernel.core_pattern": "|/tmp/evil"}' "$T/evil/config.json" > "$T/evil.json" && mv "$T/evil.json" "$T/evil/config.json"
 echo "\$ kiln-runtime run  (config.json sets kernel.core_pattern, which is not namespaced)"
