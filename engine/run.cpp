@@ -10,11 +10,13 @@
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "engine/container_spec.hpp"
 #include "engine/etc_files.hpp"
 #include "engine/monitor.hpp"
 #include "engine/records.hpp"
+#include "runtime/state.hpp"
 #include "engine/rootfs.hpp"
 #include "engine/secret_inject.hpp"
 #include "engine/secret_request.hpp"
@@ -85,6 +87,10 @@ RunRecord new_record(const RunRequest& f, const image::Store& store, const image
   rec.detached = f.detach;
   rec.timeout = f.timeout;
   rec.created = now_rfc3339();
+  // Until the monitor puts its own pid here, this kiln owns the record: if it dies, the next
+  // command sees that (settle_orphaned) and removes what it had made.
+  rec.monitor_pid = ::getpid();
+  rec.monitor_start_time = runtime::process_start_time(rec.monitor_pid);
   return rec;
 }
 
@@ -136,11 +142,21 @@ RunOutcome run(const RunRequest& f) {
   RunRecords records(default_run_root());
 
   RunRecord rec = new_record(f, store, img);
+  if (!f.name.empty()) {
+    // The name may still be held by a run that died before its container started.
+    try {
+      RunRecord holder = records.load(records.resolve(f.name));
+      settle_orphaned(records, holder);
+    } catch (const Error&) {
+    }
+  }
   records.create(rec);
+  KILN_FAILPOINT("engine-after-record-create");
   RunGuard guard(records, rec);
   store.pin(img.record.id, rec.id);
 
   make_rootfs(store, img, rec.container_dir, f.read_only);
+  KILN_FAILPOINT("engine-after-rootfs-mount");
   SpecInputs in = spec_inputs(f, img, rec);
   RunJob job{records, rec, build_run_spec(in), {}};
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
