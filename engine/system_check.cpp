@@ -153,9 +153,11 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
       remove_tree(cdir + "/" + id);
     });
   }
-  // cgroups under kiln/ of kiln's containers that no runtime state names.
+  // cgroups under kiln/ of this run root's containers that no runtime state names. (kiln/ is
+  // shared by every run root and by kiln-runtime: an id this run root does not know may well
+  // be another's.)
   for (const auto& id : runtime::default_parent_cgroup_ids()) {
-    if (!is_run_id(id) || runtime_ids.count(id)) continue;
+    if (!is_run_id(id) || runtime_ids.count(id) || !record_ids.count(id)) continue;
     note("cgroup kiln/" + id.substr(0, 12) + ": no container state names it",
          [&] { runtime::remove_stray_cgroups(id); });
   }
