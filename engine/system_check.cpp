@@ -162,9 +162,8 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
          [&] { runtime::remove_stray_cgroups(id); });
   }
   // The image store, with pins of containers that are gone.
-  for (auto& f : image::check_store(store, repair, [&](const std::string& id) {
-         return path_exists(records.dir(id) + "/record.json");
-       }))
+  for (auto& f : image::check_store(
+           store, repair, [&](const std::string& id) { return path_exists(records.dir(id) + "/record.json"); }))
     out.push_back({std::move(f.what), f.repaired});
   return out;
 }

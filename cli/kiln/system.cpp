@@ -21,8 +21,7 @@ kiln::cli::RegisterCommand reg("system", "Check (and repair) kiln's state", [](k
   c.add_flag("--repair", o->repair, "fix what is found");
   return kiln::cli::Action([o, c] {
     if (!c.parsed()) return 125;
-    auto findings =
-        kiln::engine::system_check(kiln::cli::globals().root, kiln::engine::default_run_root(), o->repair);
+    auto findings = kiln::engine::system_check(kiln::cli::globals().root, kiln::engine::default_run_root(), o->repair);
     int left = 0;
     for (const auto& f : findings) {
       std::printf("%s: %s\n", f.repaired ? "repaired" : "problem", f.what.c_str());
