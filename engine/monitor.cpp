@@ -224,7 +224,10 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, bool fo
   if (sd.exists()) delete_container(root, r.id, true);
   KILN_FAILPOINT("engine-during-rm");
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
-  if (!r.container_dir.empty()) remove_tree(r.container_dir);
+  if (!r.container_dir.empty()) {
+    unmount_rootfs(r.container_dir + "/rw");  // --storage-opt size: its writable layer
+    remove_tree(r.container_dir);
+  }
   {
     try {
       unpin_image(r);

@@ -1,10 +1,12 @@
 #include "engine/run.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <optional>
 
@@ -94,15 +96,50 @@ RunRecord new_record(const RunRequest& f, const image::Store& store, const image
   return rec;
 }
 
+// --storage-opt size=N (bytes), 0 when not given.
+uint64_t writable_layer_size(const RunRequest& f) {
+  uint64_t size = 0;
+  for (const auto& o : f.storage_opts) {
+    if (o.rfind("size=", 0) != 0) throw Error("storage-opt " + o + ": only size=N is supported");
+    std::string v = o.substr(5);
+    size_t digits = 0;
+    while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+    std::string unit = v.substr(digits);
+    uint64_t mult = unit.empty() || unit == "b" ? 1
+                    : unit == "k"               ? 1ULL << 10
+                    : unit == "m"               ? 1ULL << 20
+                    : unit == "g"               ? 1ULL << 30
+                                                : 0;
+    if (digits == 0 || digits > 12 || mult == 0) throw Error("storage-opt " + o + ": use size=N[b|k|m|g]");
+    size = std::stoull(v.substr(0, digits)) * mult;
+    if (size < (1ULL << 20)) throw Error("storage-opt " + o + ": at least 1m");
+  }
+  if (size && f.read_only) throw Error("storage-opt size: a --read-only container has no writable layer");
+  return size;
+}
+
 // The container's own dirs (upper and work only when its root is writable) and its overlay.
-void make_rootfs(const image::Store& store, const image::Image& img, const std::string& container_dir, bool read_only) {
+// With a size, upper and work live on a tmpfs of that size of the container's own (rw/): the
+// same limit on every backing filesystem (no project quotas needed), in memory.
+void make_rootfs(const image::Store& store, const image::Image& img, const std::string& container_dir, bool read_only,
+                 uint64_t size) {
   mkdir_p(container_dir, 0700);
+  RootfsPlan plan = plan_rootfs(store, img, container_dir, read_only);
+  if (size) {
+    std::string rw = container_dir + "/rw";
+    mkdir_p(rw, 0700);
+    std::string opts = "size=" + std::to_string(size) + ",mode=0700";
+    if (::mount("kiln-upper", rw.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+      throw_errno("mount a " + std::to_string(size) + "-byte writable layer on " + rw);
+    plan.upper_dir = rw + "/upper";
+    plan.work_dir = rw + "/work";
+  }
   if (!read_only) {
-    mkdir_p(container_dir + "/upper", 0755);
-    mkdir_p(container_dir + "/work", 0700);
+    mkdir_p(plan.upper_dir, 0755);
+    mkdir_p(plan.work_dir, 0700);
   }
   mkdir_p(container_dir + "/empty", 0755);
-  mount_rootfs(plan_rootfs(store, img, container_dir, read_only));
+  mount_rootfs(plan);
 }
 
 // What the spec is built from: image defaults, flags, the /etc files, the resolved user.
@@ -137,6 +174,7 @@ RunOutcome run(const RunRequest& f) {
     for (const auto& r : secret_requests) secret_store->info(r.name);  // "secret NAME not found"
   }
   // ---
+  const uint64_t writable_size = writable_layer_size(f);
   image::Store store(f.store_root);
   image::Image img = store.resolve(f.image);
   RunRecords records(default_run_root());
@@ -155,7 +193,8 @@ RunOutcome run(const RunRequest& f) {
   RunGuard guard(records, rec);
   store.pin(img.record.id, rec.id);
 
-  make_rootfs(store, img, rec.container_dir, f.read_only);
+  if (writable_size) rec.extra["StorageSize"] = writable_size;
+  make_rootfs(store, img, rec.container_dir, f.read_only, writable_size);
   KILN_FAILPOINT("engine-after-rootfs-mount");
   SpecInputs in = spec_inputs(f, img, rec);
   RunJob job{records, rec, build_run_spec(in), {}};

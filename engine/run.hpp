@@ -17,6 +17,7 @@ struct RunRequest {
   bool rm = false, detach = false, interactive = false, tty = false, read_only = false;
   std::string name, user, workdir, hostname, memory, cpus, network = "none";
   std::vector<std::string> env, env_files, cap_add, cap_drop, volumes, security_opts, secrets, ulimits;
+  std::vector<std::string> storage_opts;  // size=N: the writable layer's limit
   int64_t pids_limit = 0;
   int timeout = 0;
 };

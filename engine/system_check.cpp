@@ -132,11 +132,12 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
   for (const auto& mp : mounts_under(cdir + "/")) {
     std::string rest = mp.substr(cdir.size() + 1);
     std::string id = rest.substr(0, rest.find('/'));
-    if (!is_run_id(id) || rest != id + "/merged") continue;
+    const bool rw = rest == id + "/rw";  // --storage-opt size: stays until rm
+    if (!is_run_id(id) || (rest != id + "/merged" && !rw)) continue;
     bool keep = false;
     if (record_ids.count(id)) {
       RunRecord r = records.load(id);
-      keep = r.finished.empty() || records.status(r).process_alive;
+      keep = rw || r.finished.empty() || records.status(r).process_alive;
     }
     if (keep) continue;
     note("rootfs mount " + mp + ": its container has exited or is gone", [&] { unmount_rootfs(mp); });
@@ -150,6 +151,7 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
     if (!settled_age(cdir + "/" + id)) continue;  // a run being set up
     note("container dir " + id.substr(0, 12) + ": no record", [&] {
       unmount_rootfs(cdir + "/" + id + "/merged");
+      unmount_rootfs(cdir + "/" + id + "/rw");
       remove_tree(cdir + "/" + id);
     });
   }

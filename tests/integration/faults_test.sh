@@ -343,6 +343,24 @@ test_container_fills_upper_dir() {
   small_store_done
 }
 
+# --storage-opt size=N: the writable layer is limited (a tmpfs of its own), on any backing fs.
+test_storage_opt_size_limits_upper() {
+  kiln_setup
+  out=$("$KILN" run --rm --storage-opt size=8m busybox sh -c 'dd if=/dev/zero of=/a bs=1M count=2 2>/dev/null && echo two-ok; dd if=/dev/zero of=/b bs=1M count=64 2>&1; echo rc=$?')
+  assert_contains "$out" "two-ok"
+  assert_contains "$out" "No space left on device"
+  assert_contains "$out" "rc=1"
+  "$KILN" run -d --name sized --storage-opt size=4m busybox sleep 100 >/dev/null || fail "run -d"
+  assert_eq "$("$KILN" inspect sized | jq -r '.[0].StorageSize')" 4194304
+  "$KILN" rm -f sized >/dev/null || fail "rm -f"
+  out=$("$KILN" run --rm --storage-opt foo=1 busybox true 2>&1) && fail "foo=1 accepted"
+  assert_contains "$out" "only size=N is supported"
+  out=$("$KILN" run --rm --read-only --storage-opt size=1m busybox true 2>&1) && fail "read-only + size accepted"
+  assert_contains "$out" "no writable layer"
+  assert_check_ok
+  assert_kiln_clean
+}
+
 # --- races ---
 test_race_same_name() {
   kiln_setup
