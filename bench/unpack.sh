@@ -65,6 +65,6 @@ if command -v strace >/dev/null; then
     "$KILN" --root "$work/store-strace" load -q -i "$img" --name bench >/dev/null
   t_sync=$(awk '$NF == "total" {print $2}' "$work/strace.txt")
   printf '%-34s %8.3f s in %s calls (%s%% of the first load)\n' "kiln load: fsync + syncfs" "${t_sync:-0}" \
-    "$(awk '$NF == "total" {print $3}' "$work/strace.txt")" "$(echo "scale=1; 100 * ${t_sync:-0} / $t_load" | bc -l)"
+    "$(awk '$NF == "total" {print $4}' "$work/strace.txt")" "$(echo "scale=1; 100 * ${t_sync:-0} / $t_load" | bc -l)"
 fi
 echo "        kiln unpack / tar = $(ratio "$t_unpack" "$t_tar"), kiln load / tar = $(ratio "$t_load" "$t_tar"), second load / first = $(ratio "$t_reload" "$t_load")"
