@@ -57,4 +57,14 @@ printf '%-34s %8s s\n' "kiln load (verify + layer store)" "$t_load" "kiln unpack
   "kiln load + unpack" "$t_both" "kiln load again (layers present)" "$t_reload" "umoci unpack" "$t_umoci" "tar -x (same blobs)" "$t_tar"
 echo "files: $files"
 echo "ratios: kiln unpack / umoci = $(ratio "$t_unpack" "$t_umoci"), kiln load / umoci = $(ratio "$t_load" "$t_umoci"), kiln load+unpack / umoci = $(ratio "$t_both" "$t_umoci")"
+# What crash-safe publishing (fsync/syncfs before each rename into the store) costs kiln load:
+# the wall time a first load spends in those calls (strace -f -c -w), against its total.
+if command -v strace >/dev/null; then
+  sync
+  strace -f -c -w -e trace=fsync,fdatasync,syncfs -o "$work/strace.txt" \
+    "$KILN" --root "$work/store-strace" load -q -i "$img" --name bench >/dev/null
+  t_sync=$(awk '$NF == "total" {print $2}' "$work/strace.txt")
+  printf '%-34s %8.3f s in %s calls (%s%% of the first load)\n' "kiln load: fsync + syncfs" "${t_sync:-0}" \
+    "$(awk '$NF == "total" {print $4}' "$work/strace.txt")" "$(echo "scale=1; 100 * ${t_sync:-0} / $t_load" | bc -l)"
+fi
 echo "        kiln unpack / tar = $(ratio "$t_unpack" "$t_tar"), kiln load / tar = $(ratio "$t_load" "$t_tar"), second load / first = $(ratio "$t_reload" "$t_load")"

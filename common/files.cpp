@@ -84,6 +84,15 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(tmp.c_str());
     throw_errno("rename " + tmp + " to " + path, err);
   }
+  if (sync == Sync::durable) {
+    auto slash = path.rfind('/');
+    sync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+  }
+}
+
+void sync_dir(const std::string& dir) {
+  UniqueFd fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync " + dir);
 }
 
 void mkdir_p(const std::string& path, mode_t mode) {

@@ -18,8 +18,9 @@ std::string read_fd(int fd);
 std::optional<std::string> read_file_if_exists(const std::string& path);
 void write_file(const std::string& path, std::string_view data, mode_t mode = 0644);
 // Writes to PATH.tmp-XXXX, renames over path: readers see the old or the new file, never half.
-// Durable also fsyncs before the rename, so a crash cannot leave an empty file (for the image
-// and secret stores; runtime state lives on tmpfs under /run, gone at reboot anyway).
+// Durable also fsyncs before the rename, so a crash cannot leave an empty file, and the
+// directory after it, so the new name survives power loss (for the image and secret stores;
+// runtime state lives on tmpfs under /run, gone at reboot anyway).
 enum class Sync { durable, in_memory };
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644, Sync sync = Sync::durable);
 // Writes all of data, retrying on EINTR and short writes; throws naming `what`.
@@ -30,5 +31,7 @@ void remove_tree(const std::string& path);
 bool path_exists(const std::string& path);
 // realpath(3): absolute, every symlink resolved; throws when the path does not resolve.
 std::string resolved_path(const std::string& path);
+// fsync of a directory: the names created, renamed or removed in it are on disk.
+void sync_dir(const std::string& dir);
 
 }  // namespace kiln

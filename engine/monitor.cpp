@@ -17,6 +17,7 @@
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/signals.hpp"
 #include "common/process.hpp"
@@ -147,9 +148,11 @@ void finish(RunJob& job, int status, bool timed_out) {
     r.started = now_rfc3339();
     job.records.save(r);
     Timer timer(root, r.id, r.timeout);
+    KILN_FAILPOINT("monitor-before-report");
     write_report(report_fd, MonitorReport::success());
     reported = true;
     report_pipe.reset();
+    KILN_FAILPOINT("engine-after-monitor-start");
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
       if (errno != EINTR) throw_errno("monitor: wait for container");
@@ -228,9 +231,13 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, bool fo
   }
   StateDir sd(root, r.id);
   if (sd.exists()) delete_container(root, r.id, true);
+  KILN_FAILPOINT("engine-during-rm");
   if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
   detach_network(records, r.id);
-  if (!r.container_dir.empty()) remove_tree(r.container_dir);
+  if (!r.container_dir.empty()) {
+    unmount_rootfs(r.container_dir + "/rw");  // --storage-opt size: its writable layer
+    remove_tree(r.container_dir);
+  }
   {
     try {
       unpin_image(r);
@@ -239,22 +246,6 @@ void remove_run_container(const RunRecords& records, const RunRecord& r, bool fo
     }
   }
   records.remove(r);
-}
-
-bool settle_orphaned(const RunRecords& records, RunRecord& r) {
-  // monitor_pid 0: a run still being set up by a live kiln; never touch that.
-  if (r.exit_code || !r.finished.empty() || r.monitor_pid <= 0) return false;
-  if (r.monitor_pid == ::getpid() || process_alive(r.monitor_pid, r.monitor_start_time)) return false;
-  if (records.status(r).process_alive) return false;
-  const std::string root = records.runtime_root();
-  spdlog::debug("run {}: its monitor {} is gone and so is the container: releasing it", r.id, r.monitor_pid);
-  StateDir sd(root, r.id);
-  if (sd.exists()) delete_container(root, r.id, true);
-  if (!r.rootfs.empty()) unmount_rootfs(r.rootfs);
-  detach_network(records, r.id);
-  r.finished = now_rfc3339();
-  records.save(r);
-  return true;
 }
 
 RunGuard::~RunGuard() {

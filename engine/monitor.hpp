@@ -38,11 +38,16 @@ void run_detached(RunJob& job);
 // an error ("container X is running: stop it first or use rm -f").
 void remove_run_container(const RunRecords& records, const RunRecord& record, bool force);
 
-// A container whose monitor died (SIGKILL, the OOM killer) without recording an end: while
-// its process lives it is running, and kiln says so; once the process is gone, this releases
-// what the monitor would have (runtime state with its cgroups, the rootfs mount) and records
-// the end, status unknown. True when it settled something. Commands that show containers call it.
-bool settle_orphaned(const RunRecords& records, RunRecord& record);
+// A container whose monitor (or foreground kiln) died without recording an end (SIGKILL, the
+// OOM killer): while its process lives it is running, and kiln says so. Once the process is
+// gone this does what the monitor would have: a run that never started, or one with --rm, is
+// removed entirely; otherwise its runtime state (cgroups) goes, the rootfs is unmounted and
+// the end is recorded, with the exit status when the kernel still has it (an unreaped zombie)
+// and else the note "status unknown because the monitor died". Returns what it did, worded
+// for the one command that settles it to say (empty: nothing to settle).
+std::string settle_orphaned(const RunRecords& records, RunRecord& record);
+// settle_orphaned for every record; the notes of those it settled.
+std::vector<std::string> settle_all_orphans(const RunRecords& records);
 
 // Undoes a half-made `kiln run` unless committed: one clear error, nothing left behind.
 class RunGuard {

@@ -54,6 +54,7 @@ json record_to_json(const RunRecord& r) {
             {"monitor_start_time", r.monitor_start_time},
             {"extra", r.extra}};
   if (r.exit_code) j["exit_code"] = *r.exit_code;
+  if (!r.exit_note.empty()) j["exit_note"] = r.exit_note;
   return j;
 }
 
@@ -77,6 +78,7 @@ RunRecord record_from_json(const json& j) {
   r.started = j.value("started", "");
   r.finished = j.value("finished", "");
   if (j.contains("exit_code")) r.exit_code = j["exit_code"].get<int>();
+  r.exit_note = j.value("exit_note", "");
   r.timed_out = j.value("timed_out", false);
   r.monitor_pid = j.value("monitor_pid", 0);
   r.monitor_start_time = j.value("monitor_start_time", uint64_t{0});
@@ -217,9 +219,10 @@ RunStatus RunRecords::status(const RunRecord& r) const {
     }
   }
   s.process_alive = container_running;
-  if (r.exit_code) {
+  if (r.exit_code || (!r.finished.empty() && !container_running)) {
     s.state = "exited";
     s.exit_code = r.exit_code;
+    s.note = r.exit_note;
     return s;
   }
   bool monitor = r.monitor_pid > 0 && process_alive(r.monitor_pid, r.monitor_start_time);

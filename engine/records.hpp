@@ -38,6 +38,7 @@ struct RunRecord {
   std::string started;
   std::string finished;
   std::optional<int> exit_code;
+  std::string exit_note;  // why exit_code is missing from a finished record
   bool timed_out = false;
   pid_t monitor_pid = 0;  // the detached monitor, or the foreground kiln
   uint64_t monitor_start_time = 0;
@@ -47,11 +48,13 @@ struct RunRecord {
 nlohmann::json record_to_json(const RunRecord& r);
 RunRecord record_from_json(const nlohmann::json& j);
 
-// created | running | exited | unknown (the monitor died before recording an exit status).
+// created | running | exited (exit_code unset when it could not be known: exit_note says why)
+// | unknown (the monitor died, and no command has settled the record yet).
 struct RunStatus {
   std::string state;
   std::optional<int> exit_code;
   bool process_alive = false;
+  std::string note;
 };
 
 class RunRecords {

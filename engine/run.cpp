@@ -1,21 +1,25 @@
 #include "engine/run.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <optional>
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "engine/container_network.hpp"
 #include "engine/container_spec.hpp"
 #include "engine/etc_files.hpp"
 #include "engine/monitor.hpp"
 #include "engine/records.hpp"
+#include "runtime/state.hpp"
 #include "engine/rootfs.hpp"
 #include "engine/secret_inject.hpp"
 #include "engine/secret_request.hpp"
@@ -85,18 +89,57 @@ RunRecord new_record(const RunRequest& f, const image::Store& store, const image
   rec.detached = f.detach;
   rec.timeout = f.timeout;
   rec.created = now_rfc3339();
+  // Until the monitor puts its own pid here, this kiln owns the record: if it dies, the next
+  // command sees that (settle_orphaned) and removes what it had made.
+  rec.monitor_pid = ::getpid();
+  rec.monitor_start_time = runtime::process_start_time(rec.monitor_pid);
   return rec;
 }
 
+// --storage-opt size=N (bytes), 0 when not given.
+uint64_t writable_layer_size(const RunRequest& f) {
+  uint64_t size = 0;
+  for (const auto& o : f.storage_opts) {
+    if (o.rfind("size=", 0) != 0) throw Error("storage-opt " + o + ": only size=N is supported");
+    std::string v = o.substr(5);
+    size_t digits = 0;
+    while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+    std::string unit = v.substr(digits);
+    uint64_t mult = unit.empty() || unit == "b" ? 1
+                    : unit == "k"               ? 1ULL << 10
+                    : unit == "m"               ? 1ULL << 20
+                    : unit == "g"               ? 1ULL << 30
+                                                : 0;
+    if (digits == 0 || digits > 12 || mult == 0) throw Error("storage-opt " + o + ": use size=N[b|k|m|g]");
+    size = std::stoull(v.substr(0, digits)) * mult;
+    if (size < (1ULL << 20)) throw Error("storage-opt " + o + ": at least 1m");
+  }
+  if (size && f.read_only) throw Error("storage-opt size: a --read-only container has no writable layer");
+  return size;
+}
+
 // The container's own dirs (upper and work only when its root is writable) and its overlay.
-void make_rootfs(const image::Store& store, const image::Image& img, const std::string& container_dir, bool read_only) {
+// With a size, upper and work live on a tmpfs of that size of the container's own (rw/): the
+// same limit on every backing filesystem (no project quotas needed), in memory.
+void make_rootfs(const image::Store& store, const image::Image& img, const std::string& container_dir, bool read_only,
+                 uint64_t size) {
   mkdir_p(container_dir, 0700);
+  RootfsPlan plan = plan_rootfs(store, img, container_dir, read_only);
+  if (size) {
+    std::string rw = container_dir + "/rw";
+    mkdir_p(rw, 0700);
+    std::string opts = "size=" + std::to_string(size) + ",mode=0700";
+    if (::mount("kiln-upper", rw.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+      throw_errno("mount a " + std::to_string(size) + "-byte writable layer on " + rw);
+    plan.upper_dir = rw + "/upper";
+    plan.work_dir = rw + "/work";
+  }
   if (!read_only) {
-    mkdir_p(container_dir + "/upper", 0755);
-    mkdir_p(container_dir + "/work", 0700);
+    mkdir_p(plan.upper_dir, 0755);
+    mkdir_p(plan.work_dir, 0700);
   }
   mkdir_p(container_dir + "/empty", 0755);
-  mount_rootfs(plan_rootfs(store, img, container_dir, read_only));
+  mount_rootfs(plan);
 }
 
 // What the spec is built from: image defaults, flags, the network (set up here, once the flags
@@ -137,6 +180,7 @@ RunOutcome run(const RunRequest& f) {
     for (const auto& r : secret_requests) secret_store->info(r.name);  // "secret NAME not found"
   }
   // ---
+  const uint64_t writable_size = writable_layer_size(f);
   image::Store store(f.store_root);
   image::Image img = store.resolve(f.image);
   RunRecords records(default_run_root());
@@ -153,11 +197,22 @@ RunOutcome run(const RunRequest& f) {
   }
 
   RunRecord rec = new_record(f, store, img);
+  if (!f.name.empty()) {
+    // The name may still be held by a run that died before its container started.
+    try {
+      RunRecord holder = records.load(records.resolve(f.name));
+      settle_orphaned(records, holder);
+    } catch (const Error&) {
+    }
+  }
   records.create(rec);
+  KILN_FAILPOINT("engine-after-record-create");
   RunGuard guard(records, rec);
   store.pin(img.record.id, rec.id);
 
-  make_rootfs(store, img, rec.container_dir, f.read_only);
+  if (writable_size) rec.extra["StorageSize"] = writable_size;
+  make_rootfs(store, img, rec.container_dir, f.read_only, writable_size);
+  KILN_FAILPOINT("engine-after-rootfs-mount");
   NetworkAttachment net;
   SpecInputs in = spec_inputs(f, img, records, rec, net_plan, net);
   RunJob job{records, rec, build_run_spec(in), {}};

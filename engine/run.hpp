@@ -21,6 +21,7 @@ struct RunRequest {
   std::string ip;                // --ip on a bridge network
   std::vector<std::string> network_aliases, publish;
   std::vector<std::string> env, env_files, cap_add, cap_drop, volumes, security_opts, secrets, ulimits;
+  std::vector<std::string> storage_opts;  // size=N: the writable layer's limit
   int64_t pids_limit = 0;
   int timeout = 0;
 };

@@ -29,7 +29,7 @@ std::string human_duration(int64_t s) {
 std::string status_text(const RunRecord& r, const RunStatus& s) {
   if (s.state == "exited") {
     int64_t ago = seconds_since(r.finished);
-    std::string code = s.exit_code ? std::to_string(*s.exit_code) : "?";
+    std::string code = s.exit_code ? std::to_string(*s.exit_code) : "unknown";
     // Appended piece by piece: GCC 12 at -O3 warns falsely (stringop-overflow) on "x" + string&&.
     std::string out = "Exited (" + code + ")";
     if (r.timed_out) out += " timeout";

@@ -102,18 +102,25 @@ class Store {
   std::optional<LayerRecord> layer(const Digest& chain) const;
   // Reads a stored blob and checks its digest (corruption is reported, not used).
   std::string read_blob(const Digest& d) const;
-  // Verifies data against d and writes it as a blob (atomically); no-op when present.
-  void put_blob(const Digest& d, std::string_view data) const;
-  // Moves a file whose content was verified as d into blobs/ (rename; no-op when present).
-  void commit_blob_file(const Digest& d, const std::string& file) const;
+  // Publishing is crash-safe for power loss too: data is on disk (fsync, syncfs) before the
+  // rename that gives it its name, and the directory entry after it.
+  // Verifies data against d and writes it as a blob (atomically); false (no-op) when present.
+  bool put_blob(const Digest& d, std::string_view data) const;
+  // Moves a file whose content was verified as d into blobs/ (rename); false when present.
+  bool commit_blob_file(const Digest& d, const std::string& file) const;
   // Moves a finished layer dir (containing diff/) into layers/<chain>, writing layer.json.
   // Returns false when another load committed the same layer first (ours is discarded).
   bool commit_layer(const LayerRecord& rec, const std::string& dir) const;
+  // A failed load: removes those of the layers and blobs it added that no image record names
+  // (caller holds lock_exclusive(), so no other load is half-way through using them).
+  void discard_unreferenced(const std::vector<Digest>& layers, const std::vector<Digest>& blobs) const;
   // Writes the image record; `names` move to this image from any image that had them.
   void commit_image(ImageRecord rec) const;
 
- private:
+  // The record images/<hex>.json; nullopt when missing; throws when corrupt.
   std::optional<ImageRecord> read_record(const std::string& hex) const;
+
+ private:
   void write_record(const ImageRecord& rec) const;
   void collect_garbage() const;  // caller holds lock_exclusive()
 

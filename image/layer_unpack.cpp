@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "image/fs_at.hpp"
@@ -429,6 +430,7 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
       if (++entries > options.max_entries)
         throw Error("archive has more than " + std::to_string(options.max_entries) + " entries, refused");
       x.entry(e);
+      KILN_FAILPOINT("store-mid-extract");
     }
     x.finish();
     // The diff_id covers the whole decompressed stream, including the tar's trailing blocks.

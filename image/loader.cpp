@@ -87,10 +87,38 @@ bool needs_layers(const Store& store, const std::vector<SourceImage>& images) {
   return false;
 }
 
+// What one load published: a load that fails takes it back out (a full disk half-way through
+// must leave the store as it was, not with the layers it had stored so far).
+struct LoadAdded {
+  std::vector<Digest> layers, blobs;
+};
+
+// Runs load_locked (which holds the store lock shared); when it fails, removes what it added
+// that no image names, under the exclusive lock (no other load is then half-way through
+// using a layer we added), and rethrows.
+template <typename F>
+auto with_load_undo(const Store& store, F&& load_locked) {
+  LoadAdded added;
+  try {
+    return load_locked(added);
+  } catch (...) {
+    if (!added.layers.empty() || !added.blobs.empty()) {
+      try {
+        auto lock = store.lock_exclusive();
+        store.discard_unreferenced(added.layers, added.blobs);
+      } catch (const std::exception& e) {
+        spdlog::warn("undo of a failed load: {}", e.what());
+      }
+    }
+    throw;
+  }
+}
+
 struct Loader {
   const Store& store;
   const LoadOptions& opt;
   const std::string& work;
+  LoadAdded& added;
   uint64_t bytes_before = 0;  // input bytes of earlier layers, for progress
   int seq = 0;
 
@@ -134,8 +162,9 @@ struct Loader {
     lr.diff_size = res.diff_size;
     lr.media_type = sl.media_type.empty() ? layer_media_type(res.compression, docker) : sl.media_type;
     blob.reset();
-    store.commit_blob_file(lr.digest, blob_tmp);
-    if (!store.commit_layer(lr, dir)) spdlog::debug("layer {} was stored by another load meanwhile", lr.chain_id.str());
+    if (store.commit_blob_file(lr.digest, blob_tmp)) added.blobs.push_back(lr.digest);
+    if (store.commit_layer(lr, dir)) added.layers.push_back(lr.chain_id);
+    else spdlog::debug("layer {} was stored by another load meanwhile", lr.chain_id.str());
     return lr;
   }
 
@@ -188,8 +217,8 @@ struct Loader {
     }
     std::string manifest_json = img.manifest ? img.manifest_json : manifest_to_json(man);
     Digest mdigest = sha256_of(manifest_json);
-    store.put_blob(img.config_digest, img.config_json);
-    store.put_blob(mdigest, manifest_json);
+    if (store.put_blob(img.config_digest, img.config_json)) added.blobs.push_back(img.config_digest);
+    if (store.put_blob(mdigest, manifest_json)) added.blobs.push_back(mdigest);
     rec.id = img.config_digest;
     rec.manifest = mdigest;
     rec.names = opt.name ? std::vector<std::string>{*opt.name} : img.names;
@@ -206,8 +235,10 @@ struct Loader {
 
 }  // namespace
 
-std::vector<LoadedImage> load(const Store& store, const std::string& path, const LoadOptions& options) {
-  if (options.name) normalize_name(*options.name);  // reject a bad name before any work
+namespace {
+
+std::vector<LoadedImage> load_locked(const Store& store, const std::string& path, const LoadOptions& options,
+                                     LoadAdded& added) {
   auto lock = store.lock_shared();
   clean_stale_temp(store.tmp_dir());
   TempDir work(store.tmp_dir());
@@ -230,16 +261,15 @@ std::vector<LoadedImage> load(const Store& store, const std::string& path, const
   if (options.name && images.size() != 1)
     throw Error("load " + path + ": --name needs an archive with one image, this one has " +
                 std::to_string(images.size()));
-  Loader loader{store, options, work.path()};
+  Loader loader{store, options, work.path(), added};
   std::vector<LoadedImage> out;
   for (const auto& img : images)
     out.push_back(with_context("load " + path, [&] { return loader.load_one(*source, img); }));
   return out;
 }
 
-LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const std::string& name,
-                          const LoadOptions& options) {
-  std::string norm = normalize_name(name);
+LoadedImage import_locked(const Store& store, const std::string& tar_path, const std::string& norm,
+                          const LoadOptions& options, LoadAdded& added) {
   auto lock = store.lock_shared();
   clean_stale_temp(store.tmp_dir());
   TempDir work(store.tmp_dir());
@@ -277,11 +307,11 @@ LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const
     man.layers.push_back(Descriptor{lr.media_type, lr.digest, lr.size, {}, {}});
     std::string manifest_json = manifest_to_json(man);
 
-    store.commit_blob_file(lr.digest, blob_tmp);
-    if (!store.layer(lr.chain_id)) store.commit_layer(lr, dir);
-    store.put_blob(man.config.digest, config_json);
+    if (store.commit_blob_file(lr.digest, blob_tmp)) added.blobs.push_back(lr.digest);
+    if (!store.layer(lr.chain_id) && store.commit_layer(lr, dir)) added.layers.push_back(lr.chain_id);
+    if (store.put_blob(man.config.digest, config_json)) added.blobs.push_back(man.config.digest);
     Digest mdigest = sha256_of(manifest_json);
-    store.put_blob(mdigest, manifest_json);
+    if (store.put_blob(mdigest, manifest_json)) added.blobs.push_back(mdigest);
     ImageRecord rec;
     rec.id = man.config.digest;
     rec.manifest = mdigest;
@@ -292,6 +322,19 @@ LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const
     store.commit_image(rec);
     return LoadedImage{rec.id, rec.names, 1};
   });
+}
+
+}  // namespace
+
+std::vector<LoadedImage> load(const Store& store, const std::string& path, const LoadOptions& options) {
+  if (options.name) normalize_name(*options.name);  // reject a bad name before any work
+  return with_load_undo(store, [&](LoadAdded& added) { return load_locked(store, path, options, added); });
+}
+
+LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const std::string& name,
+                          const LoadOptions& options) {
+  std::string norm = normalize_name(name);
+  return with_load_undo(store, [&](LoadAdded& added) { return import_locked(store, tar_path, norm, options, added); });
 }
 
 void unpack_rootfs(const Store& store, const Image& image, const std::string& dir, uint64_t max_layer_size) {

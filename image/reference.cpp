@@ -146,6 +146,12 @@ std::string normalize_name(std::string_view text) {
   std::string out;
   if (r.domain == "docker.io" || r.domain == "index.docker.io") {
     out = r.path.starts_with("library/") && r.path.find('/', 8) == std::string::npos ? r.path.substr(8) : r.path;
+    // A path whose first component looks like a host keeps its registry (as docker's familiar
+    // names do): "index.docker.io/x" alone would name another registry's image.
+    std::string_view head = std::string_view(out).substr(0, out.find('/'));
+    if (out.find('/') != std::string::npos &&
+        (head.find('.') != std::string_view::npos || head.find(':') != std::string_view::npos || head == "localhost"))
+      out = "docker.io/" + out;
   } else {
     out = r.domain.empty() ? r.path : r.domain + "/" + r.path;
   }

@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "common/logging.hpp"
@@ -136,6 +137,10 @@ void pivot_into_rootfs(const InitConfig& cfg, UniqueFd rootfs) {
 // `create` + `start` wait on the exec fifo (start opens it), `run` on the channel.
 void wait_for_start(const InitConfig& cfg, const SyncChannel& channel) {
   if (cfg.exec_fifo_fd >= 0) {
+    // Until create has written down our pid, a kill -9 of it would leave us waiting forever
+    // (we hold the fifo's write side too, so it never reads EOF) where no state points: the
+    // channel closing before this message says create died, and we exit.
+    channel.expect(SyncType::handed_over);
     char byte;
     ssize_t n;
     while ((n = ::read(cfg.exec_fifo_fd, &byte, 1)) < 0 && errno == EINTR) {
@@ -166,6 +171,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     channel.expect(SyncType::go);
     stage = "join cgroup";
     cgroups::join_self(*cfg.cgroup_join_files);  // one thread: moving it moves the process
+    KILN_FAILPOINT("init-after-cgroup-join");
 
     stage = "join namespaces";
     enter_namespaces(spec, cfg.namespaces);
@@ -182,6 +188,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     if (cfg.create_container_hooks) cfg.create_container_hooks();
 
     stage = "pivot_root";
+    KILN_FAILPOINT("init-before-pivot");
     pivot_into_rootfs(cfg, std::move(rootfs));
     stage = "set up process";
     if (proc.terminal) setup_terminal(proc, channel);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
 #include "runtime/child_stage.hpp"
@@ -94,7 +95,9 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   out.pidfd = std::move(pidfd);
   try {
     spdlog::debug("launch: init is pid {}", pid);
+    KILN_FAILPOINT("launch-after-clone");
     if (user && user->path.empty()) write_id_maps(pid, spec);
+    KILN_FAILPOINT("launch-after-id-maps");
     // Usually clone3 and the child itself do this (open_join_files): a move by pid waits for
     // an RCU grace period.
     if (parent_moves_child) options.cgroup->add_process(pid);

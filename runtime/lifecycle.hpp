@@ -60,6 +60,13 @@ std::vector<pid_t> container_pids(const std::string& root, const std::string& id
 void run_poststart_hooks(const ContainerState& state);
 void run_poststop_hooks(const ContainerState& state);
 
+// Ids with a cgroup under the default parent (kiln/<id>) in any hierarchy below cgroup_root:
+// for `kiln system check`, which looks for cgroups no state names.
+std::vector<std::string> default_parent_cgroup_ids(const std::string& cgroup_root = "/sys/fs/cgroup");
+// Kills what is left in them and removes the default-path cgroups (kiln/<id>) of a container
+// that has no state any more.
+void remove_stray_cgroups(const std::string& id);
+
 struct ListedContainer {
   ContainerState state;
   Status status;

@@ -11,6 +11,7 @@
 #include "cgroups/manager.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/signals.hpp"
 #include "runtime/launcher.hpp"
@@ -74,8 +75,10 @@ struct Created {
 
 // before_launch runs right before the clone (run blocks the signals it forwards there: until
 // then, a slow step such as compiling a seccomp profile stays killable).
-Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std::unique_ptr<CreateRollback>& rollback,
-                      const std::function<void()>& before_launch = {}) {
+// `lock` (the state dir's flock) is held from the mkdir until the caller is done: a delete or
+// start meanwhile waits, and one after a kill -9 of create finds the intent written below.
+Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, UniqueFd& lock,
+                      std::unique_ptr<CreateRollback>& rollback, const std::function<void()>& before_launch = {}) {
   validate_container_id(o.id);
   // Validate everything the config says before touching the system.
   Spec spec = o.config ? with_context("config", [&] { return parse_spec(*o.config, o.bundle); }) : load_spec(o.bundle);
@@ -95,17 +98,28 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
 
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
+  lock = dir.lock();
+  // Undo must survive SIGKILL (no destructor runs then): write down what we are about to
+  // make (the cgroups, a mount in the host's table) before making it. The init is not in it:
+  // until the final state below names it, it exits by itself if we die (wait_for_start).
+  st.creating = true;
+  st.creator_pid = ::getpid();
+  st.creator_start_time = process_start_time(st.creator_pid);
+  st.cgroups_path = spec.linux.cgroups_path;
+  st.pid_file = o.pid_file;
   if (!spec.linux.has_namespace("mount")) {
-    // The init will mount in the host's mount table: write that down before it does, so a
-    // delete after a kill -9 of this create still finds what to unmount.
+    // The init will mount in the host's mount table: a delete after a kill -9 of this create
+    // must find what to unmount.
     st.host_rootfs = note_host_rootfs_mount(spec.root_path);
     rollback->set_host_rootfs(st.host_rootfs);
-    dir.save(st);
   }
+  dir.save(st);
+  KILN_FAILPOINT("create-after-intent");
   std::shared_ptr<cgroups::Manager> cgroup = cgroups::make_manager(spec.linux.cgroups_path, o.id);
   rollback->set_cgroup(cgroup);
   cgroup->create();
   cgroup->apply(resources);
+  KILN_FAILPOINT("create-after-cgroup");
   if (with_fifo && ::mkfifo(dir.fifo_path().c_str(), 0600) != 0) throw_errno("create exec fifo " + dir.fifo_path());
 
   LaunchOptions lo;
@@ -173,11 +187,18 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
   for (const auto& ns : spec.linux.namespaces)
     if (!ns.path.empty()) st.namespace_paths.emplace_back(ns.type, ns.path);
   st.no_new_privileges = spec.process.no_new_privileges;
+  st.creating = false;
+  st.creator_pid = 0;
+  st.creator_start_time = 0;
+  KILN_FAILPOINT("create-before-state-write");
   dir.save(st);
+  KILN_FAILPOINT("create-after-state-write");
   if (!o.pid_file.empty()) {
     // Clients parse it with Atoi: the pid, no newline.
     write_file_atomic(o.pid_file, std::to_string(launched.pid), 0644, Sync::in_memory);
   }
+  // The state names the init now: it may outlive us and wait for `start` from anyone.
+  if (with_fifo) launched.channel.send(SyncType::handed_over);
   return {std::move(launched), std::move(st), std::move(cgroup)};
 }
 
@@ -185,15 +206,17 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, std
 
 void create_container(const CreateOptions& o) {
   StateDir dir(o.root, o.id);
+  UniqueFd lock;  // declared first: released only after a rollback removed the dir
   std::unique_ptr<CreateRollback> rollback;
   with_context("create container " + o.id, [&] {
-    Created c = create_common(o, true, dir, rollback);
+    Created c = create_common(o, true, dir, lock, rollback);
     rollback->commit();
   });
 }
 
 int run_container(const CreateOptions& o, bool detach) {
   StateDir dir(o.root, o.id);
+  UniqueFd lock;
   std::unique_ptr<CreateRollback> rollback;
   // Block the signals we forward before the child exists, so none is lost in between; the
   // container's init restores an empty mask before exec.
@@ -207,7 +230,8 @@ int run_container(const CreateOptions& o, bool detach) {
   opts.detach = detach;
   Created c = [&] {
     try {
-      return with_context("run container " + o.id, [&] { return create_common(opts, false, dir, rollback, block); });
+      return with_context("run container " + o.id,
+                          [&] { return create_common(opts, false, dir, lock, rollback, block); });
     } catch (...) {
       if (blocked) sigprocmask(SIG_SETMASK, &old, nullptr);
       throw;
@@ -215,6 +239,7 @@ int run_container(const CreateOptions& o, bool detach) {
   }();
   rollback->commit();
   c.launched.channel.send(SyncType::start);
+  lock.reset();
   if (!c.state.poststart_hooks.empty()) {
     // The init's end of the channel is close-on-exec: EOF (or its error, when exec failed) says
     // the process was executed, which poststart hooks must come after.

@@ -5,8 +5,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <set>
+
 #include "cgroups/manager.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
 #include "runtime/hooks.hpp"
@@ -133,29 +137,50 @@ void delete_container(const std::string& root, const std::string& id, bool force
   StateDir dir(root, id);
   if (!dir.exists()) {
     if (force) {
-      // A create that died half-way may have left the bare dir.
+      // A create killed right after its mkdir leaves the bare dir (it made nothing else yet).
       if (path_exists(dir.path())) dir.remove();
       return;
     }
     throw Error("container " + id + " does not exist", ENOENT);
   }
-  UniqueFd lock = dir.lock();
-  ContainerState st = dir.load();
+  UniqueFd lock;
+  ContainerState st;
+  try {
+    lock = dir.lock();  // waits for a create still at work
+    st = dir.load();
+  } catch (const Error& e) {
+    if (force && e.code() == ENOENT) return;  // its create failed and removed it meanwhile
+    throw;
+  }
   Status status = current_status(dir, st);
+  // We hold the lock, so no create is at work on it: a creator that still looks alive is a
+  // reused pid. What the intent names is undone like a stopped container's.
+  if (status == Status::creating) status = Status::stopped;
   auto mgr = cgroups::make_manager(st.cgroups_path, id);
   // The spec: deleting a container that is not stopped (created included, which runc kills
   // anyway) has no effect and is an error; --force kills it first.
   if (status != Status::stopped && !force)
     throw Error("cannot delete container " + id + " that is not stopped: " + status_name(status));
-  if (status != Status::stopped) {
+  if (status != Status::stopped && st.pid > 0) {
     if (status == Status::paused) mgr->thaw();
     ::kill(st.pid, SIGKILL);
     if (!wait_gone(st.pid, st.pid_start_time, 5000))
       throw Error("delete container " + id + ": process " + std::to_string(st.pid) + " did not die");
   }
+  KILN_FAILPOINT("delete-after-kill");
   mgr->destroy();
   detach_host_rootfs_mount(st.host_rootfs);
-  run_poststop_hooks(st);
+  KILN_FAILPOINT("delete-before-remove");
+  if (!st.pid_file.empty() && st.pid > 0) {
+    // The client's --pid-file, while it still names this container's init.
+    try {
+      auto text = read_file_if_exists(st.pid_file);
+      if (text && *text == std::to_string(st.pid)) ::unlink(st.pid_file.c_str());
+    } catch (const Error& e) {
+      spdlog::debug("delete {}: pid file: {}", id, e.what());
+    }
+  }
+  if (!st.creating) run_poststop_hooks(st);
   dir.remove();
 }
 
@@ -196,6 +221,27 @@ std::vector<pid_t> container_pids(const std::string& root, const std::string& id
   StateDir dir(root, id);
   ContainerState st = dir.load();
   return cgroups::make_manager(st.cgroups_path, id)->pids();
+}
+
+std::vector<std::string> default_parent_cgroup_ids(const std::string& cgroup_root) {
+  std::set<std::string> ids;
+  std::error_code ec;
+  auto scan = [&](const std::filesystem::path& parent) {
+    std::error_code e2;
+    for (const auto& c : std::filesystem::directory_iterator(parent, e2))
+      if (c.is_directory(e2)) ids.insert(c.path().filename());
+  };
+  scan(std::filesystem::path(cgroup_root) / "kiln");  // pure v2: the root is the hierarchy
+  for (const auto& h : std::filesystem::directory_iterator(cgroup_root, ec)) {
+    if (h.is_symlink(ec)) continue;  // cpu -> cpu,cpuacct: scanned under its real name
+    if (h.is_directory(ec)) scan(h.path() / "kiln");
+  }
+  return {ids.begin(), ids.end()};
+}
+
+void remove_stray_cgroups(const std::string& id) {
+  validate_container_id(id);
+  cgroups::make_manager("", id)->destroy();
 }
 
 std::vector<ListedContainer> list_containers(const std::string& root) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/in_root.hpp"
 #include "runtime/mount_options.hpp"
 
@@ -130,6 +131,7 @@ MountPlan plan_mounts(const Spec& spec, const std::map<std::string, std::string>
 
 void apply_mount_plan(const MountPlan& plan, int rootfs_fd) {
   for (const MountStep& step : plan) {
+    KILN_FAILPOINT("init-mid-mount-plan");
     spdlog::debug("mount: {}", step.describe());
     with_context("mount " + step.describe(), [&] {
       if (step.flags & MS_REMOUNT) {

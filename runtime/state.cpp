@@ -85,7 +85,13 @@ void StateDir::save(const ContainerState& s) const {
             {"seccomp_program", s.seccomp_program},
             {"no_new_privileges", s.no_new_privileges},
             {"host_rootfs", s.host_rootfs.path},
-            {"host_rootfs_base_mount_id", s.host_rootfs.base_mount_id}};
+            {"host_rootfs_base_mount_id", s.host_rootfs.base_mount_id},
+            {"pid_file", s.pid_file}};
+  if (s.creating) {
+    j["creating"] = true;
+    j["creator_pid"] = s.creator_pid;
+    j["creator_start_time"] = s.creator_start_time;
+  }
   write_file_atomic(dir_ + "/state.json", j.dump(), 0600, Sync::in_memory);
 }
 
@@ -113,6 +119,10 @@ ContainerState StateDir::load() const {
     s.no_new_privileges = j.value("no_new_privileges", false);
     s.host_rootfs.path = j.value("host_rootfs", "");
     s.host_rootfs.base_mount_id = j.value("host_rootfs_base_mount_id", -1);
+    s.pid_file = j.value("pid_file", "");
+    s.creating = j.value("creating", false);
+    s.creator_pid = j.value("creator_pid", 0);
+    s.creator_start_time = j.value("creator_start_time", uint64_t{0});
   } catch (const json::exception& e) {
     throw Error("state of container " + id_ + " (" + dir_ + "/state.json): corrupt: " + e.what());
   }
@@ -152,6 +162,8 @@ bool process_alive(pid_t pid, uint64_t start_time) {
 }
 
 Status current_status(const StateDir& dir, const ContainerState& state) {
+  if (state.creating)
+    return process_alive(state.creator_pid, state.creator_start_time) ? Status::creating : Status::stopped;
   if (!process_alive(state.pid, state.pid_start_time)) return Status::stopped;
   if (path_exists(dir.fifo_path())) return Status::created;
   try {

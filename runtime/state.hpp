@@ -37,6 +37,13 @@ struct ContainerState {
   std::string seccomp_program;                                       // path of the cached filter, for exec
   bool no_new_privileges = false;
   HostRootfsMount host_rootfs;  // no mount namespace: what delete unmounts from the host
+  // create writes the state twice: first what it is about to make (the cgroup path, the host
+  // rootfs mount) with `creating` set and itself as the creator, before making any of it, so
+  // a delete --force after a kill -9 of create undoes it all; then the finished state.
+  bool creating = false;
+  pid_t creator_pid = 0;
+  uint64_t creator_start_time = 0;
+  std::string pid_file;  // --pid-file as given: delete removes it while it still names our pid
 };
 
 class StateDir {
@@ -69,7 +76,8 @@ uint64_t process_start_time(pid_t pid);
 // Alive and the same process we started (pid not reused), and not a zombie.
 bool process_alive(pid_t pid, uint64_t start_time);
 
-// created | running | paused | stopped, from the process, the fifo and the freezer.
+// creating (create is still at work) | created | running | paused | stopped, from the process,
+// the fifo and the freezer. A create that died half-way is stopped.
 Status current_status(const StateDir& dir, const ContainerState& state);
 
 nlohmann::json state_to_oci_json(const ContainerState& state, Status status);

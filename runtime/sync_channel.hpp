@@ -19,6 +19,7 @@ enum class SyncType : uint32_t {
   error = 6,             // child -> parent: setup failed (stage, errno, message)
   pty_master = 7,        // child -> parent: the terminal's master fd rides along (SCM_RIGHTS)
   seccomp_listener = 8,  // child -> parent: the seccomp notify fd (SCM_RIGHTS)
+  handed_over = 9,       // parent -> child (create): the state names the init; wait for start
 };
 
 struct SyncMessage {

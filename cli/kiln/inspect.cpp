@@ -8,7 +8,9 @@
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "image/image_store.hpp"
+#include "engine/monitor.hpp"
 #include "engine/records.hpp"
 #include "runtime/state.hpp"
 
@@ -25,10 +27,14 @@ std::optional<nlohmann::json> inspect_container(const std::string& ref) {
     return std::nullopt;
   }
   rt::RunRecord r = records.load(id);
+  std::string note = rt::settle_orphaned(records, r);
+  if (!note.empty()) std::fprintf(stderr, "kiln: %s\n", note.c_str());
+  if (!kiln::path_exists(records.dir(id))) return std::nullopt;  // it never started: removed
   rt::RunStatus s = records.status(r);
   nlohmann::json state = {{"Status", s.state},        {"Running", s.state == "running"}, {"StartedAt", r.started},
                           {"FinishedAt", r.finished}, {"TimedOut", r.timed_out},         {"MonitorPid", r.monitor_pid}};
   if (s.exit_code) state["ExitCode"] = *s.exit_code;
+  if (!s.note.empty()) state["Error"] = s.note;
   try {
     kiln::runtime::StateDir sd(records.runtime_root(), id);
     if (sd.exists()) state["Pid"] = sd.load().pid;

@@ -36,12 +36,8 @@ kiln::cli::RegisterCommand reg("ps", "List containers", [](kiln::cli::Command& s
     if (!o->quiet)
       std::printf("%-12s  %-20s  %-20s  %-24s  %-28s  %-16s  %s\n", "CONTAINER ID", "NAME", "IMAGE", "COMMAND",
                   "STATUS", "CREATED", "PORTS");
+    for (const auto& note : rt::settle_all_orphans(records)) std::fprintf(stderr, "kiln: %s\n", note.c_str());
     for (auto& r : records.list()) {
-      try {
-        rt::settle_orphaned(records, r);
-      } catch (const kiln::Error& e) {
-        std::fprintf(stderr, "kiln: ps: container %s: %s\n", r.id.substr(0, 12).c_str(), e.what());
-      }
       rt::RunStatus s = records.status(r);
       if (!o->all && s.state != "running") continue;
       std::string id = o->no_trunc ? r.id : r.id.substr(0, 12);

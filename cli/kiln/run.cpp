@@ -36,6 +36,8 @@ kiln::cli::RegisterCommand reg(
       sub.add_option("--cap-drop", f->cap_drop, "drop a capability (or ALL)").one_value_per_flag();
       sub.add_option("-v,--volume", f->volumes, "HOST:CONTAINER[:ro] bind mount").one_value_per_flag();
       sub.add_flag("--read-only", f->read_only, "read-only root filesystem (no upper dir)");
+      sub.add_option("--storage-opt", f->storage_opts, "size=N: limit the writable layer to N bytes (k, m, g)")
+          .one_value_per_flag();
       sub.add_option("--timeout", f->timeout, "kill the container after SECONDS (exit status 124)");
       sub.add_option("--network,--net", f->network,
                      "kiln (the default bridge network; default), a network's name, none (loopback only), host, "

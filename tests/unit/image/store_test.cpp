@@ -60,6 +60,9 @@ TEST(Names, Normalize) {
   EXPECT_EQ(normalize_name("busybox:1.36"), "busybox:1.36");
   EXPECT_EQ(normalize_name("host:5000/x"), "host:5000/x:latest");
   EXPECT_EQ(normalize_name("docker.io/library/busybox:1"), "busybox:1");
+  // found by reference_fuzz: a docker.io path that starts like a host keeps its registry
+  EXPECT_EQ(normalize_name("docker.io/index.docker.io/x"), "docker.io/index.docker.io/x:latest");
+  EXPECT_EQ(normalize_name(normalize_name("docker.io/index.docker.io/x")), "docker.io/index.docker.io/x:latest");
   EXPECT_THROW(normalize_name("bad name"), Error);
   EXPECT_THROW(normalize_name(""), Error);
 }
