@@ -191,6 +191,17 @@ PulledImage pull(const Store& store, const std::string& reference, const PullOpt
   throw Error("pull " + reference + ": " + errors, ENOENT);
 }
 
+std::string default_registries_conf() {
+  const char* conf = ::getenv("CONTAINERS_REGISTRIES_CONF");
+  return conf && *conf ? conf : "/etc/containers/registries.conf";
+}
+
+bool parse_tls_verify(const std::string& text) {
+  if (text == "true") return true;
+  if (text == "false") return false;
+  throw Error("--tls-verify " + text + ": must be true or false");
+}
+
 PullPolicy parse_pull_policy(const std::string& text) {
   if (text == "missing") return PullPolicy::missing;
   if (text == "always") return PullPolicy::always;

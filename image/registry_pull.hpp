@@ -14,10 +14,16 @@
 
 namespace kiln::image {
 
+// registries.conf as podman finds it: $CONTAINERS_REGISTRIES_CONF, else /etc/containers/.
+std::string default_registries_conf();
+
+// --tls-verify's value: "true" or "false", anything else refused naming it.
+bool parse_tls_verify(const std::string& text);
+
 struct PullOptions {
   std::optional<Platform> platform;  // default: host_platform()
   bool tls_verify = true;
-  std::string registries_conf = "/etc/containers/registries.conf";
+  std::string registries_conf = default_registries_conf();
   std::function<void(const std::string&)> progress;  // one plain line per step
 };
 

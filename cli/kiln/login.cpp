@@ -14,6 +14,7 @@
 #include "common/files.hpp"
 #include "image/registry_auth.hpp"
 #include "image/registry_client.hpp"
+#include "image/registry_pull.hpp"
 
 namespace {
 
@@ -48,8 +49,7 @@ kiln::cli::RegisterCommand login(
       sub.add_option("--tls-verify", f->tls_verify, "false: plain HTTP, no certificate checks (default true)");
       sub.add_option("HOST", f->host, "registry host[:port]").required();
       return [f] {
-        if (f->tls_verify != "true" && f->tls_verify != "false")
-          throw kiln::Error("--tls-verify " + f->tls_verify + ": must be true or false");
+        const bool tls_verify = kiln::image::parse_tls_verify(f->tls_verify);
         const bool terminal = ::isatty(STDIN_FILENO);
         if (!f->password_stdin && !terminal)
           throw kiln::Error("login " + f->host + ": no terminal to ask for the password on: use --password-stdin");
@@ -68,7 +68,7 @@ kiln::cli::RegisterCommand login(
         }
         if (c.username.empty() || c.password.empty())
           throw kiln::Error("login " + f->host + ": empty user name or password");
-        kiln::image::RegistryClient client(f->host, kiln::image::RegistryOptions{f->tls_verify == "true", c});
+        kiln::image::RegistryClient client(f->host, kiln::image::RegistryOptions{tls_verify, c});
         kiln::with_context("login " + f->host, [&] { client.check_access(); });
         const std::string file = kiln::image::auth_file_for_writing();
         kiln::image::store_credentials(file, f->host, c);

@@ -27,13 +27,9 @@ kiln::cli::RegisterCommand reg(
       sub.add_flag("-q,--quiet", f->quiet, "print only the image ID");
       sub.add_option("reference", f->reference, "HOST[:PORT]/NAME[:TAG][@DIGEST]").required();
       return [f] {
-        if (f->tls_verify != "true" && f->tls_verify != "false")
-          throw kiln::Error("--tls-verify " + f->tls_verify + ": must be true or false");
         kiln::image::Store store(kiln::cli::globals().root);
         kiln::image::PullOptions opt;
-        opt.tls_verify = f->tls_verify == "true";
-        // podman's variable for the same file
-        if (const char* conf = ::getenv("CONTAINERS_REGISTRIES_CONF"); conf && *conf) opt.registries_conf = conf;
+        opt.tls_verify = kiln::image::parse_tls_verify(f->tls_verify);
         if (!f->platform.empty()) opt.platform = kiln::image::parse_platform(f->platform);
         if (!f->quiet) opt.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
         kiln::image::PulledImage p = kiln::image::pull(store, f->reference, opt);

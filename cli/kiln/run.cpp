@@ -61,10 +61,7 @@ kiln::cli::RegisterCommand reg(
         f->store_root = kiln::cli::globals().root;
         try {
           kiln::image::PullOptions po;
-          if (pull->second != "true" && pull->second != "false")
-            throw kiln::Error("--tls-verify " + pull->second + ": must be true or false");
-          po.tls_verify = pull->second == "true";
-          if (const char* conf = ::getenv("CONTAINERS_REGISTRIES_CONF"); conf && *conf) po.registries_conf = conf;
+          po.tls_verify = kiln::image::parse_tls_verify(pull->second);
           po.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
           kiln::image::ensure_image(kiln::image::Store(f->store_root), f->image,
                                     kiln::image::parse_pull_policy(pull->first), po);
