@@ -67,12 +67,17 @@ test_runtime_create_failpoints() {
       if [[ $action == error* ]]; then
         assert_contains "$(cat "$T/out")" "No space left on device" "$p:$action: the injected errno"
       fi
-      st=$("$KR" --root "$STATE" state "$id" 2>&1)
-      if [[ "$st" != *"does not exist"* ]]; then
-        status=$(echo "$st" | jq -r .status) || fail "$p:$action: state: $st"
-        [ "$status" == stopped ] || fail "$p:$action: state says $status"
-      fi
+      # An init whose create died notices on its own and exits; give it a bounded moment.
+      local status=""
+      for _ in $(seq 40); do
+        st=$("$KR" --root "$STATE" state "$id" 2>&1)
+        [[ "$st" == *"does not exist"* ]] && { status=gone; break; }
+        status=$(echo "$st" | jq -r .status) || { status="unreadable: $st"; break; }
+        [ "$status" == stopped ] && break
+        sleep 0.05
+      done
       "$KR" --root "$STATE" delete --force "$id" || fail "$p:$action: delete --force"
+      [[ "$status" == gone || "$status" == stopped ]] || fail "$p:$action: state says $status 2 s after create died"
       assert_container_gone "$id" "$T/$id.pid"
     done
   done
