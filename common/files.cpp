@@ -1,6 +1,7 @@
 #include "common/files.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,7 +68,7 @@ void write_file(const std::string& path, std::string_view data, mode_t mode) {
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Sync sync) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp = path + ".tmp-" + std::to_string(rng());
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
   {
     UniqueFd fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
     try {
@@ -87,6 +88,28 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
   if (sync == Sync::durable) {
     auto slash = path.rfind('/');
     sync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+  }
+}
+
+std::optional<pid_t> atomic_temp_writer(std::string_view file_name) {
+  auto at = file_name.rfind(".tmp-");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = file_name.substr(at + 5);
+  auto dash = rest.find('-');
+  if (dash == 0 || dash == std::string_view::npos) return std::nullopt;
+  pid_t pid = 0;
+  for (char c : rest.substr(0, dash)) {
+    if (c < '0' || c > '9' || pid > 100000000) return std::nullopt;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid > 0 ? std::optional<pid_t>(pid) : std::nullopt;
+}
+
+void remove_dead_writers_temp_files(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    auto pid = atomic_temp_writer(e.path().filename().native());
+    if (pid && ::kill(*pid, 0) != 0 && errno == ESRCH) ::unlink(e.path().c_str());
   }
 }
 

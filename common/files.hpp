@@ -23,6 +23,11 @@ void write_file(const std::string& path, std::string_view data, mode_t mode = 06
 // runtime state lives on tmpfs under /run, gone at reboot anyway).
 enum class Sync { durable, in_memory };
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644, Sync sync = Sync::durable);
+// write_file_atomic's temp files are "NAME.tmp-PID-RANDOM": the writer's pid, so that what a
+// process killed mid-write left can be told from what a live one is writing.
+std::optional<pid_t> atomic_temp_writer(std::string_view file_name);
+// Removes the temp files in dir whose writer is gone (a kill -9 or power loss mid-write).
+void remove_dead_writers_temp_files(const std::string& dir);
 // Writes all of data, retrying on EINTR and short writes; throws naming `what`.
 void write_all(int fd, std::string_view data, std::string_view what);
 void mkdir_p(const std::string& path, mode_t mode = 0755);

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/check_findings.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "engine/monitor.hpp"
@@ -26,18 +27,6 @@ namespace kiln::engine {
 namespace {
 
 namespace cfs = std::filesystem;
-
-bool is_run_id(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-std::vector<std::string> check_dir_entries(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : cfs::directory_iterator(dir, ec)) out.push_back(e.path().filename());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // Mount points (field 5 of mountinfo, octal escapes undone) under prefix.
 std::vector<std::string> mounts_under(const std::string& prefix) {
@@ -71,19 +60,7 @@ bool settled_age(const std::string& path) {
 }  // namespace
 
 std::vector<Finding> system_check(const std::string& store_root, const std::string& run_root, bool repair) {
-  std::vector<Finding> out;
-  auto note = [&](std::string what, const std::function<void()>& fix) {
-    Finding f{std::move(what), false};
-    if (repair) {
-      try {
-        fix();
-        f.repaired = true;
-      } catch (const Error& e) {
-        f.what += " (repair failed: " + std::string(e.what()) + ")";
-      }
-    }
-    out.push_back(std::move(f));
-  };
+  FindingList found(repair);
   RunRecords records(run_root);
   image::Store store(store_root);
 
@@ -96,34 +73,34 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
     if (r.exit_code || !r.finished.empty() || !owner_gone || records.status(r).process_alive) continue;
     std::string what = "container " + r.id.substr(0, 12) + " (" + r.name + "): its " +
                        (r.started.empty() ? "kiln run died before it started" : "monitor died, end not recorded");
-    note(what, [&] {
+    found.note(what, [&] {
       RunRecord copy = r;
       settle_orphaned(records, copy);
     });
   }
   // Record dirs without a record (a create killed between mkdir and the first write).
-  for (const auto& id : check_dir_entries(records.run_root() + "/containers")) {
-    if (!is_run_id(id) || record_ids.count(id)) continue;
+  for (const auto& id : dir_entry_names(records.run_root() + "/containers")) {
+    if (!is_sha256_hex(id) || record_ids.count(id)) continue;
     std::string d = records.dir(id);
     if (path_exists(d + "/record.json") || !settled_age(d)) continue;
-    note("record dir " + id.substr(0, 12) + ": no record in it", [&] { remove_tree(d); });
+    found.note("record dir " + id.substr(0, 12) + ": no record in it", [&] { remove_tree(d); });
   }
   // Names whose container is gone.
-  for (const auto& n : check_dir_entries(records.run_root() + "/names")) {
+  for (const auto& n : dir_entry_names(records.run_root() + "/names")) {
     std::string link = records.run_root() + "/names/" + n;
     std::error_code ec;
     std::string target = cfs::read_symlink(link, ec).string();
     if (!ec && path_exists(records.dir(target) + "/record.json")) continue;
     if (!ec && path_exists(records.dir(target)) && !settled_age(records.dir(target))) continue;  // being made
-    note("name " + n + ": its container is gone", [&] {
+    found.note("name " + n + ": its container is gone", [&] {
       if (::unlink(link.c_str()) != 0 && errno != ENOENT) throw_errno("remove name " + link);
     });
   }
   // The runtime's state of containers without a record.
-  for (const auto& id : check_dir_entries(records.runtime_root())) {
-    if (!is_run_id(id) || record_ids.count(id)) continue;
-    note("runtime state of container " + id.substr(0, 12) + ": no record",
-         [&] { runtime::delete_container(records.runtime_root(), id, true); });
+  for (const auto& id : dir_entry_names(records.runtime_root())) {
+    if (!is_sha256_hex(id) || record_ids.count(id)) continue;
+    found.note("runtime state of container " + id.substr(0, 12) + ": no record",
+               [&] { runtime::delete_container(records.runtime_root(), id, true); });
   }
   // Container dirs (upper, work, merged) in the store without a record, and mounts of them.
   std::set<std::string> runtime_ids;
@@ -133,23 +110,23 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
     std::string rest = mp.substr(cdir.size() + 1);
     std::string id = rest.substr(0, rest.find('/'));
     const bool rw = rest == id + "/rw";  // --storage-opt size: stays until rm
-    if (!is_run_id(id) || (rest != id + "/merged" && !rw)) continue;
+    if (!is_sha256_hex(id) || (rest != id + "/merged" && !rw)) continue;
     bool keep = false;
     if (record_ids.count(id)) {
       RunRecord r = records.load(id);
       keep = rw || r.finished.empty() || records.status(r).process_alive;
     }
     if (keep) continue;
-    note("rootfs mount " + mp + ": its container has exited or is gone", [&] { unmount_rootfs(mp); });
+    found.note("rootfs mount " + mp + ": its container has exited or is gone", [&] { unmount_rootfs(mp); });
   }
-  for (const auto& id : check_dir_entries(cdir)) {
+  for (const auto& id : dir_entry_names(cdir)) {
     if (id.rfind(".init.tmp-", 0) == 0) {
-      note("init layer work dir " + id + ": left by an interrupted run", [&] { remove_tree(cdir + "/" + id); });
+      found.note("init layer work dir " + id + ": left by an interrupted run", [&] { remove_tree(cdir + "/" + id); });
       continue;
     }
-    if (!is_run_id(id) || record_ids.count(id)) continue;
+    if (!is_sha256_hex(id) || record_ids.count(id)) continue;
     if (!settled_age(cdir + "/" + id)) continue;  // a run being set up
-    note("container dir " + id.substr(0, 12) + ": no record", [&] {
+    found.note("container dir " + id.substr(0, 12) + ": no record", [&] {
       unmount_rootfs(cdir + "/" + id + "/merged");
       unmount_rootfs(cdir + "/" + id + "/rw");
       remove_tree(cdir + "/" + id);
@@ -159,15 +136,15 @@ std::vector<Finding> system_check(const std::string& store_root, const std::stri
   // shared by every run root and by kiln-runtime: an id this run root does not know may well
   // be another's.)
   for (const auto& id : runtime::default_parent_cgroup_ids()) {
-    if (!is_run_id(id) || runtime_ids.count(id) || !record_ids.count(id)) continue;
-    note("cgroup kiln/" + id.substr(0, 12) + ": no container state names it",
-         [&] { runtime::remove_stray_cgroups(id); });
+    if (!is_sha256_hex(id) || runtime_ids.count(id) || !record_ids.count(id)) continue;
+    found.note("cgroup kiln/" + id.substr(0, 12) + ": no container state names it",
+               [&] { runtime::remove_stray_cgroups(id); });
   }
   // The image store, with pins of containers that are gone.
   for (auto& f : image::check_store(
            store, repair, [&](const std::string& id) { return path_exists(records.dir(id) + "/record.json"); }))
-    out.push_back({std::move(f.what), f.repaired});
-  return out;
+    found.add(std::move(f));
+  return found.take();
 }
 
 }  // namespace kiln::engine

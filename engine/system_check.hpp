@@ -6,12 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "common/check_findings.hpp"
+
 namespace kiln::engine {
 
-struct Finding {
-  std::string what;
-  bool repaired = false;
-};
+using kiln::Finding;
 
 std::vector<Finding> system_check(const std::string& store_root, const std::string& run_root, bool repair);
 

@@ -237,10 +237,18 @@ struct Loader {
 
 namespace {
 
+// What loads killed part-way left: their work dirs, and the temp files of the blob and image
+// record writes they were in the middle of. Live loads' are kept (each names its pid).
+void clean_stale_leftovers(const Store& store) {
+  clean_stale_temp(store.tmp_dir());
+  remove_dead_writers_temp_files(store.root() + "/blobs/sha256");
+  remove_dead_writers_temp_files(store.root() + "/images");
+}
+
 std::vector<LoadedImage> load_locked(const Store& store, const std::string& path, const LoadOptions& options,
                                      LoadAdded& added) {
   auto lock = store.lock_shared();
-  clean_stale_temp(store.tmp_dir());
+  clean_stale_leftovers(store);
   TempDir work(store.tmp_dir());
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw_errno("load " + path);
@@ -271,7 +279,7 @@ std::vector<LoadedImage> load_locked(const Store& store, const std::string& path
 LoadedImage import_locked(const Store& store, const std::string& tar_path, const std::string& norm,
                           const LoadOptions& options, LoadAdded& added) {
   auto lock = store.lock_shared();
-  clean_stale_temp(store.tmp_dir());
+  clean_stale_leftovers(store);
   TempDir work(store.tmp_dir());
   return with_context("import " + tar_path, [&] {
     UniqueFd in = open_file(tar_path, O_RDONLY);

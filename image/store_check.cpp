@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <optional>
 #include <set>
 
+#include "common/check_findings.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "image/store_lock.hpp"
@@ -15,50 +15,32 @@
 namespace kiln::image {
 namespace {
 
-namespace sfs = std::filesystem;
-
-std::vector<std::string> store_dir_entries(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : sfs::directory_iterator(dir, ec)) out.push_back(e.path().filename());
-  return out;
+bool live_writers_temp(const std::string& name) {
+  auto pid = atomic_temp_writer(name);
+  return pid && (::kill(*pid, 0) == 0 || errno != ESRCH);
 }
 
-bool is_digest_hex(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+// A temp file of an atomic write whose process is gone (one without a pid is an older kiln's).
+bool stale_temp_name(const std::string& name) {
+  return name.find(".tmp-") != std::string::npos && !live_writers_temp(name);
 }
-
-// A temp file of an atomic write, or a work dir, of a process that is gone.
-bool stale_temp_name(const std::string& name) { return name.find(".tmp-") != std::string::npos; }
 
 }  // namespace
 
-std::vector<StoreFinding> check_store(const Store& store, bool repair,
-                                      const std::function<bool(const std::string&)>& container_exists) {
-  std::vector<StoreFinding> out;
+std::vector<Finding> check_store(const Store& store, bool repair,
+                                 const std::function<bool(const std::string&)>& container_exists) {
+  FindingList found(repair);
   std::optional<StoreLock> lock;
   if (repair) lock.emplace(store.lock_exclusive());
   else lock.emplace(store.lock_shared());
   const std::string root = store.root();
-  auto note = [&](std::string what, const std::function<void()>& fix) {
-    StoreFinding f{std::move(what), false};
-    if (repair) {
-      try {
-        fix();
-        f.repaired = true;
-      } catch (const Error& e) {
-        f.what += " (repair failed: " + std::string(e.what()) + ")";
-      }
-    }
-    out.push_back(std::move(f));
-  };
 
   // Image records: each must parse, and everything it names must be there.
   std::set<std::string> used_layers, used_blobs, images;
-  for (const auto& n : store_dir_entries(root + "/images")) {
+  for (const auto& n : dir_entry_names(root + "/images")) {
     std::string path = root + "/images/" + n;
     if (stale_temp_name(n)) {
-      note("image record temp file " + n + ": left by an interrupted write", [&] { ::unlink(path.c_str()); });
+      found.note("image record temp file " + n + ": left by an interrupted write", [&] { ::unlink(path.c_str()); });
       continue;
     }
     if (!n.ends_with(".json")) continue;
@@ -86,7 +68,7 @@ std::vector<StoreFinding> check_store(const Store& store, bool repair,
       if (!missing.empty()) {
         std::string list;
         for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-        note("image " + img.record.id.str() + ": incomplete, missing " + list, [&] {
+        found.note("image " + img.record.id.str() + ": incomplete, missing " + list, [&] {
           if (::unlink(path.c_str()) != 0) throw_errno("remove image record " + path);
         });
         continue;
@@ -99,48 +81,48 @@ std::vector<StoreFinding> check_store(const Store& store, bool repair,
         used_blobs.insert(l.digest.hex);
       }
     } catch (const Error& e) {
-      note("image record " + n + ": " + e.what(), [&] {
+      found.note("image record " + n + ": " + e.what(), [&] {
         if (::unlink(path.c_str()) != 0) throw_errno("remove image record " + path);
       });
     }
   }
 
-  for (const auto& n : store_dir_entries(root + "/layers")) {
+  for (const auto& n : dir_entry_names(root + "/layers")) {
     if (used_layers.count(n)) continue;
-    std::string why = is_digest_hex(n) ? "unreferenced (left by a load that failed or died)" : "not a layer";
-    note("layer " + n + ": " + why, [&] {
+    std::string why = is_sha256_hex(n) ? "unreferenced (left by a load that failed or died)" : "not a layer";
+    found.note("layer " + n + ": " + why, [&] {
       TempDir trash(store.tmp_dir());
       if (::rename((root + "/layers/" + n).c_str(), (trash.path() + "/layer").c_str()) != 0)
         throw_errno("remove layer " + n);
     });
   }
-  for (const auto& n : store_dir_entries(root + "/blobs/sha256")) {
-    if (used_blobs.count(n)) continue;
+  for (const auto& n : dir_entry_names(root + "/blobs/sha256")) {
+    if (used_blobs.count(n) || live_writers_temp(n)) continue;
     std::string why = stale_temp_name(n) ? "temp file of an interrupted write" : "unreferenced blob";
-    note("blob " + n + ": " + why, [&] {
+    found.note("blob " + n + ": " + why, [&] {
       std::string p = root + "/blobs/sha256/" + n;
       if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("remove blob " + p);
     });
   }
-  for (const auto& n : store_dir_entries(store.tmp_dir())) {
+  for (const auto& n : dir_entry_names(store.tmp_dir())) {
     auto dash = n.find('-');
     pid_t pid = dash == std::string::npos ? 0 : static_cast<pid_t>(std::atoi(n.substr(0, dash).c_str()));
     if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;  // a live load's
-    note("work dir tmp/" + n + ": left by a load that died", [&] { remove_tree(store.tmp_dir() + "/" + n); });
+    found.note("work dir tmp/" + n + ": left by a load that died", [&] { remove_tree(store.tmp_dir() + "/" + n); });
   }
-  for (const auto& img : store_dir_entries(root + "/refs")) {
-    for (const auto& ctr : store_dir_entries(root + "/refs/" + img)) {
+  for (const auto& img : dir_entry_names(root + "/refs")) {
+    for (const auto& ctr : dir_entry_names(root + "/refs/" + img)) {
       bool image_there = images.count(img) > 0;
       if (image_there && container_exists(ctr)) continue;
       std::string why = image_there ? "its container is gone" : "its image is gone";
-      note("pin of image " + img.substr(0, 12) + " by container " + ctr.substr(0, 12) + ": " + why, [&] {
+      found.note("pin of image " + img.substr(0, 12) + " by container " + ctr.substr(0, 12) + ": " + why, [&] {
         std::string p = root + "/refs/" + img + "/" + ctr;
         if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("remove pin " + p);
         ::rmdir((root + "/refs/" + img).c_str());
       });
     }
   }
-  return out;
+  return found.take();
 }
 
 }  // namespace kiln::image

@@ -7,20 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "common/check_findings.hpp"
 #include "image/image_store.hpp"
 
 namespace kiln::image {
-
-struct StoreFinding {
-  std::string what;       // one line: "layer sha256:...: unreferenced (a load that died)"
-  bool repaired = false;  // --repair fixed it
-};
 
 // Reads the whole store (holding its lock shared; exclusive with repair) and reports every
 // inconsistency; with repair, fixes each: removes incomplete or corrupt image records, then
 // unreferenced layers and blobs, stale temp files and work dirs, and pins of containers for
 // which container_exists says no.
-std::vector<StoreFinding> check_store(const Store& store, bool repair,
-                                      const std::function<bool(const std::string&)>& container_exists);
+std::vector<Finding> check_store(const Store& store, bool repair,
+                                 const std::function<bool(const std::string&)>& container_exists);
 
 }  // namespace kiln::image
