@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "engine/ipam.hpp"
 #include "engine/ipv4.hpp"
@@ -201,6 +202,7 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
     state["ip"] = format_ipv4(ip);
     save_state();
     a.ip = format_ipv4(ip);
+    KILN_FAILPOINT("net-after-lease");
     for (auto& p : a.ports) {
       leases.lease_port(p, id);
       state["ports"].push_back(port_json(p));
@@ -212,6 +214,7 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
     state["netns"] = a.netns;
     save_state();
     make_netns(a.netns);
+    KILN_FAILPOINT("net-after-netns");
     NetavarkContainer c{id, rec.name, n, ip, a.aliases, a.ports};
     write_file_atomic(netavark_input_path(records, id), netavark_options(c).dump(), 0600, Sync::in_memory);
     state["netavark"] = true;
@@ -221,6 +224,7 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
     spdlog::debug("network {}: container {} gets {} in {}", n.name, id.substr(0, 12), a.ip, a.netns);
     NetavarkResult res = netavark_setup(config, a.netns, netavark_input_path(records, id), n.name);
     spdlog::debug("network {}: container {} set up (mac {})", n.name, id.substr(0, 12), res.mac);
+    KILN_FAILPOINT("net-after-setup");
     a.mac = res.mac;
     a.dns_servers = res.dns_servers;
     a.dns_search = res.dns_search;

@@ -238,6 +238,36 @@ test_killed_monitor_then_next_command_cleans() {
   net_clean "$br" "$sub"
 }
 
+# Each network step of `kiln run -d` killed (kill -9 of kiln itself) and failed (an injected
+# errno): the run fails; ps -a, rm -f and a run with the same name and port work; nothing of
+# the network attachment is left (lease, port, netns, veth, rules, DNS entry).
+test_network_failpoints() {
+  grep -q kiln-failpoint "$KILN" || fail "this build has no failpoints: configure with -DKILN_FAILPOINTS=ON"
+  setup
+  "$KILN" network create "f$ID" >/dev/null || fail "network create"
+  sub=$(subnet_of "f$ID"); br=$(bridge_of "f$ID")
+  p=$(free_port)
+  for point in net-after-lease net-after-netns net-after-setup; do
+    for action in kill error; do
+      KILN_FAILPOINT=$point:$action timeout 20 "$KILN" run -d --name "fp$ID" --network "f$ID" -p "127.0.0.1:$p:80" \
+        busybox sleep 60 >"$T/out" 2>&1
+      rc=$?
+      [ $rc -ne 0 ] || fail "run with $point:$action succeeded"
+      [ $rc -ne 124 ] || fail "run with $point:$action hung"
+      "$KILN" ps -a >/dev/null 2>&1 || fail "$point:$action: ps -a"
+      "$KILN" rm -f "fp$ID" >/dev/null 2>&1
+      c=$("$KILN" run -d --name "fp$ID" --network "f$ID" -p "127.0.0.1:$p:80" busybox httpd -f -p 80 -h /etc) ||
+        fail "$point:$action: run again with the same name and port"
+      assert_eq "$(host_fetch "http://127.0.0.1:$p/hostname")" "${c:0:12}" "$point:$action: the new server answers"
+      "$KILN" rm -f "fp$ID" >/dev/null || fail "$point:$action: rm -f"
+      out=$("$KILN" system check 2>&1) || fail "$point:$action: system check: $out"
+      net_clean
+    done
+  done
+  "$KILN" network rm "f$ID" >/dev/null || fail "network rm"
+  net_clean "$br" "$sub"
+}
+
 test_container_mode_shares_the_namespace() {
   setup
   "$KILN" run -d --name "o$ID" busybox sleep 30 >/dev/null || fail run
