@@ -108,8 +108,7 @@ void enter_namespaces(const Spec& spec, const NamespacePlan& plan) {
 // The container's mounts, under a rootfs fd, while we are still outside it (pivot comes later).
 UniqueFd mount_rootfs(const InitConfig& cfg, const SyncChannel& channel) {
   const Spec& spec = *cfg.spec;
-  bool in_userns = spec.linux.has_namespace("user");
-  UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, in_userns);
+  UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, cfg.bind_devices);
   for (const auto& m : cfg.detached_mounts)
     with_context("attach mount at " + m.second, [&] { attach_detached_mount(rootfs.get(), m.first, m.second); });
   if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
@@ -159,8 +158,10 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
   const char* stage = "wait for parent";
   try {
     // No one outside may open /proc/<us>/exe (our binary on the host) while we are still
-    // kiln-runtime; execve resets this for the container's process (CVE-2019-5736).
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // kiln-runtime; execve resets this for the container's process (CVE-2019-5736). (Until the
+    // maps are written, only processes of the unprivileged caller's own uid could; nothing of the
+    // container runs yet.)
+    if (!cfg.dumpable_until_maps) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // The runtime blocks the signals it forwards; the container starts with a clean slate.
     reset_signals_for_exec();
     // The --log file stays for our own debug lines; it is O_CLOEXEC, so the process never has it.
@@ -169,6 +170,7 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     for (const auto& f : *cfg.cgroup_join_files) keep.push_back(f.fd.get());
     close_inherited_fds(cfg.preserve_fds, keep);
     channel.expect(SyncType::go);
+    if (cfg.dumpable_until_maps) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     stage = "join cgroup";
     cgroups::join_self(*cfg.cgroup_join_files);  // one thread: moving it moves the process
     KILN_FAILPOINT("init-after-cgroup-join");

@@ -22,6 +22,13 @@ struct InitConfig {
   int exec_fifo_fd = -1;         // create: wait for `start` by reading one byte from it
   bool pause_for_hooks = false;  // prestart/createRuntime hooks exist: stop before pivot_root
   bool setgroups_allowed = true;
+  // An unprivileged runtime opens /proc/<init>/uid_map, gid_map and setgroups only while the init
+  // is dumpable (the kernel gives a non-dumpable process's files to root): then the init turns
+  // non-dumpable only once the maps are written.
+  bool dumpable_until_maps = false;
+  // Device nodes are bind mounts of the host's: mknod is not allowed in a user namespace (the
+  // spec's, or the one an unprivileged caller such as rootless podman runs us in).
+  bool bind_devices = false;
   NamespacePlan namespaces;  // what the child joins and unshares (namespace_plan.hpp)
   // v1 `tasks` files (opened by the parent) we write "0" to, to move ourselves into our cgroups.
   std::vector<cgroups::Manager::JoinFile>* cgroup_join_files = nullptr;  // the child's copy: it closes them

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "cgroups/manager.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "common/error.hpp"
 #include "common/env.hpp"
 #include "common/files.hpp"
@@ -83,6 +84,7 @@ struct ExecChild {
   std::string chroot_to;  // no mount namespace to join: the init's root, entered by chroot
   bool user_namespace;
   int preserve_fds;
+  bool setgroups_allowed;  // "deny" in the container's user namespace (an unprivileged create)
 };
 
 [[noreturn]] void exec_child(const ExecChild& c, const SyncChannel& channel) {
@@ -103,7 +105,7 @@ struct ExecChild {
     if (::chdir("/") != 0) throw_errno("chdir /");
     stage = "set up process";
     if (c.process->terminal) setup_terminal(*c.process, channel);
-    PreparedExec exec = prepare_process(*c.process, c.seccomp, channel, true, c.preserve_fds);
+    PreparedExec exec = prepare_process(*c.process, c.seccomp, channel, c.setgroups_allowed, c.preserve_fds);
     channel.send(SyncType::ready);
     stage = "exec";
     exec_prepared(exec);
@@ -133,15 +135,31 @@ int exec_in_container(const ExecOptions& o) {
   int flags = 0;
   for (const auto& ns : spec.linux.namespaces)
     if (ns.type != "pid") flags |= ns.clone_flag;
-  // The pid namespace is joined by us: it only changes where our children are born.
-  if (spec.linux.has_namespace("pid") && ::setns(pidfd, CLONE_NEWPID) != 0)
+  // The pid namespace is joined by us: it only changes where our children are born. An
+  // unprivileged caller has no say over the container's namespaces until it is in the
+  // container's user namespace: it joins that together with the pid namespace (one setns,
+  // user namespace first), and the child joins the rest from there.
+  const int pid_flag = spec.linux.has_namespace("pid") ? CLONE_NEWPID : 0;
+  if (st.has_user_namespace && unprivileged_caller()) {
+    if (::setns(pidfd, CLONE_NEWUSER | pid_flag) != 0) throw_errno("join user namespace of " + o.id);
+    flags &= ~CLONE_NEWUSER;
+  } else if (pid_flag && ::setns(pidfd, CLONE_NEWPID) != 0) {
     throw_errno("join pid namespace of " + o.id);
+  }
 
-  auto cgroup = cgroups::make_manager(st.cgroups_path, o.id);
+  auto cgroup = container_cgroup(st);
   std::vector<cgroups::Manager::JoinFile> join_files = cgroup->open_join_files();
   std::string chroot_to = spec.linux.has_namespace("mount") ? "" : "/proc/" + std::to_string(st.pid) + "/root";
-  ExecChild child{&proc,     seccomp ? &*seccomp : nullptr, pidfd,         &join_files, flags,
-                  chroot_to, st.has_user_namespace,         o.preserve_fds};
+  const auto setgroups = read_file_if_exists("/proc/" + std::to_string(st.pid) + "/setgroups");
+  ExecChild child{&proc,
+                  seccomp ? &*seccomp : nullptr,
+                  pidfd,
+                  &join_files,
+                  flags,
+                  chroot_to,
+                  st.has_user_namespace,
+                  o.preserve_fds,
+                  !setgroups || setgroups->rfind("deny", 0) != 0};
   sigset_t old;
   block_forwarded_signals(&old);
 

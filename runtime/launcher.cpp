@@ -14,25 +14,10 @@
 #include "common/files.hpp"
 #include "common/process.hpp"
 #include "runtime/child_stage.hpp"
+#include "runtime/container_cgroup.hpp"
+#include "runtime/id_maps.hpp"
 
 namespace kiln::runtime {
-namespace {
-
-std::string id_map_text(const std::vector<IdMapping>& maps) {
-  std::string out;
-  for (const auto& m : maps)
-    out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
-  return out;
-}
-
-}  // namespace
-
-void write_id_maps(pid_t pid, const Spec& spec) {
-  std::string base = "/proc/" + std::to_string(pid);
-  if (!spec.linux.uid_mappings.empty()) write_file(base + "/uid_map", id_map_text(spec.linux.uid_mappings));
-  if (!spec.linux.gid_mappings.empty()) write_file(base + "/gid_map", id_map_text(spec.linux.gid_mappings));
-}
-
 Launched launch(const Spec& spec, const LaunchOptions& options) {
   if (!spec.has_process) throw Error("config.json: process: missing");
 
@@ -66,8 +51,11 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
     if (!offsets.empty()) with_context("linux.timeOffsets", [&] { write_file("/proc/self/timens_offsets", offsets); });
   }
   cfg.new_session_keyring = !options.no_new_keyring;
-  // A new user namespace written from outside with a gid map: setgroups stays allowed for root.
-  cfg.setgroups_allowed = true;
+  // The maps are written from outside; an unprivileged caller's own-ids map denies setgroups.
+  const IdMapWriter id_map_writer = user && user->path.empty() ? choose_id_map_writer(spec) : IdMapWriter::direct;
+  cfg.setgroups_allowed = id_map_writer != IdMapWriter::own_ids;
+  cfg.dumpable_until_maps = user && user->path.empty() && id_map_writer != IdMapWriter::direct;
+  cfg.bind_devices = user || unprivileged_caller();
 
   UniqueFd fifo;
   if (!options.exec_fifo.empty()) fifo = open_file(options.exec_fifo, O_RDWR);
@@ -96,7 +84,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   try {
     spdlog::debug("launch: init is pid {}", pid);
     KILN_FAILPOINT("launch-after-clone");
-    if (user && user->path.empty()) write_id_maps(pid, spec);
+    if (user && user->path.empty()) write_id_maps(pid, spec, id_map_writer);
     KILN_FAILPOINT("launch-after-id-maps");
     // Usually clone3 and the child itself do this (open_join_files): a move by pid waits for
     // an RCU grace period.

@@ -40,7 +40,4 @@ struct Launched {
 // the cgroup and state it made.
 Launched launch(const Spec& spec, const LaunchOptions& options);
 
-// Writes /proc/PID/uid_map and gid_map.
-void write_id_maps(pid_t pid, const Spec& spec);
-
 }  // namespace kiln::runtime

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "cgroups/manager.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
@@ -115,9 +116,10 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   }
   dir.save(st);
   KILN_FAILPOINT("create-after-intent");
-  std::shared_ptr<cgroups::Manager> cgroup = cgroups::make_manager(spec.linux.cgroups_path, o.id);
+  ContainerCgroup made = create_container_cgroup(spec.linux.cgroups_path, o.id);
+  std::shared_ptr<cgroups::Manager> cgroup = std::move(made.manager);
   rollback->set_cgroup(cgroup);
-  cgroup->create();
+  st.no_cgroup = made.none;
   cgroup->apply(resources);
   KILN_FAILPOINT("create-after-cgroup");
   if (with_fifo && ::mkfifo(dir.fifo_path().c_str(), 0600) != 0) throw_errno("create exec fifo " + dir.fifo_path());

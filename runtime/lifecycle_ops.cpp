@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cgroups/manager.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
@@ -117,8 +118,7 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
   if (status == Status::stopped && !all)
     throw Error("cannot signal container " + id + ": container not running", ESRCH);
   if (all) {
-    auto mgr = cgroups::make_manager(st.cgroups_path, id);
-    mgr->kill_all(sig);
+    container_cgroup(st)->kill_all(sig);
     return;
   }
   signal_process(st, sig);
@@ -126,7 +126,7 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
   // kill takes effect, like runc (containerd's `task kill -s KILL` of a paused task).
   if (status == Status::paused && sig == SIGKILL) {
     try {
-      cgroups::make_manager(st.cgroups_path, id)->thaw();
+      container_cgroup(st)->thaw();
     } catch (const Error& e) {
       spdlog::warn("container {}: thaw after SIGKILL: {}", id, e.what());
     }
@@ -156,7 +156,7 @@ void delete_container(const std::string& root, const std::string& id, bool force
   // We hold the lock, so no create is at work on it: a creator that still looks alive is a
   // reused pid. What the intent names is undone like a stopped container's.
   if (status == Status::creating) status = Status::stopped;
-  auto mgr = cgroups::make_manager(st.cgroups_path, id);
+  auto mgr = container_cgroup(st);
   // The spec: deleting a container that is not stopped (created included, which runc kills
   // anyway) has no effect and is an error; --force kills it first.
   if (status != Status::stopped && !force)
@@ -197,7 +197,7 @@ void pause_container(const std::string& root, const std::string& id) {
   Status status = current_status(dir, st);
   if (status != Status::running && status != Status::created)
     throw Error("cannot pause container " + id + ": container is " + status_name(status));
-  cgroups::make_manager(st.cgroups_path, id)->freeze();
+  container_cgroup(st)->freeze();
 }
 
 void resume_container(const std::string& root, const std::string& id) {
@@ -206,7 +206,7 @@ void resume_container(const std::string& root, const std::string& id) {
   ContainerState st = dir.load();
   Status status = current_status(dir, st);
   if (status != Status::paused) throw Error("cannot resume container " + id + ": container is not paused");
-  cgroups::make_manager(st.cgroups_path, id)->thaw();
+  container_cgroup(st)->thaw();
 }
 
 void update_container(const std::string& root, const std::string& id, const cgroups::Resources& resources) {
@@ -214,13 +214,13 @@ void update_container(const std::string& root, const std::string& id, const cgro
   UniqueFd lock = dir.lock();
   ContainerState st = dir.load();
   if (current_status(dir, st) == Status::stopped) throw Error("container " + id + " not running", ESRCH);
-  with_context("update container " + id, [&] { cgroups::make_manager(st.cgroups_path, id)->update(resources); });
+  with_context("update container " + id, [&] { container_cgroup(st)->update(resources); });
 }
 
 std::vector<pid_t> container_pids(const std::string& root, const std::string& id) {
   StateDir dir(root, id);
   ContainerState st = dir.load();
-  return cgroups::make_manager(st.cgroups_path, id)->pids();
+  return container_cgroup(st)->pids();
 }
 
 std::vector<std::string> default_parent_cgroup_ids(const std::string& cgroup_root) {

@@ -106,8 +106,13 @@ MountPlan plan_mounts(const Spec& spec, const std::map<std::string, std::string>
     if (m.type == "cgroup" || m.type == "cgroup2") {
       if (!cgroup_paths.empty()) {
         plan_cgroup_mount(spec, m, opts, cgroup_paths, cgroup_root, plan);
-        continue;
+      } else {
+        // No cgroup of its own (an unprivileged caller without delegation): an empty
+        // read-only directory, rather than the host's tree or a mount the kernel refuses.
+        plan.push_back({"tmpfs", m.destination, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0,
+                        opts.propagation, "mode=755", false, false});
       }
+      continue;
     }
     MountStep step;
     step.destination = m.destination;

@@ -31,7 +31,8 @@ using MountPlan = std::vector<MountStep>;
 
 // cgroup_paths: hierarchy -> the container's cgroup directory on the host, from the cgroup
 // manager; a `cgroup` mount becomes a tmpfs with one read-only bind per hierarchy (v1), or a
-// cgroup2 mount / bind of the container's directory (v2).
+// cgroup2 mount / bind of the container's directory (v2). With no cgroup_paths (the container
+// has no cgroup), an empty read-only tmpfs.
 MountPlan plan_mounts(const Spec& spec, const std::map<std::string, std::string>& cgroup_paths,
                       const std::string& cgroup_root = "/sys/fs/cgroup");
 

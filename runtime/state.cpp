@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "cgroups/manager.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -81,6 +82,7 @@ void StateDir::save(const ContainerState& s) const {
             {"cgroups_path", s.cgroups_path},
             {"hooks", hooks_to_json({.poststart = s.poststart_hooks, .poststop = s.poststop_hooks})},
             {"has_user_namespace", s.has_user_namespace},
+            {"no_cgroup", s.no_cgroup},
             {"namespace_paths", s.namespace_paths},
             {"seccomp_program", s.seccomp_program},
             {"no_new_privileges", s.no_new_privileges},
@@ -114,6 +116,7 @@ ContainerState StateDir::load() const {
     s.poststart_hooks = std::move(hooks.poststart);
     s.poststop_hooks = std::move(hooks.poststop);
     s.has_user_namespace = j.value("has_user_namespace", false);
+    s.no_cgroup = j.value("no_cgroup", false);
     s.namespace_paths = j.value("namespace_paths", std::vector<std::pair<std::string, std::string>>{});
     s.seccomp_program = j.value("seccomp_program", "");
     s.no_new_privileges = j.value("no_new_privileges", false);
@@ -167,8 +170,7 @@ Status current_status(const StateDir& dir, const ContainerState& state) {
   if (!process_alive(state.pid, state.pid_start_time)) return Status::stopped;
   if (path_exists(dir.fifo_path())) return Status::created;
   try {
-    auto mgr = cgroups::make_manager(state.cgroups_path, state.id);
-    if (mgr->frozen()) return Status::paused;
+    if (container_cgroup(state)->frozen()) return Status::paused;
   } catch (const Error&) {
   }
   return Status::running;

@@ -30,6 +30,7 @@ struct ContainerState {
   std::string owner;
   std::map<std::string, std::string> annotations;
   std::string cgroups_path;
+  bool no_cgroup = false;  // an unprivileged create that may not make cgroups: none was made
   // Only the phases later commands run (start: poststart, delete: poststop) are kept.
   std::vector<Hook> poststart_hooks, poststop_hooks;
   bool has_user_namespace = false;

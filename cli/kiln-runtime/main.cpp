@@ -1,12 +1,13 @@
 // kiln-runtime: an OCI runtime with runc's command line. Global flags, then the shared
 // dispatch (cli/command_registry.hpp): exit statuses as runc's.
 #include "cli/command_registry.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace kiln;
   auto& g = cli::globals();
-  g.root = "/run/kiln-runtime";
+  g.root = runtime::default_state_root();
   cli::Program app{"kiln-runtime: an OCI container runtime (runc's command line)", "kiln-runtime"};
   app.set_version_flag("-v,--version", runtime::version_text());
   app.add_option("--root", g.root, "directory for container state");

@@ -57,3 +57,13 @@ TEST(MountPlan, RelativeBindSourceIsTakenFromTheBundle) {
   EXPECT_EQ(plan[0].remount_flags, static_cast<unsigned long>(MS_RDONLY));
   EXPECT_EQ(plan[0].describe(), "bind /bundle/data on /data");
 }
+
+TEST(MountPlan, WithoutACgroupTheCgroupMountIsAnEmptyReadOnlyTmpfs) {
+  nlohmann::json c = default_spec();
+  c["mounts"] = {{{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"}, {"options", {"ro"}}}};
+  MountPlan plan = plan_mounts(parse_spec(c, "/bundle"), {});
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].fstype, "tmpfs");
+  EXPECT_EQ(plan[0].destination, "/sys/fs/cgroup");
+  EXPECT_TRUE(plan[0].flags & MS_RDONLY);
+}
