@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Rootless: kiln-runtime run by ordinary users (made by this suite, removed at its end): one
+# with /etc/subuid and /etc/subgid ranges (mapped through newuidmap/newgidmap), one without (its
+# own id only). This machine's cgroups are a v1/v2 hybrid, so no cgroup can be delegated: the
+# containers run without a cgroup of their own and limits are refused. Rootless podman drives
+# kiln-runtime too. Nothing may be left: state, processes, mounts, cgroups.
+. "$(dirname "$0")/lib.sh"
+
+SUB_USER=kiln-rl-sub
+NOSUB_USER=kiln-rl-nosub
+
+add_users() {
+  for u in $SUB_USER $NOSUB_USER; do
+    id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u" || { echo "useradd $u failed" >&2; exit 1; }
+  done
+  # useradd gives new users ranges; the second one must have none.
+  sed -i "/^$NOSUB_USER:/d" /etc/subuid /etc/subgid
+  grep -q "^$SUB_USER:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 $SUB_USER
+}
+remove_users() {
+  for u in $SUB_USER $NOSUB_USER; do
+    pkill -9 -u "$u" 2>/dev/null
+    userdel -r "$u" >/dev/null 2>&1
+    sed -i "/^$u:/d" /etc/subuid /etc/subgid
+  done
+  true
+}
+if [ -z "${KILN_ONE_TEST:-}" ]; then
+  command -v newuidmap >/dev/null || { echo "rootless_test: newuidmap missing (install uidmap)" >&2; exit 1; }
+  add_users
+  trap remove_users EXIT
+fi
+
+# as USER CMD...: runs CMD as USER with a private XDG_RUNTIME_DIR under $T.
+as() {
+  local u=$1; shift
+  local xdg=$T/xdg-$u
+  [ -d "$xdg" ] || { mkdir -p "$xdg"; chown "$u": "$xdg"; chmod 700 "$xdg"; }
+  runuser -u "$u" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$(getent passwd "$u" | cut -d: -f6)" \
+    XDG_RUNTIME_DIR="$xdg" "$@"
+}
+subuid_start() { grep "^$1:" /etc/subuid | cut -d: -f2; }
+# A bundle the user can read, with the rootless spec (`kiln-runtime spec --rootless` run as USER).
+rootless_bundle() { # rootless_bundle USER DIR [args...]
+  local u=$1 dir=$2; shift 2
+  chmod 711 "$T"
+  mkdir -p "$dir"; busybox_rootfs "$dir/rootfs"
+  chown "$u": "$dir"
+  (cd "$dir" && as "$u" "$KR" spec --rootless) || fail "kiln-runtime spec --rootless as $u"
+  if [ $# -gt 0 ]; then
+    local args; args=$(printf '%s\n' "$@" | jq -R . | jq -s -c .)
+    edit_config "$dir" ".process.args = $args | .process.terminal = false"
+  fi
+  chown "$u": "$dir/config.json"
+}
+# edit_config, keeping the file the user's.
+edit_user_config() { # edit_user_config USER BUNDLE JQ-EXPR
+  edit_config "$2" "$3"; chown "$1": "$2/config.json"
+}
+# Nothing of container $1 of user $2: no state dir, no cgroup, no process.
+assert_rootless_gone() {
+  [ ! -e "$T/xdg-$2/kiln-runtime/$1" ] || fail "state of $1 left"
+  [ -z "$(find /sys/fs/cgroup -maxdepth 4 -type d -name "$1" 2>/dev/null)" ] || fail "cgroups of $1 left"
+  for _ in $(seq 50); do pgrep -u "$2" -f sleep >/dev/null || break; sleep 0.05; done
+  ! pgrep -u "$2" -f sleep >/dev/null || fail "processes of $2 left: $(pgrep -a -u "$2")"
+}
+
+# The user without subordinate ids: root in the container is the user itself, one id mapped,
+# setgroups denied (the kernel demands it), no cgroup made, the state under $XDG_RUNTIME_DIR.
+test_single_id_mapping() {
+  local uid; uid=$(id -u $NOSUB_USER)
+  rootless_bundle $NOSUB_USER "$T/b" sh -c 'cat /proc/self/uid_map /proc/self/setgroups; id -u; ls /sys/fs/cgroup | wc -l'
+  out=$(cd "$T/b" && as $NOSUB_USER "$KR" run "$ID" 2>&1) || fail "run: $out"
+  assert_eq "$(echo "$out" | head -1 | tr -s ' ' | sed 's/^ //')" "0 $uid 1" "uid_map"
+  assert_eq "$(echo "$out" | sed -n 2p)" deny "setgroups"
+  assert_eq "$(echo "$out" | sed -n 3p)" 0 "id -u in the container"
+  assert_eq "$(echo "$out" | sed -n 4p)" 0 "/sys/fs/cgroup is empty: no cgroup of its own"
+  assert_rootless_gone "$ID" $NOSUB_USER
+}
+
+# The user with a range: 0 -> the user, 1..65536 -> its subordinate ids (newuidmap/newgidmap);
+# files of uid 1000 and 65534 can be made in the container.
+test_subuid_range_mapping() {
+  local uid start; uid=$(id -u $SUB_USER); start=$(subuid_start $SUB_USER)
+  rootless_bundle $SUB_USER "$T/b" sh -c 'cat /proc/self/uid_map; touch /tmp/a /tmp/b; chown 1000:1000 /tmp/a; chown 65534:65534 /tmp/b; stat -c %u /tmp/a /tmp/b; rm /tmp/a /tmp/b'
+  edit_user_config $SUB_USER "$T/b" ".linux.uidMappings = [{containerID:0,hostID:$uid,size:1},{containerID:1,hostID:$start,size:65536}] |
+    .linux.gidMappings = [{containerID:0,hostID:$(id -g $SUB_USER),size:1},{containerID:1,hostID:$start,size:65536}] |
+    .mounts += [{destination:\"/tmp\",type:\"tmpfs\",source:\"tmpfs\",options:[\"nosuid\",\"nodev\"]}]"
+  out=$(cd "$T/b" && as $SUB_USER "$KR" run "$ID" 2>&1) || fail "run: $out"
+  assert_contains "$(echo "$out" | tr -s ' ')" " 1 $start 65536" "the subordinate range is mapped"
+  assert_eq "$(echo "$out" | tail -2 | tr '\n' ' ')" "1000 65534 " "files of other ids"
+  assert_rootless_gone "$ID" $SUB_USER
+}
+
+# A range the user was not given is refused by newuidmap: one line naming the helper and the
+# file to look at; nothing left.
+test_range_not_granted_refused() {
+  local uid; uid=$(id -u $NOSUB_USER)
+  rootless_bundle $NOSUB_USER "$T/b" true
+  edit_user_config $NOSUB_USER "$T/b" ".linux.uidMappings = [{containerID:0,hostID:$uid,size:1},{containerID:1,hostID:300000,size:1000}]"
+  out=$(cd "$T/b" && as $NOSUB_USER "$KR" run "$ID" 2>&1) && fail "run with a range not granted succeeded"
+  assert_contains "$out" "newuidmap refused the mapping"
+  assert_contains "$out" "/etc/subuid"
+  assert_eq "$(echo "$out" | wc -l)" 1 "one line"
+  assert_rootless_gone "$ID" $NOSUB_USER
+}
+
+# newuidmap missing (hidden in a private mount namespace): the error says what to install.
+test_missing_newuidmap() {
+  local uid; uid=$(id -u $SUB_USER)
+  rootless_bundle $SUB_USER "$T/b" true
+  edit_user_config $SUB_USER "$T/b" ".linux.uidMappings = [{containerID:0,hostID:$uid,size:1},{containerID:1,hostID:$(subuid_start $SUB_USER),size:10}]"
+  out=$(cd "$T/b" && unshare -m sh -c "mount --bind /dev/null $(command -v newuidmap) &&
+    runuser -u $SUB_USER -- env XDG_RUNTIME_DIR=$T/xdg-$SUB_USER $KR run $ID" 2>&1) && fail "run without newuidmap succeeded"
+  assert_contains "$out" "install Debian's uidmap"
+  assert_rootless_gone "$ID" $SUB_USER
+}
+
+# create/start/state/exec/ps/kill/delete; pause and limits are refused with the reason and the
+# way to get a cgroup, and a refused create leaves nothing.
+test_lifecycle_without_cgroup() {
+  local u=$NOSUB_USER
+  rootless_bundle $u "$T/b" sleep 100
+  as $u "$KR" create --bundle "$T/b" "$ID" || fail create
+  as $u "$KR" start "$ID" || fail start
+  assert_eq "$(as $u "$KR" state "$ID" | jq -r .status)" running
+  assert_eq "$(as $u "$KR" exec "$ID" sh -c 'echo exec-ok; id -u')" "$(printf 'exec-ok\n0')" "exec"
+  pid=$(as $u "$KR" state "$ID" | jq -r .pid)
+  assert_contains "$(as $u "$KR" ps "$ID")" "$pid" "ps lists the init"
+  out=$(as $u "$KR" pause "$ID" 2>&1) && fail "pause without a cgroup succeeded"
+  assert_contains "$out" "pause needs a cgroup of the container's own"
+  assert_contains "$out" "Delegate=yes"
+  as $u "$KR" kill "$ID" KILL || fail kill
+  for _ in $(seq 50); do [ "$(as $u "$KR" state "$ID" | jq -r .status)" == stopped ] && break; sleep 0.05; done
+  assert_eq "$(as $u "$KR" state "$ID" | jq -r .status)" stopped
+  as $u "$KR" delete "$ID" || fail delete
+  assert_rootless_gone "$ID" $u
+
+  edit_user_config "$u" "$T/b" '.linux.resources = {memory: {limit: 67108864}}'
+  out=$(as $u "$KR" run --bundle "$T/b" "$ID" 2>&1) && fail "a memory limit without a cgroup was accepted"
+  assert_contains "$out" "needs a cgroup of the container's own"
+  assert_rootless_gone "$ID" $u
+}
+
+# The container's root is the user on the host: a bind of the host's / is not writable, the
+# host's secrets are not readable, and setns back into the host's mount namespace (through a
+# leaked fd of it, the way a careless caller could hand one in) is refused.
+test_escape_attempts_land_as_the_user() {
+  local u=$SUB_USER
+  rootless_bundle $u "$T/b" sh -c "touch /host/etc/kiln-escape-$ID && echo WROTE; cat /host/etc/shadow >/dev/null 2>&1 && echo READ; readlink /proc/self/fd/3; nsenter --mount=/proc/self/fd/3 true 2>/dev/null && echo ENTERED; echo done"
+  mkdir "$T/b/rootfs/host"  # the mount point (the rootfs is root's)
+  edit_user_config "$u" "$T/b" '.mounts += [{destination:"/host",type:"bind",source:"/",options:["rbind"]}]'
+  out=$(cd "$T/b" && as $u sh -c "exec 3</proc/self/ns/mnt; $KR run --preserve-fds 1 $ID" 2>&1)
+  assert_contains "$out" done "the container ran: $out"
+  assert_contains "$out" "mnt:[" "the host's mount namespace fd reached the container"
+  assert_not_contains "$out" WROTE "wrote to the host's /etc"
+  assert_not_contains "$out" READ "read the host's /etc/shadow"
+  assert_not_contains "$out" ENTERED "entered the host's mount namespace"
+  [ ! -e /etc/kiln-escape-$ID ] || { rm -f /etc/kiln-escape-$ID; fail "file made in the host's /etc"; }
+  assert_rootless_gone "$ID" $u
+}
+
+# Rootless podman (its own user namespace from /etc/subuid) with kiln-runtime as its runtime.
+test_podman_rootless() {
+  command -v podman >/dev/null || fail "podman missing"
+  local u=$SUB_USER P=$T/podman
+  chmod 711 "$T"; mkdir -p "$P/tmp"; chown -R $u: "$P"
+  cat > "$P/containers.conf" <<EOF
+[containers]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$P/events.log"
+runtime_supports_json = ["crun", "runc", "kiln-runtime"]
+EOF
+  printf '[storage]\ndriver = "overlay"\nrunroot = "%s/runroot"\ngraphroot = "%s/root"\n' "$P" "$P" > "$P/storage.conf"
+  pod() {
+    as $u env CONTAINERS_CONF="$P/containers.conf" CONTAINERS_STORAGE_CONF="$P/storage.conf" TMPDIR="$P/tmp" \
+      timeout 60 podman --runtime "$KR" "$@"
+  }
+  busybox_rootfs "$T/bbr"
+  tar -C "$T/bbr" -czf "$P/rootfs.tar.gz" . && chown -R $u: "$P"
+  pod import -q "$P/rootfs.tar.gz" localhost/bb:$ID >/dev/null || fail "podman import"
+  out=$(pod run --rm localhost/bb:$ID sh -c 'echo hi; cat /proc/self/uid_map' 2>&1) || fail "podman run --rm: $out"
+  assert_eq "$(echo "$out" | head -1)" hi
+  assert_contains "$(echo "$out" | tr -s ' ')" " 1 $(subuid_start $u) " "podman's user namespace"
+  c=$(pod run -d localhost/bb:$ID sleep 100) || fail "podman run -d: $c"
+  assert_eq "$(pod exec "$c" echo exec-ok)" exec-ok "podman exec"
+  pod stop -t 1 "$c" >/dev/null 2>&1 || fail "podman stop"
+  pod rm "$c" >/dev/null || fail "podman rm"
+  assert_eq "$(pod ps -aq | wc -l)" 0 "no containers left"
+  assert_eq "$(ls "$T/xdg-$u/kiln-runtime" | grep -v seccomp-cache)" "" "kiln-runtime state left"
+  pod rmi -f localhost/bb:$ID >/dev/null 2>&1
+  pod system reset -f >/dev/null 2>&1
+  pkill -9 -u $u 2>/dev/null; true
+}
+
+run_tests
