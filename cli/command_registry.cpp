@@ -39,6 +39,7 @@ int dispatch(Program& app, int argc, char** argv, const Tool& tool) {
   if (std::optional<int> rc = app.parse(argc, argv))  // CLI11 has printed why
     return tool.parse_errors_are_failures && *rc != 0 ? tool.failure_status : *rc;
   try {
+    if (tool.prepare) tool.prepare();
     // Commands that clone a process into a container run from a sealed copy of this binary.
     for (const char* name : tool.entering)
       if (app.got_subcommand(name)) reexec_from_sealed_exe(argv);

@@ -43,10 +43,11 @@ std::vector<std::pair<Command, Action>> install_commands(Command& app);
 
 // What differs between the two tools' mains.
 struct Tool {
-  const char* name;                   // "kiln", "kiln-runtime": the prefix of error lines
-  int failure_status;                 // its own failures: 125 (kiln, as docker) or 1 (runc)
-  std::vector<const char*> entering;  // commands that put a process into a container
-  bool parse_errors_are_failures;     // kiln: a bad flag is 125; kiln-runtime: CLI11's status
+  const char* name;                    // "kiln", "kiln-runtime": the prefix of error lines
+  int failure_status;                  // its own failures: 125 (kiln, as docker) or 1 (runc)
+  std::vector<const char*> entering;   // commands that put a process into a container
+  bool parse_errors_are_failures;      // kiln: a bad flag is 125; kiln-runtime: CLI11's status
+  std::function<void()> prepare = {};  // after parsing, before anything else (kiln: its session)
 };
 
 // Parses, re-executes from a sealed copy for the commands that enter containers, sets up

@@ -13,9 +13,11 @@
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
+#include "common/user_namespace.hpp"
 #include "engine/ipam.hpp"
 #include "engine/ipv4.hpp"
 #include "engine/netavark.hpp"
+#include "engine/pasta.hpp"
 #include "runtime/state.hpp"
 
 namespace kiln::engine {
@@ -82,13 +84,48 @@ std::string other_netns(const RunRecords& records, const RunRecord& other) {
   return "/proc/" + std::to_string(sd.load().pid) + "/ns/net";
 }
 
+// pasta: host ports leased like a bridge's, a namespace of its own, pasta attached to it. The
+// undo is written down first, as for a bridge (detach_network reads it).
+NetworkAttachment attach_pasta(const RunRecords& records, const std::string& id, const NetworkPlan& plan) {
+  NetworkAttachment a;
+  a.network = "pasta";
+  a.ports = plan.ports;
+  try {
+    NetworkLock lock(records.run_root());
+    Leases leases(records.run_root());
+    json state = {{"network", "pasta"}, {"ports", json::array()}};
+    const std::string state_path = network_state_path(records, id);
+    auto save_state = [&] { write_file_atomic(state_path, state.dump(), 0600, Sync::in_memory); };
+    save_state();
+    for (auto& p : a.ports) {
+      leases.lease_port(p, id);
+      state["ports"].push_back(port_json(p));
+      save_state();
+    }
+    std::string netns_dir = records.run_root() + "/netns";
+    mkdir_p(netns_dir, 0700);
+    a.netns = netns_dir + "/" + id;
+    state["netns"] = a.netns;
+    state["pasta_pid_file"] = a.netns + ".pasta.pid";
+    save_state();
+    make_netns(a.netns);
+    pasta_setup(a.netns, a.ports, a.netns + ".pasta.pid");
+  } catch (...) {
+    detach_network(records, id);
+    throw;
+  }
+  return a;
+}
+
 }  // namespace
 
 NetworkPlan plan_network(const NetworkRequest& r, const std::string& store_root, const RunRecords& records) {
   NetworkPlan plan;
   const std::string& m = r.mode;
+  const bool rootless = !in_initial_user_namespace();
   if (m == "none") plan.kind = NetworkPlan::Kind::none;
   else if (m == "host") plan.kind = NetworkPlan::Kind::host;
+  else if (m == "pasta" || (rootless && m == kDefaultNetwork)) plan.kind = NetworkPlan::Kind::pasta;
   else if (m.rfind("container:", 0) == 0) {
     plan.kind = NetworkPlan::Kind::container;
     std::string ref = m.substr(10);
@@ -97,6 +134,9 @@ NetworkPlan plan_network(const NetworkRequest& r, const std::string& store_root,
   } else {
     plan.kind = NetworkPlan::Kind::bridge;
     if (m.empty()) throw Error("network: empty name", EINVAL);
+    if (rootless)
+      throw Error("network " + m + ": bridge networks need root; a rootless container uses pasta (the default) or none",
+                  EPERM);
     NetworkStore store(store_root);
     auto n = store.find(m);
     if (!n)
@@ -104,7 +144,7 @@ NetworkPlan plan_network(const NetworkRequest& r, const std::string& store_root,
     plan.network = *n;
   }
   bool bridge = plan.kind == NetworkPlan::Kind::bridge;
-  if (!r.publish.empty() && !bridge)
+  if (!r.publish.empty() && !bridge && plan.kind != NetworkPlan::Kind::pasta)
     throw Error("publish " + r.publish.front() + ": ports cannot be published with --network " + m, EINVAL);
   if (!r.ip.empty() && !bridge) throw Error("ip " + r.ip + ": needs a bridge network, not --network " + m, EINVAL);
   if (!r.aliases.empty() && !bridge)
@@ -142,6 +182,7 @@ json network_settings_json(const NetworkPlan& plan, const NetworkAttachment& a) 
     case NetworkPlan::Kind::host: s["NetworkMode"] = "host"; break;
     case NetworkPlan::Kind::container: s["NetworkMode"] = "container:" + plan.container_id; break;
     case NetworkPlan::Kind::bridge: s["NetworkMode"] = plan.network.name; break;
+    case NetworkPlan::Kind::pasta: s["NetworkMode"] = "pasta"; break;
   }
   json nets = json::object();
   if (plan.kind == NetworkPlan::Kind::bridge)
@@ -180,6 +221,7 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
     a.etc_from = other.container_dir;
     return a;
   }
+  if (plan.kind == NetworkPlan::Kind::pasta) return attach_pasta(records, rec.id, plan);
   const NetworkConfig& n = plan.network;
   const std::string& id = rec.id;
   a.network = n.name;
@@ -254,6 +296,7 @@ void detach_network(const RunRecords& records, const std::string& id) {
         spdlog::debug("container {}: {}", id, e.what());
       }
     }
+    if (!st.value("pasta_pid_file", "").empty()) pasta_teardown(st.value("pasta_pid_file", ""));
     remove_netns(netns);
     spdlog::debug("network {}: container {} torn down", st.value("network", ""), id.substr(0, 12));
     Leases leases(records.run_root());

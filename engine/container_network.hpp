@@ -3,6 +3,8 @@
 //   none            a network namespace of its own with only lo (the sandbox choice)
 //   host            the host's namespace
 //   container:OTHER OTHER's namespace (and its /etc/hosts, /etc/resolv.conf)
+//   pasta           user-mode networking (engine/pasta.hpp): the default for a rootless user,
+//                   whose kiln cannot make bridges or firewall rules; -p publishes through it
 //   NAME (default: kiln, the default bridge network) a veth on the network's bridge, an address
 //                   from kiln's leases, NAT out unless --internal, published ports, and on
 //                   user-created networks the container's names in aardvark-dns
@@ -35,7 +37,7 @@ struct NetworkRequest {
 };
 
 struct NetworkPlan {
-  enum class Kind { none, host, container, bridge };
+  enum class Kind { none, host, container, bridge, pasta };
   Kind kind = Kind::none;
   NetworkConfig network;     // bridge
   std::string container_id;  // container: the other one

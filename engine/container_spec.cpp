@@ -12,6 +12,7 @@
 
 #include "common/byte_size.hpp"
 #include "common/error.hpp"
+#include "common/user_namespace.hpp"
 #include "common/env.hpp"
 #include "common/files.hpp"
 #include "runtime/default_spec.hpp"
@@ -232,6 +233,15 @@ ImageDefaults image_defaults(const image::ImageConfig& config) {
 json build_run_spec(const SpecInputs& in) {
   const RunFlags& f = in.flags;
   json spec = default_spec();
+  // devpts' gid=5 (tty) does not exist in a rootless session without a range: leave it out.
+  if (!gid_mapped(5))
+    for (auto& m : spec["mounts"])
+      if (m.value("type", "") == "devpts") {
+        json kept = json::array();
+        for (const auto& o : m["options"])
+          if (o.get<std::string>().rfind("gid=", 0) != 0) kept.push_back(o);
+        m["options"] = kept;
+      }
   std::string hostname = container_hostname(in);
 
   json& p = spec["process"];

@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/user_namespace.hpp"
 
 namespace kiln::engine {
 
@@ -21,6 +22,8 @@ std::string RootfsPlan::overlay_options() const {
     o += (i ? ":" : "") + lower_dirs[i];
   }
   if (!upper_dir.empty()) o += ",upperdir=" + upper_dir + ",workdir=" + work_dir;
+  // In a user namespace (rootless) overlayfs keeps its whiteout xattrs under user.overlay.*.
+  if (!in_initial_user_namespace()) o += ",userxattr";
   return o;
 }
 

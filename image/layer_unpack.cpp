@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/user_namespace.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/in_root.hpp"
@@ -208,8 +209,12 @@ class Extractor {
   void set_owner(int fd, const char* name, int flags, archive_entry* e) {
     if (!is_root_) return;  // rootless: files stay ours
     if (::fchownat(fd, name, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e)),
-                   flags) != 0)
-      throw_errno("chown");
+                   flags) == 0)
+      return;
+    // In a user namespace, an id it does not map (EINVAL) is folded onto its root, the one id
+    // a user without /etc/subuid ranges has (podman's ignore_chown_errors).
+    if (errno != EINVAL || !in_user_ns_) throw_errno("chown");
+    if (::fchownat(fd, name, 0, 0, flags) != 0) throw_errno("chown");
   }
 
   void set_xattrs(int fd, const std::string& name_at, archive_entry* e) {
@@ -219,12 +224,13 @@ class Extractor {
     archive_entry_xattr_reset(e);
     while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
       std::string k = key;
-      // overlayfs reads trusted.overlay.* from lower layers (opaque, redirect, metacopy):
-      // a layer must not plant them; the whiteout strategy is the only writer.
-      if (k.starts_with("trusted.overlay.")) continue;
+      // overlayfs reads trusted.overlay.* (user.overlay.* when mounted with userxattr, as
+      // rootless) from lower layers (opaque, redirect, metacopy): a layer must not plant them;
+      // the whiteout strategy is the only writer.
+      if (k.starts_with("trusted.overlay.") || k.starts_with("user.overlay.")) continue;
       int err = name_at.empty() ? (::fsetxattr(fd, key, value, size, 0) == 0 ? 0 : errno)
                                 : set_xattr_at(fd, name_at, k, value, size);
-      if (err == ENOTSUP || (err == EPERM && !is_root_)) {
+      if (err == ENOTSUP || (err == EPERM && (!is_root_ || in_user_ns_))) {
         spdlog::debug("xattr {} not set: {}", k, std::strerror(err));
         continue;
       }
@@ -309,7 +315,15 @@ class Extractor {
   }
 
   void make_node(archive_entry* e, int pfd, const std::string& base, unsigned type) {
-    if (::mknodat(pfd, base.c_str(), type | perm(e), archive_entry_rdev(e)) != 0) throw_errno("mknod");
+    if (::mknodat(pfd, base.c_str(), type | perm(e), archive_entry_rdev(e)) != 0) {
+      // A device node in a layer cannot be made in a user namespace; containers get their
+      // devices from the runtime anyway (podman skips them too).
+      if (errno == EPERM && in_user_ns_ && type != S_IFIFO) {
+        spdlog::debug("device {} not made in a user namespace", base);
+        return;
+      }
+      throw_errno("mknod");
+    }
     set_owner(pfd, base.c_str(), AT_SYMLINK_NOFOLLOW, e);
     if (::fchmodat(pfd, base.c_str(), perm(e), 0) != 0) throw_errno("chmod");
     set_xattrs(pfd, base, e);
@@ -355,6 +369,7 @@ class Extractor {
   const std::exception_ptr& stream_error_;
   const UnpackOptions& opt_;
   bool is_root_ = ::geteuid() == 0;
+  bool in_user_ns_ = !in_initial_user_namespace();
   std::unordered_map<std::string, UniqueFd> cache_;
   bool stale_ = false;
   std::vector<std::pair<std::string, Times>> dir_times_;

@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/in_root.hpp"
+#include "common/user_namespace.hpp"
 #include "image/fs_at.hpp"
 #include "image/whiteout.hpp"
 
@@ -25,8 +26,11 @@ void OverlayWhiteouts::whiteout(int /*root_fd*/, int parent_fd, const std::strin
 void OverlayWhiteouts::opaque(int root_fd, const std::string& dir_path) {
   UniqueFd dir = mkdir_all_in_root(root_fd, dir_path);
   std::string p = proc_fd_path(dir.get());
-  if (::setxattr(p.c_str(), "trusted.overlay.opaque", "y", 1, 0) != 0)
-    throw_errno("mark " + (dir_path.empty() ? std::string("/") : dir_path) + " opaque (trusted.overlay.opaque)");
+  // In a user namespace overlayfs is mounted with userxattr and reads user.overlay.* instead
+  // (trusted.* needs privilege over the initial namespace).
+  const char* key = in_initial_user_namespace() ? "trusted.overlay.opaque" : "user.overlay.opaque";
+  if (::setxattr(p.c_str(), key, "y", 1, 0) != 0)
+    throw_errno("mark " + (dir_path.empty() ? std::string("/") : dir_path) + " opaque (" + key + ")");
 }
 
 bool OverlayWhiteouts::copy_up(const std::string& target, int parent_fd, const std::string& name) {

@@ -8,34 +8,16 @@
 #include "cgroups/no_cgroup_manager.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/user_namespace.hpp"
 
 namespace kiln::runtime {
 namespace {
-
-// The identity map of the initial user namespace: "0 0 4294967295".
-bool in_initial_user_namespace() {
-  auto map = read_file_if_exists("/proc/self/uid_map");
-  if (!map) return true;
-  std::string s = *map;
-  std::string compact;
-  bool space = false;
-  for (char c : s) {
-    if (c == ' ' || c == '\t' || c == '\n') {
-      space = !compact.empty();
-      continue;
-    }
-    if (space) compact += ' ';
-    space = false;
-    compact += c;
-  }
-  return compact == "0 0 4294967295";
-}
 
 const char* kNoCgroupWhy = "this user may not create cgroups here (none is delegated to it)";
 
 }  // namespace
 
-bool unprivileged_caller() { return ::geteuid() != 0 || !in_initial_user_namespace(); }
+bool unprivileged_caller() { return ::geteuid() != 0 || !kiln::in_initial_user_namespace(); }
 
 std::string default_state_root() {
   if (!unprivileged_caller()) return "/run/kiln-runtime";

@@ -70,10 +70,9 @@ void run_id_map_helper(const char* helper, pid_t pid, const std::vector<IdMappin
 
 }  // namespace
 
-IdMapWriter choose_id_map_writer(const Spec& spec) {
+IdMapWriter choose_id_map_writer(const std::vector<IdMapping>& uids, const std::vector<IdMapping>& gids) {
   if (!unprivileged_caller()) return IdMapWriter::direct;
-  if (only_own_id(spec.linux.uid_mappings, ::geteuid()) && only_own_id(spec.linux.gid_mappings, ::getegid()))
-    return IdMapWriter::own_ids;
+  if (only_own_id(uids, ::geteuid()) && only_own_id(gids, ::getegid())) return IdMapWriter::own_ids;
   if (!find_id_map_helper("newuidmap") || !find_id_map_helper("newgidmap"))
     throw Error(
         "linux.uidMappings: mapping more ids than this user's own needs newuidmap and newgidmap (install Debian's "
@@ -83,10 +82,8 @@ IdMapWriter choose_id_map_writer(const Spec& spec) {
   return IdMapWriter::setuid_helpers;
 }
 
-void write_id_maps(pid_t pid, const Spec& spec, IdMapWriter how) {
+void write_id_maps(pid_t pid, const std::vector<IdMapping>& uids, const std::vector<IdMapping>& gids, IdMapWriter how) {
   const std::string base = "/proc/" + std::to_string(pid);
-  const auto& uids = spec.linux.uid_mappings;
-  const auto& gids = spec.linux.gid_mappings;
   switch (how) {
     case IdMapWriter::direct:
       if (!uids.empty()) write_file(base + "/uid_map", id_map_text(uids));

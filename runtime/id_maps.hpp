@@ -17,9 +17,15 @@ enum class IdMapWriter {
 
 // Picks the writer before the clone (the init must know whether setgroups will be allowed).
 // Throws, naming the fix, when the maps need the helpers and they are not installed.
-IdMapWriter choose_id_map_writer(const Spec& spec);
+IdMapWriter choose_id_map_writer(const std::vector<IdMapping>& uids, const std::vector<IdMapping>& gids);
+inline IdMapWriter choose_id_map_writer(const Spec& spec) {
+  return choose_id_map_writer(spec.linux.uid_mappings, spec.linux.gid_mappings);
+}
 
-// Writes /proc/PID/uid_map and gid_map (PID: the init, in its new user namespace).
-void write_id_maps(pid_t pid, const Spec& spec, IdMapWriter how);
+// Writes /proc/PID/uid_map and gid_map (PID: a process in its new user namespace).
+void write_id_maps(pid_t pid, const std::vector<IdMapping>& uids, const std::vector<IdMapping>& gids, IdMapWriter how);
+inline void write_id_maps(pid_t pid, const Spec& spec, IdMapWriter how) {
+  write_id_maps(pid, spec.linux.uid_mappings, spec.linux.gid_mappings, how);
+}
 
 }  // namespace kiln::runtime

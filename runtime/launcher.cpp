@@ -53,7 +53,12 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   cfg.new_session_keyring = !options.no_new_keyring;
   // The maps are written from outside; an unprivileged caller's own-ids map denies setgroups.
   const IdMapWriter id_map_writer = user && user->path.empty() ? choose_id_map_writer(spec) : IdMapWriter::direct;
-  cfg.setgroups_allowed = id_map_writer != IdMapWriter::own_ids;
+  // Without a user namespace of its own the container stays in ours, where setgroups may be
+  // denied already (a rootless kiln session without a range).
+  const bool new_user_ns = user && user->path.empty();
+  cfg.setgroups_allowed = new_user_ns
+                              ? id_map_writer != IdMapWriter::own_ids
+                              : read_file_if_exists("/proc/self/setgroups").value_or("allow").rfind("deny", 0) != 0;
   cfg.dumpable_until_maps = user && user->path.empty() && id_map_writer != IdMapWriter::direct;
   cfg.bind_devices = user || unprivileged_caller();
 

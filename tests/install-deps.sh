@@ -22,8 +22,9 @@ packages=(
   golang-go
   # registries: HTTP/TLS for pull, and a real registry (distribution) for the tests
   libcurl4-openssl-dev docker-registry
-  # rootless: newuidmap/newgidmap map /etc/subuid and /etc/subgid ranges for ordinary users
-  uidmap
+  # rootless: newuidmap/newgidmap map /etc/subuid and /etc/subgid ranges for ordinary users;
+  # pasta (passt) is their user-mode network
+  uidmap passt
 )
 
 missing=()

@@ -25,10 +25,16 @@ remove_users() {
   done
   true
 }
+# pasta needs /dev/net/tun, which Debian makes 0666; this machine's is 0600: open it up for the
+# suite and put it back after.
+TUN_MODE_FILE=/tmp/kiln-rootless-tun-mode
+open_tun() { [ -e /dev/net/tun ] && stat -c %a /dev/net/tun > $TUN_MODE_FILE && chmod 0666 /dev/net/tun; }
+restore_tun() { [ -f $TUN_MODE_FILE ] && chmod "$(cat $TUN_MODE_FILE)" /dev/net/tun; rm -f $TUN_MODE_FILE; }
 if [ -z "${KILN_ONE_TEST:-}" ]; then
   command -v newuidmap >/dev/null || { echo "rootless_test: newuidmap missing (install uidmap)" >&2; exit 1; }
   add_users
-  trap remove_users EXIT
+  open_tun
+  trap 'remove_users; restore_tun' EXIT
 fi
 
 # as USER CMD...: runs CMD as USER with a private XDG_RUNTIME_DIR under $T.
@@ -194,6 +200,98 @@ EOF
   pod rmi -f localhost/bb:$ID >/dev/null 2>&1
   pod system reset -f >/dev/null 2>&1
   pkill -9 -u $u 2>/dev/null; true
+}
+
+# --- kiln as an ordinary user ---
+# kiln as USER, with the user's own store and run root (XDG dirs under $T).
+kiln_as() { # kiln_as USER ARGS...
+  local u=$1; shift
+  [ -d "$T/data-$u" ] || { mkdir -p "$T/data-$u"; chown "$u": "$T/data-$u"; }
+  as "$u" env XDG_DATA_HOME="$T/data-$u" "$KILN" "$@"
+}
+# An image whose files belong to root, uid 1000 and uid 65534.
+owners_image() { # owners_image USER
+  busybox_rootfs "$T/img"
+  echo a > "$T/img/home/a"; echo b > "$T/img/home/b"
+  chown 1000:1000 "$T/img/home/a"; chown 65534:65534 "$T/img/home/b"
+  tar -C "$T/img" -czf "$T/owners.tar.gz" . && chown "$1": "$T/owners.tar.gz"
+}
+# Nothing of the user's kiln left but its store: no container, no mount in its session, no
+# process once the session is stopped.
+kiln_user_clean() { # kiln_user_clean USER
+  local u=$1
+  assert_eq "$(kiln_as "$u" ps -aq)" "" "containers left"
+  out=$(kiln_as "$u" system check 2>&1) || fail "system check: $out"
+  local holder; holder=$(cut -d' ' -f1 "$T/xdg-$u/kiln/session.pid")
+  [ -z "$(nsenter -t "$holder" -m grep -F "$T/data-$u" /proc/self/mountinfo)" ] || fail "mounts left in the session"
+  [ -z "$(ls "$T/xdg-$u/kiln/netns" 2>/dev/null)" ] || fail "netns left"
+  ! pgrep -u "$u" pasta >/dev/null || fail "pasta left"
+  pkill -9 -u "$u"
+  for _ in $(seq 50); do pgrep -u "$u" >/dev/null || break; sleep 0.05; done
+  ! pgrep -u "$u" >/dev/null || fail "processes of $u left: $(pgrep -a -u "$u")"
+}
+
+# With a subordinate range: ownership kept (1000 and 65534 inside), run/-d/exec/logs/stop/rm,
+# secrets as file and env, a published port through pasta, limits refused, `kiln info`.
+test_kiln_rootless_with_range() {
+  local u=$SUB_USER
+  chmod 711 "$T"; owners_image $u
+  out=$(kiln_as $u import "$T/owners.tar.gz" bb:1 2>&1) || fail "import: $out"
+  assert_not_contains "$out" warning "a user with a range gets no warning"
+  info=$(kiln_as $u info) || fail "info"
+  assert_contains "$info" "mode: rootless"
+  assert_contains "$info" "1 -> $(subuid_start $u) (65536)"
+  assert_contains "$info" "--memory, --pids-limit, --cpus are refused"
+  out=$(kiln_as $u run --rm --network none bb:1 sh -c 'id -u; stat -c %u /home/a /home/b; cat /proc/self/uid_map') ||
+    fail "run: $out"
+  assert_eq "$(echo "$out" | head -3 | tr '\n' ' ')" "0 1000 65534 " "ids inside"
+  assert_contains "$(echo "$out" | tr -s ' ')" " 1 $(subuid_start $u) 65536"
+  # on the host the files belong to the range
+  layer_owner=$(find "$T/data-$u" -path '*/diff/home/a' -printf '%U\n' | head -1)
+  assert_eq "$layer_owner" "$(( $(subuid_start $u) + 999 ))" "uid 1000 of the image on the host"
+  c=$(kiln_as $u run -d --name rl --network none bb:1 sh -c 'echo started; sleep 100') || fail "run -d: $c"
+  assert_eq "$(kiln_as $u exec rl sh -c 'echo exec-ok')" exec-ok "exec"
+  for _ in $(seq 50); do [ "$(kiln_as $u logs rl)" == started ] && break; sleep 0.05; done
+  assert_eq "$(kiln_as $u logs rl)" started "logs"
+  kiln_as $u stop -t 1 rl >/dev/null || fail stop
+  kiln_as $u rm rl >/dev/null || fail rm
+  printf 's3cr3t-%s' "$ID" | kiln_as $u secret create pw - >/dev/null || fail "secret create"
+  assert_eq "$(kiln_as $u run --rm --network none --secret pw bb:1 cat /run/secrets/pw)" "s3cr3t-$ID" "secret file"
+  assert_eq "$(kiln_as $u run --rm --network none --secret pw,type=env,target=PW bb:1 sh -c 'echo $PW')" "s3cr3t-$ID" \
+    "secret env"
+  ! grep -rqF "s3cr3t-$ID" "$T/xdg-$u/kiln" 2>/dev/null || fail "the secret is in the run root"
+  # the default network is pasta: a published port answers on the host's 127.0.0.1
+  local port=$((20000 + RANDOM % 10000))
+  c=$(kiln_as $u run -d -p "127.0.0.1:$port:80" bb:1 httpd -f -p 80 -h /etc) || fail "run -p: $c"
+  got=""
+  for _ in $(seq 20); do got=$(timeout 5 /bin/busybox wget -q -O - "http://127.0.0.1:$port/hostname" 2>/dev/null) && break; sleep 0.1; done
+  assert_eq "$got" "${c:0:12}" "the published port"
+  assert_contains "$(kiln_as $u port "$c")" "80/tcp -> 127.0.0.1:$port"
+  kiln_as $u rm -f "$c" >/dev/null || fail "rm -f"
+  out=$(kiln_as $u run --rm --network none --memory 64m bb:1 true 2>&1); assert_eq $? 125 "--memory without a cgroup"
+  assert_contains "$out" "needs a cgroup of the container's own"
+  out=$(kiln_as $u run --rm --network kiln-br bb:1 true 2>&1); assert_eq $? 125 "a bridge network rootless"
+  assert_contains "$out" "bridge networks need root"
+  kiln_user_clean $u
+}
+
+# Without a range: one warning when the session is made, files of other owners folded onto the
+# user's id (root inside), and everything else works the same.
+test_kiln_rootless_single_id() {
+  local u=$NOSUB_USER
+  chmod 711 "$T"; owners_image $u
+  out=$(kiln_as $u import "$T/owners.tar.gz" bb:1 2>&1) || fail "import: $out"
+  assert_contains "$out" "warning: no /etc/subuid and /etc/subgid range for $u"
+  assert_contains "$out" "folded"
+  out=$(kiln_as $u images 2>&1)
+  assert_not_contains "$out" warning "the warning is said once"
+  out=$(kiln_as $u run --rm --network none bb:1 sh -c 'id -u; stat -c %u /home/a /home/b; wc -l < /proc/self/uid_map') ||
+    fail "run: $out"
+  assert_eq "$(echo "$out" | tr '\n' ' ')" "0 0 0 1 " "folded ownership, one id mapped"
+  c=$(kiln_as $u run -d --network none bb:1 sleep 100) || fail "run -d"
+  assert_eq "$(kiln_as $u exec "$c" echo ok)" ok "exec"
+  kiln_as $u rm -f "$c" >/dev/null || fail "rm -f"
+  kiln_user_clean $u
 }
 
 run_tests
