@@ -175,4 +175,22 @@ echo "\$ kiln run --user 4294967295 busybox id   (-1 would mean 'stay root' to s
 echo "\$ kiln import ... '../../../../tmp/x:latest'"
 "$KILN" import "$T/busybox.tar.gz" '../../../../tmp/x:latest' 2>&1 | sed 's/^/  /' || true
 
+# --- rootless ----------------------------------------------------------------------------------
+step "17. Rootless: an ordinary user runs a container (a throwaway user, removed right after)"
+RL_USER=kiln-quickstart
+useradd -m -s /bin/sh "$RL_USER"   # useradd gives it an /etc/subuid and /etc/subgid range
+rootless_cleanup() { pkill -9 -u "$RL_USER" 2>/dev/null || true
+  rm -rf "/tmp/kiln-run-$(id -u "$RL_USER" 2>/dev/null)"; userdel -r "$RL_USER" 2>/dev/null || true
+  sed -i "/^$RL_USER:/d" /etc/subuid /etc/subgid; }
+trap 'rootless_cleanup; cleanup' EXIT
+cp "$T/busybox.tar.gz" "/home/$RL_USER/busybox.tar.gz" && chown "$RL_USER": "/home/$RL_USER/busybox.tar.gz"
+as_user() { runuser -u "$RL_USER" -- env -i PATH=/usr/bin:/bin HOME="/home/$RL_USER" "$@"; }
+echo "\$ kiln import busybox.tar.gz busybox      # as $RL_USER: its own store in ~/.local/share/kiln"
+as_user "$KILN" import "/home/$RL_USER/busybox.tar.gz" busybox >/dev/null
+echo "\$ kiln info"; as_user "$KILN" info | sed 's/^/  /'
+echo "\$ kiln run --rm --network none busybox sh -c 'id; cat /proc/self/uid_map'"
+as_user "$KILN" run --rm --network none busybox sh -c 'id; cat /proc/self/uid_map'
+rootless_cleanup; trap cleanup EXIT
+# --- end rootless ------------------------------------------------------------------------------
+
 step "Done. Next: tests/run.sh builds and runs every test; bench/start.sh compares start times."
