@@ -84,6 +84,40 @@ std::string other_netns(const RunRecords& records, const RunRecord& other) {
   return "/proc/" + std::to_string(sd.load().pid) + "/ns/net";
 }
 
+// What attach is about to make, written to the container's network.json before it is made, so
+// that detach_network can undo it after a SIGKILL.
+class AttachJournal {
+ public:
+  AttachJournal(const RunRecords& records, const std::string& id, const std::string& network)
+      : path_(network_state_path(records, id)), state_({{"network", network}, {"ports", json::array()}}) {
+    save();
+  }
+  void set(const char* key, json value) {
+    state_[key] = std::move(value);
+    save();
+  }
+  // Each host port is leased (a free one picked for port 0), then written down.
+  void lease_ports(const Leases& leases, std::vector<PortSpec>& ports, const std::string& id) {
+    for (auto& p : ports) {
+      leases.lease_port(p, id);
+      state_["ports"].push_back(port_json(p));
+      save();
+    }
+  }
+
+ private:
+  void save() const { write_file_atomic(path_, state_.dump(), 0600, Sync::in_memory); }
+  std::string path_;
+  json state_;
+};
+
+// <run_root>/netns/<id>: where the container's namespace is bind-mounted.
+std::string netns_path(const RunRecords& records, const std::string& id) {
+  std::string dir = records.run_root() + "/netns";
+  mkdir_p(dir, 0700);
+  return dir + "/" + id;
+}
+
 // pasta: host ports leased like a bridge's, a namespace of its own, pasta attached to it. The
 // undo is written down first, as for a bridge (detach_network reads it).
 NetworkAttachment attach_pasta(const RunRecords& records, const std::string& id, const NetworkPlan& plan) {
@@ -93,21 +127,11 @@ NetworkAttachment attach_pasta(const RunRecords& records, const std::string& id,
   try {
     NetworkLock lock(records.run_root());
     Leases leases(records.run_root());
-    json state = {{"network", "pasta"}, {"ports", json::array()}};
-    const std::string state_path = network_state_path(records, id);
-    auto save_state = [&] { write_file_atomic(state_path, state.dump(), 0600, Sync::in_memory); };
-    save_state();
-    for (auto& p : a.ports) {
-      leases.lease_port(p, id);
-      state["ports"].push_back(port_json(p));
-      save_state();
-    }
-    std::string netns_dir = records.run_root() + "/netns";
-    mkdir_p(netns_dir, 0700);
-    a.netns = netns_dir + "/" + id;
-    state["netns"] = a.netns;
-    state["pasta_pid_file"] = a.netns + ".pasta.pid";
-    save_state();
+    AttachJournal journal(records, id, "pasta");
+    journal.lease_ports(leases, a.ports, id);
+    a.netns = netns_path(records, id);
+    journal.set("netns", a.netns);
+    journal.set("pasta_pid_file", a.netns + ".pasta.pid");
     make_netns(a.netns);
     pasta_setup(a.netns, a.ports, a.netns + ".pasta.pid");
   } catch (...) {
@@ -236,31 +260,19 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
   try {
     NetworkLock lock(records.run_root());
     Leases leases(records.run_root());
-    json state = {{"network", n.name}, {"ports", json::array()}};
-    const std::string state_path = network_state_path(records, id);
-    auto save_state = [&] { write_file_atomic(state_path, state.dump(), 0600, Sync::in_memory); };
-    save_state();
+    AttachJournal journal(records, id, n.name);
     uint32_t ip = leases.lease_address(n, id, plan.ip);
-    state["ip"] = format_ipv4(ip);
-    save_state();
+    journal.set("ip", format_ipv4(ip));
     a.ip = format_ipv4(ip);
     KILN_FAILPOINT("net-after-lease");
-    for (auto& p : a.ports) {
-      leases.lease_port(p, id);
-      state["ports"].push_back(port_json(p));
-      save_state();
-    }
-    std::string netns_dir = records.run_root() + "/netns";
-    mkdir_p(netns_dir, 0700);
-    a.netns = netns_dir + "/" + id;
-    state["netns"] = a.netns;
-    save_state();
+    journal.lease_ports(leases, a.ports, id);
+    a.netns = netns_path(records, id);
+    journal.set("netns", a.netns);
     make_netns(a.netns);
     KILN_FAILPOINT("net-after-netns");
     NetavarkContainer c{id, rec.name, n, ip, a.aliases, a.ports};
     write_file_atomic(netavark_input_path(records, id), netavark_options(c).dump(), 0600, Sync::in_memory);
-    state["netavark"] = true;
-    save_state();
+    journal.set("netavark", true);
     std::string config = netavark_config_dir(records);
     mkdir_p(config, 0700);
     spdlog::debug("network {}: container {} gets {} in {}", n.name, id.substr(0, 12), a.ip, a.netns);
