@@ -109,7 +109,11 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
   Digest mdigest = sha256_of(manifest_body);
   mkdir_p(dir + "/blobs/sha256", 0700);
   write_file(dir + "/blobs/sha256/" + mdigest.hex, manifest_body, 0600);
-  fetch_to_layout(client, t.repo, m.config, dir);
+  // A config the store holds (verified when stored) is not fetched again: a repeated pull of
+  // an image that is all there asks the registry for its manifest only.
+  if (store.has_blob(m.config.digest))
+    write_file(dir + "/blobs/sha256/" + m.config.digest.hex, store.read_blob(m.config.digest), 0600);
+  else fetch_to_layout(client, t.repo, m.config, dir);
   ImageConfig cfg = parse_image_config(read_file(dir + "/blobs/sha256/" + m.config.digest.hex));
   if (cfg.diff_ids.size() != m.layers.size())
     throw Error(t.name + ": manifest lists " + std::to_string(m.layers.size()) + " layers but the config has " +

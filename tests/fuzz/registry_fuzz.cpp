@@ -1,5 +1,5 @@
 // libFuzzer target: what a registry or a credentials file sends us (WWW-Authenticate
-// challenges, auth.json documents, registries.conf, manifests by media type) must be refused
+// challenges, auth.json documents, registries.conf, upload Locations) must be refused
 // with a kiln::Error or nullopt, never crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "image/registry_auth.hpp"
+#include "image/registry_client.hpp"
 #include "image/registry_pull.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,6 +16,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)kiln::image::unqualified_search_registries(text);
   try {
     (void)kiln::image::credentials_from_auth_json(text, "127.0.0.1:5000", "auth.json");
+  } catch (const kiln::Error&) {
+  }
+  try {
+    std::string url = kiln::image::resolve_upload_location("http://127.0.0.1:5000", text);
+    // whatever it accepts stays on our registry, where the Authorization header may go
+    if (url.rfind("http://127.0.0.1:5000/", 0) != 0) __builtin_trap();
   } catch (const kiln::Error&) {
   }
   return 0;
