@@ -61,6 +61,15 @@ std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
   return out;
 }
 
+// Where the repository part of a store name ends (before ":tag" or "@digest"; a port's colon
+// comes before the last '/').
+size_t repo_end(const std::string& name) {
+  const size_t slash = name.rfind('/');
+  const size_t at = name.find('@', slash == std::string::npos ? 0 : slash);
+  const size_t colon = name.find(':', slash == std::string::npos ? 0 : slash);
+  return std::min(at, colon);
+}
+
 std::string media_type_of(const RegistryResponse& r) {
   json doc = json::parse(r.body, nullptr, false);
   if (doc.is_object() && doc.contains("mediaType") && doc["mediaType"].is_string()) return doc["mediaType"];
@@ -142,6 +151,12 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
   std::vector<LoadedImage> loaded = load(store, dir, lo);
   if (loaded.size() != 1) throw Error(t.name + ": the pulled layout held " + std::to_string(loaded.size()) + " images");
   out.image = loaded.front();
+  // The digest of what the tag named (the index, for a multi-arch image), kept with the record.
+  auto lock = store.lock_shared();
+  if (std::optional<ImageRecord> rec = store.read_record(out.image.id.hex)) {
+    rec->repo_digests = {t.name.substr(0, repo_end(t.name)) + "@" + out.manifest_digest.str()};
+    store.commit_image(*rec);
+  }
   return out;
 }
 

@@ -280,6 +280,11 @@ test_multi_arch_push_by_skopeo_pull_each_platform() {
   assert_eq "$("$KILN" run --rm "$REG/test/ma:1" -c 'echo $ARCH')" amd64 "the amd64 manifest was pulled"
   "$KILN" pull -q --platform linux/arm64 --tls-verify=false "$REG/test/ma:1" >/dev/null 2>"$T/err" || fail "pull arm64: $(cat "$T/err")"
   assert_eq "$("$KILN" inspect "$REG/test/ma:1" | jq -r '.[0].Config.Env[] | select(startswith("ARCH="))')" ARCH=arm64 "--platform picked the other"
+  # the digest kept is the one the tag named: the index's
+  assert_contains "$("$KILN" images --digests | grep "$REG/test/ma ")" "sha256:$hex"
+  assert_eq "$("$KILN" inspect "$REG/test/ma:1" | jq -r '.[0].RepoDigests[0]')" "$REG/test/ma@sha256:$hex"
+  # by digest: the index's digest is checked, and the image is the same
+  "$KILN" pull -q --platform linux/arm64 --tls-verify=false "$REG/test/ma@sha256:$hex" >/dev/null || fail "pull by index digest"
   out=$("$KILN" pull --tls-verify=false --platform linux/riscv64 "$REG/test/ma:1" 2>&1); [ $? -eq 125 ] || fail "no riscv64"
   assert_contains "$out" "no image for linux/riscv64 (the index has linux/arm64, linux/amd64)"
   # a second pull asks for manifests only: no blob is fetched
