@@ -31,16 +31,17 @@ struct Target {
   std::string reference;  // tag or digest
   std::string tag;
   std::string digest;
+  bool insecure = false;  // registries.conf says plain HTTP is fine
 };
 
 std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
   Reference r = parse_reference(text);
   std::vector<std::string> domains;
+  const RegistriesConf conf = load_registries_conf(o.registries_conf);
   if (!r.domain.empty()) {
     domains.push_back(r.domain);
   } else {
-    std::string conf = path_exists(o.registries_conf) ? read_file(o.registries_conf) : "";
-    domains = unqualified_search_registries(conf);
+    domains = conf.unqualified_search;
     if (domains.empty())
       throw Error("short name \"" + text + "\": no unqualified-search-registries in " + o.registries_conf +
                   "; name the registry (HOST[:PORT]/NAME)");
@@ -48,9 +49,14 @@ std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
   std::vector<Target> out;
   for (const auto& d : domains) {
     Target t;
-    const bool hub = d == "docker.io" || d == "index.docker.io";
-    t.host = hub ? "registry-1.docker.io" : d;
-    t.repo = hub && r.path.find('/') == std::string::npos ? "library/" + r.path : r.path;
+    // [[registry]] tables: a blocked one refuses, location moves the name, insecure allows http
+    RegistryRoute route = route_for(conf, d + "/" + r.path, o.registries_conf);
+    const std::string host = route.name.substr(0, route.name.find('/'));
+    const std::string path = route.name.find('/') == std::string::npos ? "" : route.name.substr(host.size() + 1);
+    const bool hub = host == "docker.io" || host == "index.docker.io";
+    t.host = hub ? "registry-1.docker.io" : host;
+    t.repo = hub && path.find('/') == std::string::npos ? "library/" + path : path;
+    t.insecure = route.insecure;
     t.tag = r.tag.empty() && r.digest.empty() ? "latest" : r.tag;
     t.digest = r.digest;
     t.reference = r.digest.empty() ? t.tag : r.digest;
@@ -87,7 +93,7 @@ void fetch_to_layout(RegistryClient& client, const std::string& repo, const Desc
 }
 
 PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o, const std::string& dir) {
-  RegistryClient client(t.host, RegistryOptions{o.tls_verify, find_credentials(t.host)});
+  RegistryClient client(t.host, RegistryOptions{o.tls_verify && !t.insecure, find_credentials(t.host)});
   if (o.progress) o.progress("pulling " + t.name + " from " + t.host);
   RegistryResponse top = client.get_manifest(t.repo, t.reference, kManifestAccept);
   PulledImage out;
@@ -163,30 +169,7 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
 }  // namespace
 
 std::vector<std::string> unqualified_search_registries(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while ((pos = text.find("unqualified-search-registries", pos)) != std::string::npos) {
-    // only at the start of a line (not in a comment or a [[registry]] table's value)
-    if (pos != 0 && text[pos - 1] != '\n') {
-      ++pos;
-      continue;
-    }
-    size_t open = text.find('[', pos), eq = text.find('=', pos);
-    size_t close = open == std::string::npos ? std::string::npos : text.find(']', open);
-    if (eq == std::string::npos || open == std::string::npos || close == std::string::npos || eq > open) break;
-    std::string list = text.substr(open + 1, close - open - 1);
-    size_t i = 0;
-    while ((i = list.find('"', i)) != std::string::npos) {
-      size_t j = list.find('"', i + 1);
-      if (j == std::string::npos) break;
-      std::string host = list.substr(i + 1, j - i - 1);
-      if (!host.empty() && host.size() < 256) out.push_back(host);
-      i = j + 1;
-      if (out.size() >= 32) break;
-    }
-    break;
-  }
-  return out;
+  return parse_registries_conf(text, "(text)").unqualified_search;
 }
 
 PulledImage pull(const Store& store, const std::string& reference, const PullOptions& o) {
@@ -208,11 +191,6 @@ PulledImage pull(const Store& store, const std::string& reference, const PullOpt
     }
   }
   throw Error("pull " + reference + ": " + errors, ENOENT);
-}
-
-std::string default_registries_conf() {
-  const char* conf = ::getenv("CONTAINERS_REGISTRIES_CONF");
-  return conf && *conf ? conf : "/etc/containers/registries.conf";
 }
 
 bool parse_tls_verify(const std::string& text) {
@@ -243,9 +221,7 @@ std::optional<PulledImage> ensure_image(const Store& store, const std::string& r
       } catch (const Error&) {
         throw e;  // an id prefix or a bad name: the store's answer
       }
-      if (r.domain.empty() &&
-          unqualified_search_registries(path_exists(o.registries_conf) ? read_file(o.registries_conf) : "").empty())
-        throw;
+      if (r.domain.empty() && load_registries_conf(o.registries_conf).unqualified_search.empty()) throw;
     }
   }
   return pull(store, reference, o);

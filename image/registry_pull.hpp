@@ -11,11 +11,9 @@
 
 #include "image/loader.hpp"
 #include "image/manifest.hpp"
+#include "image/registries_conf.hpp"
 
 namespace kiln::image {
-
-// registries.conf as podman finds it: $CONTAINERS_REGISTRIES_CONF, else /etc/containers/.
-std::string default_registries_conf();
 
 // --tls-verify's value: "true" or "false", anything else refused naming it.
 bool parse_tls_verify(const std::string& text);
@@ -47,7 +45,7 @@ std::optional<PulledImage> ensure_image(const Store& store, const std::string& r
                                         const PullOptions& options = {});
 
 // `unqualified-search-registries = ["a", "b"]` from registries.conf text (v2 TOML); empty when
-// absent. Bounded and strict: anything else in the file is ignored.
+// absent; malformed text is an error (parse_registries_conf).
 std::vector<std::string> unqualified_search_registries(const std::string& conf_text);
 
 }  // namespace kiln::image

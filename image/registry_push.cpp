@@ -25,6 +25,7 @@ struct PushTarget {
   std::string repo;
   std::string tag;
   std::string name;  // for messages: domain/repo:tag
+  bool insecure = false;
 };
 
 // docker.io's API lives on registry-1.docker.io, and its one-word names under library/.
@@ -37,7 +38,7 @@ std::string api_repo(const std::string& domain, const std::string& path) {
   return hub && path.find('/') == std::string::npos ? "library/" + path : path;
 }
 
-PushTarget push_target(std::string text) {
+PushTarget push_target(std::string text, const std::string& conf_file) {
   if (text.rfind("docker://", 0) == 0) text = text.substr(9);
   Reference r = parse_reference(text);
   if (!r.digest.empty()) throw Error("push to " + text + ": a destination names a tag, not a digest");
@@ -45,8 +46,12 @@ PushTarget push_target(std::string text) {
     throw Error("push to " + text + ": name the registry (HOST[:PORT]/NAME[:TAG]); short names are not pushed");
   PushTarget t;
   t.domain = r.domain;
-  t.host = api_host(r.domain);
-  t.repo = api_repo(r.domain, r.path);
+  RegistryRoute route = route_for(load_registries_conf(conf_file), r.domain + "/" + r.path, conf_file);
+  const std::string host = route.name.substr(0, route.name.find('/'));
+  const std::string path = route.name.find('/') == std::string::npos ? "" : route.name.substr(host.size() + 1);
+  t.host = api_host(host);
+  t.repo = api_repo(host, path);
+  t.insecure = route.insecure;
   t.tag = r.tag.empty() ? "latest" : r.tag;
   t.name = r.domain + "/" + r.path + ":" + t.tag;
   return t;
@@ -99,7 +104,7 @@ PushedImage push(const Store& store, const std::string& image, const std::string
     if (r.domain.empty()) throw Error("push " + image + ": name the registry (kiln push IMAGE HOST[:PORT]/NAME[:TAG])");
     dest = image;
   }
-  PushTarget t = push_target(dest);
+  PushTarget t = push_target(dest, o.registries_conf);
   return with_context("push " + t.name, [&] {
     const std::string manifest_body = store.read_blob(img.record.manifest);
     const std::string media_type = manifest_media_type(manifest_body);
@@ -110,7 +115,7 @@ PushedImage push(const Store& store, const std::string& image, const std::string
       blobs.push_back({m.layers[i].digest, "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size())});
     blobs.push_back({m.config.digest, "config"});
 
-    RegistryClient client(t.host, RegistryOptions{o.tls_verify, find_credentials(t.host)});
+    RegistryClient client(t.host, RegistryOptions{o.tls_verify && !t.insecure, find_credentials(t.host)});
     const std::vector<std::string> sources = mount_sources(img.record.names, t.domain, t.repo);
     PushedImage out;
     out.destination = t.name;

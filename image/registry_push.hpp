@@ -13,13 +13,15 @@
 
 #include "image/digest.hpp"
 #include "image/image_store.hpp"
+#include "image/registries_conf.hpp"
 
 namespace kiln::image {
 
 struct PushOptions {
   bool tls_verify = true;
-  uint64_t chunk_size = 16 << 20;                    // blobs larger than this go in PATCHes of this many bytes
-  std::function<void(const std::string&)> progress;  // one plain line per blob
+  std::string registries_conf = default_registries_conf();  // [[registry]] location/insecure/blocked
+  uint64_t chunk_size = 16 << 20;                           // blobs larger than this go in PATCHes of this many bytes
+  std::function<void(const std::string&)> progress;         // one plain line per blob
 };
 
 struct PushedImage {

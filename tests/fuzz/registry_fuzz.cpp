@@ -8,12 +8,16 @@
 #include "common/error.hpp"
 #include "image/registry_auth.hpp"
 #include "image/registry_client.hpp"
-#include "image/registry_pull.hpp"
+#include "image/registries_conf.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   (void)kiln::image::parse_auth_challenge(text);
-  (void)kiln::image::unqualified_search_registries(text);
+  try {
+    kiln::image::RegistriesConf conf = kiln::image::parse_registries_conf(text, "registries.conf");
+    (void)kiln::image::route_for(conf, "127.0.0.1:5000/team/app", "registries.conf");
+  } catch (const kiln::Error&) {
+  }
   try {
     (void)kiln::image::credentials_from_auth_json(text, "127.0.0.1:5000", "auth.json");
   } catch (const kiln::Error&) {

@@ -346,4 +346,27 @@ test_retries_bounded_and_truncated_download() {
   stop_registry
 }
 
+# registries.conf [[registry]] tables: insecure allows plain HTTP without --tls-verify=false,
+# location serves a namespace from elsewhere (the store keeps the name asked for), blocked refuses.
+test_registries_conf_tables_insecure_location_blocked() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/multi:1
+  printf '[[registry]]\nlocation = "%s"\ninsecure = true\n\n[[registry]]\nprefix = "mirror.test/team"\nlocation = "%s/test"\ninsecure = true\n' "$REG" "$REG" > "$T/reg.conf"
+  export CONTAINERS_REGISTRIES_CONF=$T/reg.conf
+  "$KILN" pull -q "$REG/test/multi:1" >/dev/null || fail "pull from an insecure registry without --tls-verify=false"
+  "$KILN" push -q "$REG/test/multi:1" "$REG/test/again:1" >/dev/null || fail "push to an insecure registry"
+  out=$("$KILN" pull mirror.test/team/multi:1 2>&1) || fail "pull through a location: $out"
+  assert_contains "$("$KILN" images)" "mirror.test/team/multi"
+  assert_eq "$("$KILN" inspect mirror.test/team/multi:1 | jq -r '.[0].Id')" "$("$KILN" inspect "$REG/test/multi:1" | jq -r '.[0].Id')" "the same image"
+  printf '[[registry]]\nlocation = "%s"\nblocked = true\n' "$REG" > "$T/reg.conf"
+  out=$("$KILN" pull --tls-verify=false "$REG/test/multi:1" 2>&1); [ $? -eq 125 ] || fail "a blocked registry was pulled from"
+  assert_contains "$out" "$REG/test/multi: registry $REG is blocked in $T/reg.conf"
+  out=$("$KILN" push --tls-verify=false "$REG/test/multi:1" 2>&1); [ $? -eq 125 ] || fail "a blocked registry was pushed to"
+  assert_contains "$out" "is blocked in $T/reg.conf"
+  printf '[[registry]]\ninsecure = "yes"\nlocation = "x"\n' > "$T/reg.conf"
+  out=$("$KILN" pull --tls-verify=false "$REG/test/multi:1" 2>&1); [ $? -eq 125 ] || fail "a malformed registries.conf"
+  assert_contains "$out" "registries.conf $T/reg.conf: [[registry]] insecure is not true or false"
+  stop_registry
+}
+
 run_tests
