@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,9 @@ struct Transfer {
   uint64_t max_body = 0;
   uint64_t received = 0;
   bool too_large = false;
+  // A sink that throws (disk full, a cancelled pull) must not unwind through libcurl's C
+  // frames: the exception waits here and is rethrown once curl_easy_perform has returned.
+  std::exception_ptr sink_error;
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -54,7 +58,14 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     t->too_large = true;
     return 0;
   }
-  if (ok) return (*t->sink)(data, n) ? n : 0;
+  if (ok) {
+    try {
+      return (*t->sink)(data, n) ? n : 0;
+    } catch (...) {
+      t->sink_error = std::current_exception();
+      return 0;
+    }
+  }
   t->response->body.append(data, n);
   return n;
 }
@@ -134,6 +145,12 @@ RegistryClient::RegistryClient(std::string host, RegistryOptions options)
 
 RegistryClient::~RegistryClient() = default;
 
+std::unique_ptr<RegistryClient> RegistryClient::fork() const {
+  auto c = std::make_unique<RegistryClient>(host_, options_);
+  c->authorization_ = authorization_;
+  return c;
+}
+
 struct RegistryClient::Request {
   std::string method = "GET";  // GET, HEAD, POST, PUT, PATCH
   std::string url;
@@ -204,7 +221,7 @@ RegistryResponse RegistryClient::request(const Request& req) {
   bool authenticated = false;
   for (int attempt = 0;; ++attempt) {
     RegistryResponse response;
-    Transfer t{curl_->handle, &response, req.sink, req.max_body, 0, false};
+    Transfer t{curl_->handle, &response, req.sink, req.max_body, 0, false, nullptr};
     UploadSource upload{req.text, req.fd, req.text ? 0 : req.offset,
                         req.text ? req.text->size() : req.offset + req.length, 0};
     const bool sends_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
@@ -249,6 +266,7 @@ RegistryResponse RegistryClient::request(const Request& req) {
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(list);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    if (t.sink_error) std::rethrow_exception(t.sink_error);
     const std::string what = "registry " + host_ + ": " + req.method + " " + req.url;
     if (t.too_large)
       throw Error("registry " + host_ + ": response to " + req.method + " " + req.url + " is larger than expected",

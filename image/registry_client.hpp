@@ -41,6 +41,10 @@ class RegistryClient {
 
   const std::string& host() const { return host_; }
 
+  // Another client for the same registry with what this one has learned (a token): for a
+  // transfer on another thread (one client is used by one thread at a time).
+  std::unique_ptr<RegistryClient> fork() const;
+
   // GET /v2/: that the registry answers and takes our credentials (kiln login). Throws
   // "credentials refused" / "authentication required" / the transport's error.
   void check_access();

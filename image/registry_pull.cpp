@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -85,11 +90,77 @@ std::string media_type_of(const RegistryResponse& r) {
 }
 
 // A blob into the layout dir, hashed while it streams (the client checks the digest).
-void fetch_to_layout(RegistryClient& client, const std::string& repo, const Descriptor& d, const std::string& dir) {
+void fetch_to_layout(RegistryClient& client, const std::string& repo, const Descriptor& d, const std::string& dir,
+                     const std::function<void(uint64_t)>& on_bytes = {}) {
   const std::string path = dir + "/blobs/sha256/" + d.digest.hex;
   UniqueFd out = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  client.fetch_blob(repo, d.digest, d.size > 0 ? static_cast<uint64_t>(d.size) : 0,
-                    [&](const char* p, size_t n) { write_all(out.get(), std::string_view(p, n), "write " + path); });
+  uint64_t bytes = 0;
+  client.fetch_blob(repo, d.digest, d.size > 0 ? static_cast<uint64_t>(d.size) : 0, [&](const char* p, size_t n) {
+    write_all(out.get(), std::string_view(p, n), "write " + path);
+    bytes += n;
+    if (on_bytes) on_bytes(bytes);
+  });
+}
+
+// The layers at `todo` (indexes into m.layers), fetched by up to o.parallel_layers threads, each
+// with a client of its own. The first failure stops the others (their transfers abort at the
+// next chunk of data) and is what the pull reports.
+void fetch_layers(RegistryClient& client, const Target& t, const Manifest& m, const std::vector<size_t>& todo,
+                  const std::string& dir, const PullOptions& o) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto work = [&](RegistryClient& c) {
+    while (!stop) {
+      const size_t k = next++;
+      if (k >= todo.size()) return;
+      const size_t i = todo[k];
+      const Descriptor& d = m.layers[i];
+      LayerProgress p{i + 1, m.layers.size(), d.digest, 0, static_cast<uint64_t>(std::max<int64_t>(d.size, 0)), false};
+      try {
+        if (o.layer_progress) {
+          o.layer_progress(p);
+        } else if (o.progress) {
+          o.progress("layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()) + " " + d.digest.str() +
+                     " (" + std::to_string(d.size) + " bytes)");
+        }
+        uint64_t reported = 0;
+        fetch_to_layout(c, t.repo, d, dir, [&](uint64_t bytes) {
+          if (stop) throw Error("cancelled");
+          if (o.layer_progress && bytes - reported >= (256 << 10)) {
+            reported = p.bytes = bytes;
+            o.layer_progress(p);
+          }
+        });
+        if (o.layer_progress) {
+          p.bytes = p.total;
+          p.done = true;
+          o.layer_progress(p);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> g(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  const size_t workers = std::max<size_t>(1, std::min(o.parallel_layers, todo.size()));
+  std::vector<std::unique_ptr<RegistryClient>> clients;
+  {
+    std::vector<std::jthread> threads;  // joined when this scope ends, whatever happens
+    try {
+      for (size_t w = 1; w < workers; ++w) {
+        clients.push_back(client.fork());
+        threads.emplace_back(work, std::ref(*clients.back()));
+      }
+    } catch (...) {
+      stop = true;
+      throw;
+    }
+    work(client);
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o, const std::string& dir) {
@@ -134,15 +205,17 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
     throw Error(t.name + ": manifest lists " + std::to_string(m.layers.size()) + " layers but the config has " +
                 std::to_string(cfg.diff_ids.size()) + " diff_ids");
   std::vector<Digest> chains = chain_ids(cfg.diff_ids);
+  std::vector<size_t> todo;
   for (size_t i = 0; i < m.layers.size(); ++i) {
     auto existing = store.layer(chains[i]);
     if (existing && existing->digest == m.layers[i].digest && store.has_blob(existing->digest)) continue;
-    if (o.progress)
-      o.progress("layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()) + " " +
-                 m.layers[i].digest.str() + " (" + std::to_string(m.layers[i].size) + " bytes)");
-    fetch_to_layout(client, t.repo, m.layers[i], dir);
-    ++out.layers_fetched;
+    // the same blob twice in one image is fetched once
+    bool twice = false;
+    for (size_t k : todo) twice = twice || m.layers[k].digest == m.layers[i].digest;
+    if (!twice) todo.push_back(i);
   }
+  fetch_layers(client, t, m, todo, dir, o);
+  out.layers_fetched = todo.size();
   json index = {{"schemaVersion", 2},
                 {"mediaType", media::oci_index},
                 {"manifests",

@@ -9,6 +9,8 @@ decides:
             until N have been, so each request fails once and its retry goes through
   down      every one is answered 503
   truncate  a blob GET sends its full Content-Length but only half of the bytes, then closes
+  overlap   every blob GET after the first waits (5 s at most) until another is in flight too,
+            and prints "inflight N" with the number of blob GETs in flight when it goes on
 Each fault answered is counted on a line of stdout ("fault 503 PATCH /v2/...").
 """
 import http.server
@@ -20,6 +22,9 @@ import urllib.request
 port, upstream, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 budget = [int(sys.argv[4]) if len(sys.argv) > 4 else 0]
 seen = [0]
+inflight = [0]
+gets = [0]
+cond = threading.Condition()
 lock = threading.Lock()
 PASSED = ("content-type", "docker-content-digest", "location", "range", "docker-upload-uuid", "www-authenticate")
 
@@ -69,6 +74,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             print(f"fault {code} {self.command} {self.path}", flush=True)
             return self.reply(code, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}',
                               {"Content-Type": "application/json", "Retry-After": "0"})
+        overlapping = mode == "overlap" and self.command == "GET" and "/blobs/" in self.path
+        if overlapping:
+            with cond:
+                gets[0] += 1
+                inflight[0] += 1
+                cond.notify_all()
+                if gets[0] > 1:
+                    cond.wait_for(lambda: inflight[0] >= 2, timeout=5)
+                print(f"inflight {inflight[0]}", flush=True)
+        try:
+            self.forward(body)
+        finally:
+            if overlapping:
+                with cond:
+                    inflight[0] -= 1
+
+    def forward(self, body):
         # The registry builds upload Locations from Host: keep ours so they point back here.
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection")}
         req = urllib.request.Request(f"http://127.0.0.1:{upstream}{self.path}", data=body, headers=headers,

@@ -369,4 +369,28 @@ test_registries_conf_tables_insecure_location_blocked() {
   stop_registry
 }
 
+# Layers download in parallel (the proxy holds each layer GET until another is in flight; one
+# at a time, none would ever see a second), and a terminal gets a progress bar per layer.
+test_layers_download_in_parallel_with_progress_bars() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/multi:1
+  start_fault_proxy overlap
+  out=$("$KILN" pull --tls-verify=false "$PROXY/test/multi:1" 2>&1) || fail "pull: $out"
+  assert_contains "$out" "3 layer(s) fetched"
+  max=$(sed -n 's/^inflight //p' "$T/faults.log" | sort -n | tail -1)
+  [ "$max" -ge 2 ] && [ "$max" -le 3 ] || fail "blob GETs in flight at once: $max (want 2..3): $(cat "$T/faults.log")"
+  stop_fault_proxy
+  # on a terminal (script gives kiln a pty): a bar per layer, redrawn in place
+  export KILN_ROOT=$T/store-tty
+  script -qec "$KILN pull --tls-verify=false $REG/test/multi:1" /dev/null > "$T/tty.out" 2>&1 < /dev/null || fail "pull on a pty: $(cat "$T/tty.out")"
+  grep -q $'\e\\[K' "$T/tty.out" || fail "no progress bars on a terminal: $(cat -v "$T/tty.out")"
+  assert_eq "$(grep -aoE 'layer [0-9]/3 sha256:[0-9a-f]{12} \[=+\] +[0-9.]+/[0-9.]+ MB done' "$T/tty.out" | sort -u | cut -c1-9 | sort -u | grep -c .)" 3 "a finished bar per layer"
+  # not a terminal: plain lines, no escapes
+  export KILN_ROOT=$T/store-plain
+  "$KILN" pull --tls-verify=false "$REG/test/multi:1" > "$T/plain.out" 2>&1 || fail "plain pull"
+  ! grep -q $'\e' "$T/plain.out" || fail "escapes in plain output"
+  assert_eq "$(grep -c '^layer [0-9]/3 sha256:' "$T/plain.out")" 3 "a plain line per layer"
+  stop_registry
+}
+
 run_tests
