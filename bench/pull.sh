@@ -37,10 +37,12 @@ fi
 
 work=$(mktemp -d /tmp/kiln-bench-pull.XXXXXX)
 cleanup() {
-  [ -s "$work/registry.pid" ] && kill "$(cat "$work/registry.pid")" 2>/dev/null && wait "$(cat "$work/registry.pid")" 2>/dev/null
+  set +e  # the killed registry's status (143) must not cut the cleanup short
+  if [ -s "$work/registry.pid" ]; then kill "$(cat "$work/registry.pid")" 2>/dev/null; wait "$(cat "$work/registry.pid")" 2>/dev/null; fi
   podman --root "$work/podman" --runroot "$work/podman-run" rmi -a -f >/dev/null 2>&1 || true
-  umount -R "$work/podman/overlay" 2>/dev/null || true
+  umount -R "$work/podman/overlay" 2>/dev/null
   rm -rf "$work"
+  return 0
 }
 trap cleanup EXIT
 
