@@ -109,9 +109,14 @@ test_tampered_blob_and_bad_registries_leave_the_store_as_it_was() {
   blob=$(find "$T/registry" -path '*/blobs/sha256/*/data' -size +100k | head -1)
   [ -n "$blob" ] || fail "no layer blob in the registry"
   printf 'X' | dd of="$blob" bs=1 seek=1000 conv=notrunc status=none
+  # a store with another image in it: after the failed pull, the same files, the same records
+  "$KILN" import "$IMAGES/rootfs.tar.gz" other:1 >/dev/null || fail import
+  before=$(cd "$KILN_ROOT" && find . -path ./tmp -prune -o -print | sort | md5sum; cat "$KILN_ROOT"/images/*.json | md5sum)
   out=$("$KILN" pull --tls-verify=false "$REG/test/multi:1" 2>&1); rc=$?
   assert_eq $rc 125 "exit status of a tampered pull"
   assert_contains "$out" "digest mismatch"
+  assert_eq "$(cd "$KILN_ROOT" && find . -path ./tmp -prune -o -print | sort | md5sum; cat "$KILN_ROOT"/images/*.json | md5sum)" "$before" "the store after a tampered pull"
+  "$KILN" rmi other:1 >/dev/null || fail rmi
   assert_eq "$("$KILN" images -q 2>/dev/null | grep -c .)" 0 "no image after a tampered pull"
   assert_eq "$(ls "$KILN_ROOT/tmp" 2>/dev/null | grep -c .)" 0 "no temporary layout left"
   stop_registry
@@ -133,7 +138,7 @@ test_bearer_token_auth_and_credentials_never_shown() {
   push "oci:$IMAGES/oci:multi" test/private:1
   upstream=${REG#127.0.0.1:}
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  python3 "$TOP/tests/integration/bearer_proxy.py" "$port" "$upstream" alice 'pw-Zq81xK' 'tok-93hfQ0' &
+  python3 "$TOP/tests/integration/bearer_proxy.py" "$port" "$upstream" alice 'pw-Zq81xK' 'tok-93hfQ0' > "$T/proxy.log" 2>&1 &
   echo $! > "$T/proxy.pid"
   trap 'kill $(cat "$T/proxy.pid") 2>/dev/null; stop_registry' EXIT
   for i in $(seq 50); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
@@ -152,6 +157,22 @@ test_bearer_token_auth_and_credentials_never_shown() {
     assert_not_contains "$out" "$secret" "a credential in kiln's output"
     ! grep -rqF "$secret" "$KILN_ROOT" || fail "a credential in the store"
   done
+  # push through the same token dance: the token asked for allows pull and push; the image
+  # was pulled from test/private here, so its blobs are mounted from there, not sent
+  "$KILN" load -q -i "$IMAGES/oci" --name local:multi >/dev/null || fail load
+  out=$("$KILN" --debug push --tls-verify=false local:multi "127.0.0.1:$port/test/mine:1" 2>&1) || fail "push with a token: $out"
+  assert_contains "$out" "0 blob(s) sent (0 in chunks), 4 mounted, 0 already there"
+  grep -q '^token for repository:test/mine:pull,push$' "$T/proxy.log" || fail "no push token asked for: $(cat "$T/proxy.log")"
+  # an image the registry has nothing of: its layer in chunks, through the token front
+  "$KILN" import "$IMAGES/rootfs.tar.gz" rootfs:1 >/dev/null || fail import
+  out2=$("$KILN" push --tls-verify=false --chunk-size 65536 rootfs:1 "127.0.0.1:$port/test/rootfs:1" 2>&1) || fail "chunked push with a token: $out2"
+  assert_contains "$out2" "2 blob(s) sent (1 in chunks)"
+  out="$out $out2"
+  for secret in pw-Zq81xK tok-93hfQ0 "$(printf 'alice:pw-Zq81xK' | base64)"; do
+    assert_not_contains "$out" "$secret" "a credential in kiln push's output"
+  done
+  assert_eq "$(skopeo inspect --tls-verify=false --raw "docker://$REG/test/mine:1" | jq -r .config.digest)" \
+    "$("$KILN" inspect local:multi | jq -r '.[0].Id')" "pushed through the token front"
   "$KILN" logout "127.0.0.1:$port" >/dev/null || fail logout
   assert_eq "$(jq -c .auths "$T/xdg/containers/auth.json")" "{}" "logout removed the entry"
   out=$("$KILN" logout "127.0.0.1:$port" 2>&1); [ $? -eq 125 ] || fail "second logout"
