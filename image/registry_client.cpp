@@ -175,7 +175,7 @@ struct UploadSource {
   int error = 0;
 };
 
-size_t on_read(char* buffer, size_t size, size_t count, void* user) {
+size_t on_upload_read(char* buffer, size_t size, size_t count, void* user) {
   auto* u = static_cast<UploadSource*>(user);
   size_t want = std::min<uint64_t>(size * count, u->end - u->offset);
   if (want == 0) return 0;
@@ -196,7 +196,7 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
   return static_cast<size_t>(n);
 }
 
-bool retryable(long status) {
+bool retryable_status(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
@@ -234,7 +234,7 @@ RegistryResponse RegistryClient::request(const Request& req) {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(upload.end - upload.offset));
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload_read);
       curl_easy_setopt(h, CURLOPT_READDATA, &upload);
     } else {
       curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -279,7 +279,7 @@ RegistryResponse RegistryClient::request(const Request& req) {
       authenticate(response, req.scope);
       continue;
     }
-    if (retryable(response.status) && attempt < options_.max_retries) {
+    if (retryable_status(response.status) && attempt < options_.max_retries) {
       auto pause = retry_pause(attempt, response);
       ++retries_;
       spdlog::debug("registry {}: {} answered {}; retrying in {} ms", host_, req.method, response.status,
@@ -439,7 +439,7 @@ namespace {
 
 std::string push_scope(const std::string& repo) { return "repository:" + repo + ":pull,push"; }
 
-[[noreturn]] void refused(const std::string& what, const RegistryResponse& r, const std::string& host) {
+[[noreturn]] void throw_refusal(const std::string& what, const RegistryResponse& r, const std::string& host) {
   if (r.status == 401) throw Error(what + ": authentication required (kiln login " + host + ")", EACCES);
   if (r.status == 403) throw Error(what + ": access denied", EACCES);
   throw Error(what + ": " + registry_reason(r));
@@ -455,7 +455,7 @@ bool RegistryClient::has_blob(const std::string& repo, const Digest& digest) {
   RegistryResponse r = request(req);
   if (r.status == 200) return true;
   if (r.status == 404) return false;
-  refused("registry " + host_ + ": HEAD blob " + digest.str(), r, host_);
+  throw_refusal("registry " + host_ + ": HEAD blob " + digest.str(), r, host_);
 }
 
 bool RegistryClient::mount_blob(const std::string& repo, const Digest& digest, const std::string& from_repo,
@@ -474,7 +474,7 @@ bool RegistryClient::mount_blob(const std::string& repo, const Digest& digest, c
     upload = upload_url(r, what);
     return false;
   }
-  refused(what, r, host_);
+  throw_refusal(what, r, host_);
 }
 
 std::string RegistryClient::start_upload(const std::string& repo) {
@@ -486,7 +486,7 @@ std::string RegistryClient::start_upload(const std::string& repo) {
   req.text = &empty;
   RegistryResponse r = request(req);
   const std::string what = "registry " + host_ + ": start an upload to " + repo;
-  if (r.status != 202) refused(what, r, host_);
+  if (r.status != 202) throw_refusal(what, r, host_);
   return upload_url(r, what);
 }
 
@@ -500,7 +500,7 @@ void RegistryClient::upload_monolithic(const std::string& repo, const std::strin
   req.fd = fd;
   req.length = size;
   RegistryResponse r = request(req);
-  if (r.status != 201) refused("registry " + host_ + ": upload of blob " + digest.str(), r, host_);
+  if (r.status != 201) throw_refusal("registry " + host_ + ": upload of blob " + digest.str(), r, host_);
 }
 
 void RegistryClient::upload_chunked(const std::string& repo, const std::string& upload, const Digest& digest, int fd,
@@ -521,7 +521,7 @@ void RegistryClient::upload_chunked(const std::string& repo, const std::string& 
     req.offset = offset;
     req.length = n;
     RegistryResponse r = request(req);
-    if (r.status != 202) refused(what + " (bytes " + std::to_string(offset) + "+)", r, host_);
+    if (r.status != 202) throw_refusal(what + " (bytes " + std::to_string(offset) + "+)", r, host_);
     location = upload_url(r, what);
   }
   static const std::string empty;
@@ -531,7 +531,7 @@ void RegistryClient::upload_chunked(const std::string& repo, const std::string& 
   close.scope = push_scope(repo);
   close.text = &empty;
   RegistryResponse r = request(close);
-  if (r.status != 201) refused(what, r, host_);
+  if (r.status != 201) throw_refusal(what, r, host_);
 }
 
 Digest RegistryClient::put_manifest(const std::string& repo, const std::string& reference,
@@ -544,7 +544,7 @@ Digest RegistryClient::put_manifest(const std::string& repo, const std::string& 
   req.text = &body;
   RegistryResponse r = request(req);
   const std::string what = "registry " + host_ + ": manifest " + repo + ":" + reference;
-  if (r.status != 201) refused(what, r, host_);
+  if (r.status != 201) throw_refusal(what, r, host_);
   Digest ours = sha256_of(body);
   if (auto it = r.headers.find("docker-content-digest"); it != r.headers.end())
     check_digest(ours, parse_digest(it->second), what + ": the registry's digest of");
