@@ -167,6 +167,7 @@ std::optional<ImageRecord> Store::read_record(const std::string& hex) const {
     r.id = parse_digest(j.at("id").get<std::string>());
     r.manifest = parse_digest(j.at("manifest").get<std::string>());
     r.names = j.value("names", std::vector<std::string>{});
+    r.repo_digests = j.value("repo_digests", std::vector<std::string>{});
     for (const auto& l : j.at("layers")) r.layers.push_back(layer_from_json(l));
     r.created = j.value("created", "");
     r.loaded = j.value("loaded", "");
@@ -180,6 +181,7 @@ void Store::write_record(const ImageRecord& r) const {
   json j = {{"id", r.id.str()},     {"manifest", r.manifest.str()}, {"names", r.names},
             {"created", r.created}, {"loaded", r.loaded},           {"layers", json::array()}};
   for (const auto& l : r.layers) j["layers"].push_back(layer_to_json(l));
+  if (!r.repo_digests.empty()) j["repo_digests"] = r.repo_digests;
   write_file_atomic(root_ + "/images/" + r.id.hex + ".json", j.dump(2) + "\n", 0644);
 }
 
@@ -265,6 +267,13 @@ void Store::commit_image(ImageRecord rec) const {
     if (other.id == rec.id) {
       for (const auto& n : other.names)
         if (std::find(rec.names.begin(), rec.names.end(), n) == rec.names.end()) rec.names.push_back(n);
+      // a repository's digest is replaced by a newer one for the same repository
+      for (const auto& d : other.repo_digests) {
+        const std::string repo = d.substr(0, d.find('@'));
+        bool replaced = std::any_of(rec.repo_digests.begin(), rec.repo_digests.end(),
+                                    [&](const std::string& x) { return x.substr(0, x.find('@')) == repo; });
+        if (!replaced) rec.repo_digests.push_back(d);
+      }
       continue;
     }
     auto before = other.names.size();

@@ -55,7 +55,10 @@ struct ImageRecord {
   std::vector<LayerRecord> layers;  // lowest first
   std::string created;              // from the config
   std::string loaded;               // RFC 3339, when it entered the store
-  uint64_t size() const;            // sum of uncompressed layer sizes
+  // "HOST/REPO@sha256:..." of the manifest a registry served by tag (an index's own digest for
+  // a multi-arch image): what `kiln images --digests` shows and a pull by digest asks for.
+  std::vector<std::string> repo_digests;
+  uint64_t size() const;  // sum of uncompressed layer sizes
 };
 
 struct Image {

@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -31,16 +36,17 @@ struct Target {
   std::string reference;  // tag or digest
   std::string tag;
   std::string digest;
+  bool insecure = false;  // registries.conf says plain HTTP is fine
 };
 
 std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
   Reference r = parse_reference(text);
   std::vector<std::string> domains;
+  const RegistriesConf conf = load_registries_conf(o.registries_conf);
   if (!r.domain.empty()) {
     domains.push_back(r.domain);
   } else {
-    std::string conf = path_exists(o.registries_conf) ? read_file(o.registries_conf) : "";
-    domains = unqualified_search_registries(conf);
+    domains = conf.unqualified_search;
     if (domains.empty())
       throw Error("short name \"" + text + "\": no unqualified-search-registries in " + o.registries_conf +
                   "; name the registry (HOST[:PORT]/NAME)");
@@ -48,9 +54,14 @@ std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
   std::vector<Target> out;
   for (const auto& d : domains) {
     Target t;
-    const bool hub = d == "docker.io" || d == "index.docker.io";
-    t.host = hub ? "registry-1.docker.io" : d;
-    t.repo = hub && r.path.find('/') == std::string::npos ? "library/" + r.path : r.path;
+    // [[registry]] tables: a blocked one refuses, location moves the name, insecure allows http
+    RegistryRoute route = route_for(conf, d + "/" + r.path, o.registries_conf);
+    const std::string host = route.name.substr(0, route.name.find('/'));
+    const std::string path = route.name.find('/') == std::string::npos ? "" : route.name.substr(host.size() + 1);
+    const bool hub = host == "docker.io" || host == "index.docker.io";
+    t.host = hub ? "registry-1.docker.io" : host;
+    t.repo = hub && path.find('/') == std::string::npos ? "library/" + path : path;
+    t.insecure = route.insecure;
     t.tag = r.tag.empty() && r.digest.empty() ? "latest" : r.tag;
     t.digest = r.digest;
     t.reference = r.digest.empty() ? t.tag : r.digest;
@@ -59,6 +70,15 @@ std::vector<Target> targets_for(const std::string& text, const PullOptions& o) {
     out.push_back(t);
   }
   return out;
+}
+
+// Where the repository part of a store name ends (before ":tag" or "@digest"; a port's colon
+// comes before the last '/').
+size_t repo_end(const std::string& name) {
+  const size_t slash = name.rfind('/');
+  const size_t at = name.find('@', slash == std::string::npos ? 0 : slash);
+  const size_t colon = name.find(':', slash == std::string::npos ? 0 : slash);
+  return std::min(at, colon);
 }
 
 std::string media_type_of(const RegistryResponse& r) {
@@ -70,15 +90,81 @@ std::string media_type_of(const RegistryResponse& r) {
 }
 
 // A blob into the layout dir, hashed while it streams (the client checks the digest).
-void fetch_to_layout(RegistryClient& client, const std::string& repo, const Descriptor& d, const std::string& dir) {
+void fetch_to_layout(RegistryClient& client, const std::string& repo, const Descriptor& d, const std::string& dir,
+                     const std::function<void(uint64_t)>& on_bytes = {}) {
   const std::string path = dir + "/blobs/sha256/" + d.digest.hex;
   UniqueFd out = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  client.fetch_blob(repo, d.digest, d.size > 0 ? static_cast<uint64_t>(d.size) : 0,
-                    [&](const char* p, size_t n) { write_all(out.get(), std::string_view(p, n), "write " + path); });
+  uint64_t bytes = 0;
+  client.fetch_blob(repo, d.digest, d.size > 0 ? static_cast<uint64_t>(d.size) : 0, [&](const char* p, size_t n) {
+    write_all(out.get(), std::string_view(p, n), "write " + path);
+    bytes += n;
+    if (on_bytes) on_bytes(bytes);
+  });
+}
+
+// The layers at `todo` (indexes into m.layers), fetched by up to o.parallel_layers threads, each
+// with a client of its own. The first failure stops the others (their transfers abort at the
+// next chunk of data) and is what the pull reports.
+void fetch_layers(RegistryClient& client, const Target& t, const Manifest& m, const std::vector<size_t>& todo,
+                  const std::string& dir, const PullOptions& o) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto work = [&](RegistryClient& c) {
+    while (!stop) {
+      const size_t k = next++;
+      if (k >= todo.size()) return;
+      const size_t i = todo[k];
+      const Descriptor& d = m.layers[i];
+      LayerProgress p{i + 1, m.layers.size(), d.digest, 0, static_cast<uint64_t>(std::max<int64_t>(d.size, 0)), false};
+      try {
+        if (o.layer_progress) {
+          o.layer_progress(p);
+        } else if (o.progress) {
+          o.progress("layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()) + " " + d.digest.str() +
+                     " (" + std::to_string(d.size) + " bytes)");
+        }
+        uint64_t reported = 0;
+        fetch_to_layout(c, t.repo, d, dir, [&](uint64_t bytes) {
+          if (stop) throw Error("cancelled");
+          if (o.layer_progress && bytes - reported >= (256 << 10)) {
+            reported = p.bytes = bytes;
+            o.layer_progress(p);
+          }
+        });
+        if (o.layer_progress) {
+          p.bytes = p.total;
+          p.done = true;
+          o.layer_progress(p);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> g(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  const size_t workers = std::max<size_t>(1, std::min(o.parallel_layers, todo.size()));
+  std::vector<std::unique_ptr<RegistryClient>> clients;
+  {
+    std::vector<std::jthread> threads;  // joined when this scope ends, whatever happens
+    try {
+      for (size_t w = 1; w < workers; ++w) {
+        clients.push_back(client.fork());
+        threads.emplace_back(work, std::ref(*clients.back()));
+      }
+    } catch (...) {
+      stop = true;
+      throw;
+    }
+    work(client);
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o, const std::string& dir) {
-  RegistryClient client(t.host, RegistryOptions{o.tls_verify, find_credentials(t.host)});
+  RegistryClient client(t.host, RegistryOptions{o.tls_verify && !t.insecure, find_credentials(t.host)});
   if (o.progress) o.progress("pulling " + t.name + " from " + t.host);
   RegistryResponse top = client.get_manifest(t.repo, t.reference, kManifestAccept);
   PulledImage out;
@@ -109,21 +195,27 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
   Digest mdigest = sha256_of(manifest_body);
   mkdir_p(dir + "/blobs/sha256", 0700);
   write_file(dir + "/blobs/sha256/" + mdigest.hex, manifest_body, 0600);
-  fetch_to_layout(client, t.repo, m.config, dir);
+  // A config the store holds (verified when stored) is not fetched again: a repeated pull of
+  // an image that is all there asks the registry for its manifest only.
+  if (store.has_blob(m.config.digest))
+    write_file(dir + "/blobs/sha256/" + m.config.digest.hex, store.read_blob(m.config.digest), 0600);
+  else fetch_to_layout(client, t.repo, m.config, dir);
   ImageConfig cfg = parse_image_config(read_file(dir + "/blobs/sha256/" + m.config.digest.hex));
   if (cfg.diff_ids.size() != m.layers.size())
     throw Error(t.name + ": manifest lists " + std::to_string(m.layers.size()) + " layers but the config has " +
                 std::to_string(cfg.diff_ids.size()) + " diff_ids");
   std::vector<Digest> chains = chain_ids(cfg.diff_ids);
+  std::vector<size_t> todo;
   for (size_t i = 0; i < m.layers.size(); ++i) {
     auto existing = store.layer(chains[i]);
     if (existing && existing->digest == m.layers[i].digest && store.has_blob(existing->digest)) continue;
-    if (o.progress)
-      o.progress("layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()) + " " +
-                 m.layers[i].digest.str() + " (" + std::to_string(m.layers[i].size) + " bytes)");
-    fetch_to_layout(client, t.repo, m.layers[i], dir);
-    ++out.layers_fetched;
+    // the same blob twice in one image is fetched once
+    bool twice = false;
+    for (size_t k : todo) twice = twice || m.layers[k].digest == m.layers[i].digest;
+    if (!twice) todo.push_back(i);
   }
+  fetch_layers(client, t, m, todo, dir, o);
+  out.layers_fetched = todo.size();
   json index = {{"schemaVersion", 2},
                 {"mediaType", media::oci_index},
                 {"manifests",
@@ -138,36 +230,19 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
   std::vector<LoadedImage> loaded = load(store, dir, lo);
   if (loaded.size() != 1) throw Error(t.name + ": the pulled layout held " + std::to_string(loaded.size()) + " images");
   out.image = loaded.front();
+  // The digest of what the tag named (the index, for a multi-arch image), kept with the record.
+  auto lock = store.lock_shared();
+  if (std::optional<ImageRecord> rec = store.read_record(out.image.id.hex)) {
+    rec->repo_digests = {t.name.substr(0, repo_end(t.name)) + "@" + out.manifest_digest.str()};
+    store.commit_image(*rec);
+  }
   return out;
 }
 
 }  // namespace
 
 std::vector<std::string> unqualified_search_registries(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while ((pos = text.find("unqualified-search-registries", pos)) != std::string::npos) {
-    // only at the start of a line (not in a comment or a [[registry]] table's value)
-    if (pos != 0 && text[pos - 1] != '\n') {
-      ++pos;
-      continue;
-    }
-    size_t open = text.find('[', pos), eq = text.find('=', pos);
-    size_t close = open == std::string::npos ? std::string::npos : text.find(']', open);
-    if (eq == std::string::npos || open == std::string::npos || close == std::string::npos || eq > open) break;
-    std::string list = text.substr(open + 1, close - open - 1);
-    size_t i = 0;
-    while ((i = list.find('"', i)) != std::string::npos) {
-      size_t j = list.find('"', i + 1);
-      if (j == std::string::npos) break;
-      std::string host = list.substr(i + 1, j - i - 1);
-      if (!host.empty() && host.size() < 256) out.push_back(host);
-      i = j + 1;
-      if (out.size() >= 32) break;
-    }
-    break;
-  }
-  return out;
+  return parse_registries_conf(text, "(text)").unqualified_search;
 }
 
 PulledImage pull(const Store& store, const std::string& reference, const PullOptions& o) {
@@ -189,11 +264,6 @@ PulledImage pull(const Store& store, const std::string& reference, const PullOpt
     }
   }
   throw Error("pull " + reference + ": " + errors, ENOENT);
-}
-
-std::string default_registries_conf() {
-  const char* conf = ::getenv("CONTAINERS_REGISTRIES_CONF");
-  return conf && *conf ? conf : "/etc/containers/registries.conf";
 }
 
 bool parse_tls_verify(const std::string& text) {
@@ -224,9 +294,7 @@ std::optional<PulledImage> ensure_image(const Store& store, const std::string& r
       } catch (const Error&) {
         throw e;  // an id prefix or a bad name: the store's answer
       }
-      if (r.domain.empty() &&
-          unqualified_search_registries(path_exists(o.registries_conf) ? read_file(o.registries_conf) : "").empty())
-        throw;
+      if (r.domain.empty() && load_registries_conf(o.registries_conf).unqualified_search.empty()) throw;
     }
   }
   return pull(store, reference, o);

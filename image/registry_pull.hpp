@@ -11,20 +11,32 @@
 
 #include "image/loader.hpp"
 #include "image/manifest.hpp"
+#include "image/registries_conf.hpp"
 
 namespace kiln::image {
 
-// registries.conf as podman finds it: $CONTAINERS_REGISTRIES_CONF, else /etc/containers/.
-std::string default_registries_conf();
-
 // --tls-verify's value: "true" or "false", anything else refused naming it.
 bool parse_tls_verify(const std::string& text);
+
+// A layer's download, reported from the thread fetching it (every 256 KiB and when done).
+struct LayerProgress {
+  size_t index = 0;   // 1-based, in the manifest's order
+  size_t layers = 0;  // layers of the image
+  Digest digest;
+  uint64_t bytes = 0;
+  uint64_t total = 0;  // the descriptor's size
+  bool done = false;
+};
 
 struct PullOptions {
   std::optional<Platform> platform;  // default: host_platform()
   bool tls_verify = true;
   std::string registries_conf = default_registries_conf();
   std::function<void(const std::string&)> progress;  // one plain line per step
+  // When set, layers are reported here (for a progress bar each) instead of as plain lines.
+  // Called from several threads at once: the callee serializes.
+  std::function<void(const LayerProgress&)> layer_progress;
+  size_t parallel_layers = 3;  // downloads at once
 };
 
 struct PulledImage {
@@ -47,7 +59,7 @@ std::optional<PulledImage> ensure_image(const Store& store, const std::string& r
                                         const PullOptions& options = {});
 
 // `unqualified-search-registries = ["a", "b"]` from registries.conf text (v2 TOML); empty when
-// absent. Bounded and strict: anything else in the file is ignored.
+// absent; malformed text is an error (parse_registries_conf).
 std::vector<std::string> unqualified_search_registries(const std::string& conf_text);
 
 }  // namespace kiln::image

@@ -21,7 +21,7 @@ packages=(
   # the OCI runtime-tools validation suite (tests/conformance/) is Go, built offline from source
   golang-go
   # registries: HTTP/TLS for pull, and a real registry (distribution) for the tests
-  libcurl4-openssl-dev docker-registry
+  libcurl4-openssl-dev docker-registry apache2-utils libcpptoml-dev
   # rootless: newuidmap/newgidmap map /etc/subuid and /etc/subgid ranges for ordinary users;
   # pasta (passt) is their user-mode network
   uidmap passt

@@ -87,6 +87,7 @@ kiln::cli::RegisterCommand reg("inspect", "Show a container's state, or an image
                                                        {"UncompressedSize", l.diff_size}});
                                    nlohmann::json out = {{"Id", r.id.str()},
                                                          {"RepoTags", r.names},
+                                                         {"RepoDigests", r.repo_digests},
                                                          {"ManifestDigest", r.manifest.str()},
                                                          {"Created", r.created},
                                                          {"Loaded", r.loaded},

@@ -14,6 +14,7 @@
 #include "common/files.hpp"
 #include "image/registry_auth.hpp"
 #include "image/registry_client.hpp"
+#include "image/registries_conf.hpp"
 #include "image/registry_pull.hpp"
 
 namespace {
@@ -68,7 +69,10 @@ kiln::cli::RegisterCommand login(
         }
         if (c.username.empty() || c.password.empty())
           throw kiln::Error("login " + f->host + ": empty user name or password");
-        kiln::image::RegistryClient client(f->host, kiln::image::RegistryOptions{tls_verify, c});
+        const std::string conf = kiln::image::default_registries_conf();
+        const kiln::image::RegistryRoute route =
+            kiln::image::route_for(kiln::image::load_registries_conf(conf), f->host, conf);
+        kiln::image::RegistryClient client(f->host, kiln::image::RegistryOptions{tls_verify && !route.insecure, c});
         kiln::with_context("login " + f->host, [&] { client.check_access(); });
         const std::string file = kiln::image::auth_file_for_writing();
         kiln::image::store_credentials(file, f->host, c);

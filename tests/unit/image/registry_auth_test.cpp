@@ -51,5 +51,5 @@ TEST(RegistriesConf, UnqualifiedSearchRegistries) {
             (std::vector<std::string>{"a.io", "127.0.0.1:5000"}));
   EXPECT_TRUE(img::unqualified_search_registries("# unqualified-search-registries = [\"docker.io\"]\n").empty());
   EXPECT_TRUE(img::unqualified_search_registries("").empty());
-  EXPECT_TRUE(img::unqualified_search_registries("unqualified-search-registries = [").empty());
+  EXPECT_THROW(img::unqualified_search_registries("unqualified-search-registries = ["), kiln::Error);
 }
