@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
+#include "common/user_namespace.hpp"
 
 namespace kiln::engine {
 namespace {
@@ -33,6 +34,8 @@ void pasta_setup(const std::string& netns, const std::vector<PortSpec>& ports, c
   if (!pasta)
     throw Error("network pasta: pasta is not installed (Debian's passt package), or use --network none", ENOENT);
   std::vector<std::string> args = {*pasta, "--config-net", "--quiet", "--pid", pid_file};
+  // As root pasta would switch to nobody, who may not open the namespace kiln made.
+  if (::geteuid() == 0 && in_initial_user_namespace()) args.insert(args.end(), {"--runas", "0:0"});
   bool tcp = false, udp = false;
   for (const auto& p : ports) {
     const bool is_udp = p.protocol == "udp";

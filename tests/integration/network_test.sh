@@ -268,6 +268,20 @@ test_network_failpoints() {
   net_clean "$br" "$sub"
 }
 
+# --network pasta (user-mode, the rootless default) as root too: a published port answers on
+# the host, and rm -f leaves no pasta, netns or port reservation.
+test_pasta_publishes_a_port() {
+  setup
+  p=$(free_port)
+  c=$("$KILN" run -d --network pasta -p "127.0.0.1:$p:80" busybox httpd -f -p 80 -h /etc) || fail "run --network pasta"
+  assert_eq "$(host_fetch "http://127.0.0.1:$p/hostname")" "${c:0:12}" "the published port"
+  assert_eq "$("$KILN" inspect "$c" | jq -r '.[0].NetworkSettings.NetworkMode')" pasta "inspect"
+  "$KILN" rm -f "$c" >/dev/null || fail "rm -f"
+  for _ in $(seq 50); do pgrep -f "pasta.*$KILN_RUN_ROOT" >/dev/null || break; sleep 0.05; done
+  ! pgrep -f "pasta.*$KILN_RUN_ROOT" >/dev/null || fail "pasta left"
+  net_clean
+}
+
 test_container_mode_shares_the_namespace() {
   setup
   "$KILN" run -d --name "o$ID" busybox sleep 30 >/dev/null || fail run
