@@ -19,6 +19,8 @@
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
+#include "common/logging.hpp"
+#include "common/stage_clock.hpp"
 #include "common/signals.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
@@ -105,6 +107,7 @@ class Timer {
 
 // The container has exited: record it, unmount, and with --rm remove everything.
 void finish(RunJob& job, int status, bool timed_out) {
+  log_stage("finish");
   RunRecord& r = job.record;
   r.exit_code = status;
   r.timed_out = timed_out;
@@ -120,6 +123,10 @@ void finish(RunJob& job, int status, bool timed_out) {
   const int report_fd = report_pipe.get();
   bool reported = false;
   int code = 1;
+  // --debug: the stage lines up to the report still go to kiln's stderr, not the container's log.
+  UniqueFd debug_stderr(stage_logging_enabled() ? ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1);
+  if (debug_stderr) set_log_stderr_fd(debug_stderr.get());
+  log_stage("monitor");
   try {
     ::setsid();
     ::signal(SIGHUP, SIG_IGN);
@@ -133,6 +140,7 @@ void finish(RunJob& job, int status, bool timed_out) {
     r.monitor_start_time = process_start_time(r.monitor_pid);
     job.records.save(r);
     const std::string root = job.records.runtime_root();
+    log_stage("runtime create");
     create_container(create_options(job));
     pid_t pid = 0;
     try {
@@ -145,13 +153,17 @@ void finish(RunJob& job, int status, bool timed_out) {
       }
       throw;
     }
+    log_stage("record save");
     r.started = now_rfc3339();
     job.records.save(r);
     Timer timer(root, r.id, r.timeout);
     KILN_FAILPOINT("monitor-before-report");
+    log_stage("report");
     write_report(report_fd, MonitorReport::success());
     reported = true;
     report_pipe.reset();
+    set_log_stderr_fd(STDERR_FILENO);
+    debug_stderr.reset();
     KILN_FAILPOINT("engine-after-monitor-start");
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
@@ -189,6 +201,7 @@ int run_attached(RunJob& job) {
   r.started = now_rfc3339();
   job.records.save(r);
   Timer timer(job.records.runtime_root(), r.id, r.timeout);
+  log_stage("runtime run");
   int status = run_container(create_options(job), false);
   bool fired = timer.stop();
   if (fired) status = 124;

@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
+#include "common/stage_clock.hpp"
 #include "engine/container_network.hpp"
 #include "engine/container_spec.hpp"
 #include "engine/etc_files.hpp"
@@ -181,6 +182,7 @@ RunOutcome run(const RunRequest& f) {
   }
   // ---
   const uint64_t writable_size = writable_layer_size(f);
+  log_stage("image resolve");
   image::Store store(f.store_root);
   image::Image img = store.resolve(f.image);
   RunRecords records(default_run_root());
@@ -196,6 +198,7 @@ RunOutcome run(const RunRequest& f) {
     }
   }
 
+  log_stage("record");
   RunRecord rec = new_record(f, store, img);
   if (!f.name.empty()) {
     // The name may still be held by a run that died before its container started.
@@ -211,10 +214,13 @@ RunOutcome run(const RunRequest& f) {
   store.pin(img.record.id, rec.id);
 
   if (writable_size) rec.extra["StorageSize"] = writable_size;
+  log_stage("overlay mount");
   make_rootfs(store, img, rec.container_dir, f.read_only, writable_size);
   KILN_FAILPOINT("engine-after-rootfs-mount");
+  log_stage("network and /etc files");
   NetworkAttachment net;
   SpecInputs in = spec_inputs(f, img, records, rec, net_plan, net);
+  log_stage("spec");
   RunJob job{records, rec, build_run_spec(in), {}};
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
   job.record.env_keys = env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
@@ -230,6 +236,7 @@ RunOutcome run(const RunRequest& f) {
     job.record.extra["secrets"] = secret_requests_json(secret_requests);
   }
   // ---
+  log_stage("record save");
   records.save(job.record);
   // `kiln exec` (the runtime's exec) reads the container's process settings from the bundle:
   // give it the spec WITHOUT the environment, which may carry secrets. exec takes the env
@@ -239,7 +246,9 @@ RunOutcome run(const RunRequest& f) {
   write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600, Sync::in_memory);
 
   if (f.detach) {
+    log_stage("monitor start");
     run_detached(job);
+    log_stage("started");
     wipe_process_env(job.spec);  // the container has its copy; drop ours
     guard.commit();
     return {0, rec.id};

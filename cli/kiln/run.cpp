@@ -8,6 +8,7 @@
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
+#include "common/stage_clock.hpp"
 #include "engine/run.hpp"
 #include "image/image_store.hpp"
 #include "image/registry_pull.hpp"
@@ -66,6 +67,7 @@ kiln::cli::RegisterCommand reg(
           kiln::image::ensure_image(kiln::image::Store(f->store_root), f->image,
                                     kiln::image::parse_pull_policy(pull->first), po);
           kiln::engine::RunOutcome out = kiln::engine::run(*f);
+          kiln::log_stage("done");
           if (f->detach) std::printf("%s\n", out.id.c_str());
           return out.status;
         } catch (const kiln::Error& e) {
