@@ -162,8 +162,12 @@ void finish(RunJob& job, int status, bool timed_out) {
     write_report(report_fd, MonitorReport::success());
     reported = true;
     report_pipe.reset();
-    set_log_stderr_fd(STDERR_FILENO);
-    debug_stderr.reset();
+    if (debug_stderr) {
+      // From here on stderr is the container's log, which `kiln logs` shows: no debug lines.
+      spdlog::set_level(spdlog::level::info);
+      set_log_stderr_fd(STDERR_FILENO);
+      debug_stderr.reset();
+    }
     KILN_FAILPOINT("engine-after-monitor-start");
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
