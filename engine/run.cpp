@@ -1,5 +1,7 @@
 #include "engine/run.hpp"
 
+#include "engine/run_shared.hpp"
+
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -145,14 +147,15 @@ void make_rootfs(const image::Store& store, const image::Image& img, const std::
 
 // What the spec is built from: image defaults, flags, the network (set up here, once the flags
 // are known good), the /etc files, the resolved user.
-SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRecords& records, const RunRecord& rec,
+SpecInputs spec_inputs(const RunRequest& f, const PreparedRun& p, const RunRecords& records, const RunRecord& rec,
                        const NetworkPlan& plan, NetworkAttachment& net) {
+  const image::Image& img = p.image;
   const auto& ic = img.config.config;
   SpecInputs in;
   in.id = rec.id;
   in.rootfs = rec.rootfs;
   in.image = image_defaults(img.config);
-  in.flags = to_run_flags(f);
+  in.flags = p.flags;
   in.nofile_hard_limit = nofile_hard_limit();
   std::string hostname = container_hostname(in);
   net = attach_network(records, rec, plan, hostname);
@@ -171,7 +174,7 @@ SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRe
 
 }  // namespace
 
-RunOutcome run(const RunRequest& f) {
+PreparedRun prepare_run(const RunRequest& f) {
   // --- secrets : checked before anything is made; no core dump may hold a value ---
   if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<SecretRequest> secret_requests = parse_secret_requests(f.secrets);
@@ -185,6 +188,19 @@ RunOutcome run(const RunRequest& f) {
   log_stage("image resolve");
   image::Store store(f.store_root);
   image::Image img = store.resolve(f.image);
+  RunFlags flags = to_run_flags(f);
+  return {std::move(secret_requests), std::move(secret_store), writable_size,
+          std::move(store),           std::move(img),          std::move(flags)};
+}
+
+RunOutcome run(const RunRequest& f) { return run_prepared(f, prepare_run(f)); }
+
+RunOutcome run_prepared(const RunRequest& f, const PreparedRun& p) {
+  const std::vector<SecretRequest>& secret_requests = p.secret_requests;
+  const std::optional<SecretStore>& secret_store = p.secret_store;
+  const uint64_t writable_size = p.writable_size;
+  const image::Store& store = p.store;
+  const image::Image& img = p.image;
   RunRecords records(default_run_root());
   NetworkPlan net_plan = plan_network({f.network, f.ip, f.network_aliases, f.publish}, f.store_root, records);
   // A fixed address or host port may still be held by a container whose monitor was killed
@@ -219,7 +235,7 @@ RunOutcome run(const RunRequest& f) {
   KILN_FAILPOINT("engine-after-rootfs-mount");
   log_stage("network and /etc files");
   NetworkAttachment net;
-  SpecInputs in = spec_inputs(f, img, records, rec, net_plan, net);
+  SpecInputs in = spec_inputs(f, p, records, rec, net_plan, net);
   log_stage("spec");
   RunJob job{records, rec, build_run_spec(in), {}};
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
