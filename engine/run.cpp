@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <optional>
@@ -141,7 +142,9 @@ void make_rootfs(const image::Store& store, const image::Image& img, const std::
     mkdir_p(plan.upper_dir, 0755);
     mkdir_p(plan.work_dir, 0700);
   }
-  mkdir_p(container_dir + "/empty", 0755);
+  // Only an image without layers has it as its lower dir: one inode less per container.
+  const std::string empty = container_dir + "/empty";
+  if (std::find(plan.lower_dirs.begin(), plan.lower_dirs.end(), empty) != plan.lower_dirs.end()) mkdir_p(empty, 0755);
   mount_rootfs(plan);
 }
 
