@@ -1,6 +1,7 @@
 #include "engine/monitor.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -168,6 +169,11 @@ void finish(RunJob& job, int status, bool timed_out) {
       set_log_stderr_fd(STDERR_FILENO);
       debug_stderr.reset();
     }
+    // From here on the monitor only waits: what it held to make the container goes back to the
+    // kernel (its memory is what every running container costs the host, like conmon's).
+    job.spec = nlohmann::json();
+    job.detached_mounts.clear();
+    ::malloc_trim(0);
     KILN_FAILPOINT("engine-after-monitor-start");
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
