@@ -5,9 +5,11 @@
 # each stage's duration: from its line to the next one), and with --perf records 200 starts of
 # kiln-runtime run with `perf record -g` and counts their syscalls with `strace -c -f`.
 #
+# Then kiln run --rm against kiln-runtime run in one hyperfine run (hyperfine installed).
+#
 #   bench/profile.sh [--runs N] [--perf] [--perf-runs N]     (as root; build kiln first)
 set -euo pipefail
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 RUNS=20 PERF=0 PERF_RUNS=200
 while [ $# -gt 0 ]; do
   case $1 in
@@ -102,18 +104,31 @@ table "kiln-runtime run (bundle, /bin/true, no seccomp)" runtime
 table "kiln run --rm --network none busybox true" rm
 table "kiln run -d --network none busybox true (until kiln returns)" detach
 
+# What the engine adds to the runtime: kiln run --rm (overlay, record, /etc files, the spec,
+# seccomp, cleanup) against kiln-runtime run of a bundle, in one hyperfine run.
+if command -v hyperfine >/dev/null; then
+  hyperfine -N --runs 30 --warmup 3 --style none --export-json "$W/rm.json" \
+    -n "kiln-runtime run" "$KR --root $W/rt run --bundle $W/bundle $TAG-h" \
+    -n "kiln run --rm" "$KILN run --rm --network none busybox true" >/dev/null 2>&1 || die "hyperfine failed"
+  echo; echo "kiln run --rm against kiln-runtime run (hyperfine medians of 30, load $(cut -d' ' -f1-3 /proc/loadavg))"
+  jq -r '.results[] | "  \(.command): \(.median * 1000 | . * 100 | round / 100) ms"' "$W/rm.json"
+  jq -r '"  kiln run --rm / kiln-runtime run: \(.results[1].median / .results[0].median | . * 100 | round / 100)x"' "$W/rm.json"
+fi
+
 if [ "$PERF" = 1 ]; then
   loop="for i in \$(seq $PERF_RUNS); do $KR --root $W/rt run --bundle $W/bundle $TAG-p\$i || exit 1; done"
   echo; echo "perf record -g over $PERF_RUNS starts of kiln-runtime run (all CPUs, cpu-clock)"
   perf record -q -a -g -e cpu-clock -F 4000 -o "$W/perf.data" -- sh -c "$loop" >/dev/null 2>&1 || die "perf record failed"
-  echo; echo "-- top symbols, self time, all processes of the run (kernel and user)"
-  perf report -i "$W/perf.data" --no-children --sort sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -30
-  echo; echo "-- by command (comm), self time"
-  perf report -i "$W/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -10
+  # (|| true: head closing the pipe early is not a failure)
+  echo; echo "-- by command (comm), self time (swapper: idle CPU)"
+  perf report -i "$W/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -8 || true
+  echo; echo "-- kiln-runtime and its init: time in each function and what it calls (children), top 45"
+  perf report -i "$W/perf.data" --comm kiln-runtime --children --sort sym --stdio -g none 2>/dev/null |
+    grep -E '^ +[0-9]' | head -45 || true
   if command -v strace >/dev/null; then
     echo; echo "-- syscalls of 50 starts (strace -c -f: time in each syscall, all processes)"
     loop50="for i in \$(seq 50); do $KR --root $W/rt run --bundle $W/bundle $TAG-s\$i || exit 1; done"
     strace -c -f -S time -o "$W/strace.txt" sh -c "$loop50" >/dev/null 2>&1 || die "strace failed"
-    head -30 "$W/strace.txt"
+    head -25 "$W/strace.txt" || true
   fi
 fi
