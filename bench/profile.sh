@@ -35,12 +35,16 @@ IMAGES=$(bash "$TOP/tests/fixtures/build-images.sh") || die "fixture images"
 
 W=$(mktemp -d /tmp/kiln-profile.XXXXXX)
 TAG=kprof$$
-export KILN_ROOT=$W/store KILN_RUN_ROOT=$W/run
+# State (kiln's run root, kiln-runtime's --root) on a tmpfs, as /run is on most distributions
+# (bench/many.sh does the same; here /run is on the root ext4). The store stays on disk.
+mkdir -p "$W/run"
+mount -t tmpfs -o mode=0755 kiln-profile-run "$W/run" || die "mount a tmpfs on $W/run"
+export KILN_ROOT=$W/store KILN_RUN_ROOT=$W/run/kiln
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   set +e
   "$KILN" rm -f $("$KILN" ps -aq --no-trunc 2>/dev/null) >/dev/null 2>&1
-  for id in "$W/rt/$TAG"-*; do [ -e "$id" ] && "$KR" --root "$W/rt" delete --force "${id##*/}" >/dev/null 2>&1; done
+  for id in "$W/run/rt/$TAG"-*; do [ -e "$id" ] && "$KR" --root "$W/run/rt" delete --force "${id##*/}" >/dev/null 2>&1; done
   find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -depth -type d -name "$TAG-*" -exec rmdir {} + 2>/dev/null
   grep -F "$W" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$W"
@@ -67,7 +71,7 @@ profile() {
     "$@" 2> "$W/$name.$i" >/dev/null </dev/null || die "$name failed: $(tail -3 "$W/$name.$i")"
   done
 }
-profile runtime "$KR" --debug --root "$W/rt" run --bundle "$W/bundle" "$TAG-1"
+profile runtime "$KR" --debug --root "$W/run/rt" run --bundle "$W/bundle" "$TAG-1"
 profile rm "$KILN" --debug run --rm --network none busybox true
 profile detach "$KILN" --debug run -d --network none busybox true
 "$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null
@@ -108,7 +112,7 @@ table "kiln run -d --network none busybox true (until kiln returns)" detach
 # seccomp, cleanup) against kiln-runtime run of a bundle, in one hyperfine run.
 if command -v hyperfine >/dev/null; then
   hyperfine -N --runs 30 --warmup 3 --style none --export-json "$W/rm.json" \
-    -n "kiln-runtime run" "$KR --root $W/rt run --bundle $W/bundle $TAG-h" \
+    -n "kiln-runtime run" "$KR --root $W/run/rt run --bundle $W/bundle $TAG-h" \
     -n "kiln run --rm" "$KILN run --rm --network none busybox true" >/dev/null 2>&1 || die "hyperfine failed"
   echo; echo "kiln run --rm against kiln-runtime run (hyperfine medians of 30, load $(cut -d' ' -f1-3 /proc/loadavg))"
   jq -r '.results[] | "  \(.command): \(.median * 1000 | . * 100 | round / 100) ms"' "$W/rm.json"
@@ -116,7 +120,7 @@ if command -v hyperfine >/dev/null; then
 fi
 
 if [ "$PERF" = 1 ]; then
-  loop="for i in \$(seq $PERF_RUNS); do $KR --root $W/rt run --bundle $W/bundle $TAG-p\$i || exit 1; done"
+  loop="for i in \$(seq $PERF_RUNS); do $KR --root $W/run/rt run --bundle $W/bundle $TAG-p\$i || exit 1; done"
   echo; echo "perf record -g over $PERF_RUNS starts of kiln-runtime run (all CPUs, cpu-clock)"
   perf record -q -a -g -e cpu-clock -F 4000 -o "$W/perf.data" -- sh -c "$loop" >/dev/null 2>&1 || die "perf record failed"
   # (|| true: head closing the pipe early is not a failure)
@@ -127,7 +131,7 @@ if [ "$PERF" = 1 ]; then
     grep -E '^ +[0-9]' | head -45 || true
   if command -v strace >/dev/null; then
     echo; echo "-- syscalls of 50 starts (strace -c -f: time in each syscall, all processes)"
-    loop50="for i in \$(seq 50); do $KR --root $W/rt run --bundle $W/bundle $TAG-s\$i || exit 1; done"
+    loop50="for i in \$(seq 50); do $KR --root $W/run/rt run --bundle $W/bundle $TAG-s\$i || exit 1; done"
     strace -c -f -S time -o "$W/strace.txt" sh -c "$loop50" >/dev/null 2>&1 || die "strace failed"
     head -25 "$W/strace.txt" || true
   fi
