@@ -115,6 +115,7 @@ void finish(RunJob& job, int status, bool timed_out) {
   r.finished = now_rfc3339();
   spdlog::debug("run {}: exited with status {}{}", r.id, status, timed_out ? " (timeout)" : "");
   unmount_rootfs(r.rootfs);
+  log_stage("network detach");
   detach_network(job.records, r.id);  // its ports are free at once
   if (r.auto_remove) remove_run_container(job.records, r, true);
   else job.records.save(r);
@@ -198,8 +199,8 @@ void finish(RunJob& job, int status, bool timed_out) {
 // The image stays in the store while a container uses it (rmi refuses a pinned image).
 void unpin_image(const RunRecord& r) {
   if (r.store.empty() || r.image_id.empty()) return;
-  image::Store store(r.store);
-  store.unpin(store.resolve(r.image_id).record.id, r.id);
+  // The record holds the image's id: no need to resolve (and verify) the image to drop the pin.
+  image::Store(r.store).unpin(image::parse_digest(r.image_id), r.id);
 }
 
 }  // namespace
@@ -242,6 +243,7 @@ void run_detached(RunJob& job) {
 }
 
 void remove_run_container(const RunRecords& records, const RunRecord& r, bool force) {
+  log_stage("remove");
   const std::string root = records.runtime_root();
   RunStatus st = records.status(r);
   bool monitor_alive =
