@@ -28,7 +28,7 @@ test_replicas_are_separate_ordinary_containers() {
   assert_eq "$("$KILN" ps | awk 'NR > 1 {print $2}' | sort | tr '\n' ' ')" "web-1 web-2 web-3 web-4 web-5 " "ps names"
   for i in 1 2 3 4 5; do
     # its own pid namespace (sleep is pid 1 in each), uts, cgroup, upper dir
-    "$KILN" exec "web-$i" sh -c 'for n in pid mnt uts; do readlink /proc/1/ns/$n; done; cat /proc/1/comm' >> ns.txt ||
+    "$KILN" exec "web-$i" sh -c 'for n in pid mnt uts; do readlink /proc/1/ns/$n; done; cat /proc/1/comm; grep ^Seccomp: /proc/1/status' >> ns.txt ||
       fail "exec in web-$i"
     id=$("$KILN" inspect "web-$i" | jq -r '.[0].Id')
     [ "$(echo "$out" | grep -c "^$id$")" = 1 ] || fail "web-$i ($id) is not one of the printed ids"
@@ -36,7 +36,8 @@ test_replicas_are_separate_ordinary_containers() {
     [ -n "$(find /sys/fs/cgroup -maxdepth 3 -type d -path "*/kiln/$id" | head -1)" ] || fail "web-$i has no cgroup of its own"
   done
   assert_eq "$(grep -c '^sleep$' ns.txt)" 5 "sleep is pid 1 in every replica"
-  assert_eq "$(grep -v '^sleep$' ns.txt | sort -u | wc -l)" 15 "five pid, mount and uts namespaces"
+  assert_eq "$(grep -c '^Seccomp:.2$' ns.txt)" 5 "every replica has the seccomp filter (one program, reused)"
+  assert_eq "$(grep -v '^sleep$' ns.txt | grep -v '^Seccomp:' | sort -u | wc -l)" 15 "five pid, mount and uts namespaces"
   # The upper dirs are not shared: a file written in one is only there.
   "$KILN" exec web-1 sh -c 'echo one > /only-here' || fail "write in web-1"
   assert_status 1 "$KILN" exec web-2 test -e /only-here
