@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Many identical containers from one image: N (default 50) containers started concurrently,
+# Many identical containers from one image: N (default 50) containers started concurrently
+# (and the same N from one `kiln run -d --replicas N`),
 # each running `true`, timed until all have exited; disk used per container; time to remove
 # them all. kiln (`kiln run -d IMAGE true`, overlay per container) side by side with runc and
 # crun on N bundles sharing ONE read-only rootfs (the cheapest layout a peer can have; `run` in
@@ -27,7 +28,13 @@ IMAGES=$(bash "$TOP/tests/fixtures/build-images.sh") || die "fixture images"
 
 W=$(mktemp -d /tmp/kiln-many.XXXXXX)
 TAG=kmany$$
-export KILN_ROOT=$W/store KILN_RUN_ROOT=$W/run
+# Every tool's state (kiln's run root, runc's and crun's --root) on a tmpfs, as /run is on most
+# distributions (here /run is on the root ext4, where creating an inode right after many were
+# deleted costs more than the rest of a container's start: see bench/README.md). The image
+# store and the peers' rootfs stay on disk.
+mkdir -p "$W/run"
+mount -t tmpfs -o mode=0755 kiln-many-run "$W/run" || die "mount a tmpfs on $W/run"
+export KILN_ROOT=$W/store KILN_RUN_ROOT=$W/run/kiln
 PRE=''; mountpoint -q /sys/fs/cgroup/unified && PRE='umount /sys/fs/cgroup/unified && '
 cleanup() {
   set +e
@@ -44,9 +51,11 @@ ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.0f'; }
 "$KILN" import "$IMAGES/rootfs.tar.gz" busybox:latest >/dev/null
 "$KILN" run --rm busybox true   # warm: init layer, seccomp cache
 
-# --- kiln: N detached containers at once, until every one has exited
+# --- kiln: N detached containers at once, until every one has exited. --network none: the
+# peers' bundles have a network namespace with loopback only, so does kiln here (what a bridge
+# network adds is bench/network.sh's subject).
 t0=$(now)
-for i in $(seq "$N"); do "$KILN" run -d busybox true >/dev/null & done
+for i in $(seq "$N"); do "$KILN" run -d --network none busybox true >/dev/null & done
 wait
 while [ "$("$KILN" ps -a | grep -c 'Exited (0)')" -lt "$N" ]; do sleep 0.02; done
 t1=$(now)
@@ -54,6 +63,14 @@ kiln_start=$(ms "$t0" "$t1")
 kiln_disk=$(du -sk --exclude=.init "$KILN_ROOT/containers" | cut -f1)
 t0=$(now); "$KILN" rm $("$KILN" ps -aq --no-trunc) >/dev/null; t1=$(now)
 kiln_rm=$(ms "$t0" "$t1")
+
+# --- kiln --replicas: the same N containers from one kiln process
+t0=$(now)
+"$KILN" run -d --replicas "$N" --name "$TAG" --network none busybox true >/dev/null
+while [ "$("$KILN" ps -a | grep -c 'Exited (0)')" -lt "$N" ]; do sleep 0.02; done
+t1=$(now)
+replicas_start=$(ms "$t0" "$t1")
+"$KILN" rm $("$KILN" ps -aq --no-trunc) >/dev/null
 
 # --- runc / crun: N bundles sharing one read-only rootfs
 mkdir -p "$W/rootfs"; tar -xzf "$IMAGES/rootfs.tar.gz" -C "$W/rootfs"; mkdir -p "$W/rootfs"/{proc,sys,dev}
@@ -63,10 +80,10 @@ jq --arg r "$W/rootfs" '.root = {path: $r, readonly: true} | .process.args = ["t
 for i in $(seq "$N"); do mkdir -p "$W/b/$i"; cp "$W/config.shared.json" "$W/b/$i/config.json"; done
 peer() { # peer NAME CMD-PREFIX
   local name=$1 prefix=$2 t0 t1
-  mkdir -p "$W/root-$name"
+  mkdir -p "$W/run/root-$name"
   t0=$(now)
   for i in $(seq "$N"); do
-    sh -c "$prefix $name --root $W/root-$name run --bundle $W/b/$i $TAG-$name-$i" </dev/null >/dev/null 2>&1 &
+    sh -c "$prefix $name --root $W/run/root-$name run --bundle $W/b/$i $TAG-$name-$i" </dev/null >/dev/null 2>&1 &
   done
   wait
   t1=$(now)
@@ -75,16 +92,17 @@ peer() { # peer NAME CMD-PREFIX
 runc_start=$(peer runc "")
 # crun 1.8 refuses the hybrid cgroup layout: run it where the cgroup2 mount is gone.
 crun_start=$(
-  mkdir -p "$W/root-crun"; t0=$(now)
-  for i in $(seq "$N"); do unshare -m sh -c "${PRE}exec crun --root $W/root-crun run --bundle $W/b/$i $TAG-crun-$i" </dev/null >/dev/null 2>&1 & done
+  mkdir -p "$W/run/root-crun"; t0=$(now)
+  for i in $(seq "$N"); do unshare -m sh -c "${PRE}exec crun --root $W/run/root-crun run --bundle $W/b/$i $TAG-crun-$i" </dev/null >/dev/null 2>&1 & done
   wait; t1=$(now); ms "$t0" "$t1")
 shared_disk=$(du -sk "$W/rootfs" | cut -f1)
 
 echo "== $N identical containers, started at once, until all have exited (running true)"
 printf '  %-6s %6s ms   disk per container %s KiB   remove all %s ms\n' kiln "$kiln_start" "$(( kiln_disk / N ))" "$kiln_rm"
+printf '  %-6s %6s ms   (kiln run -d --replicas %s: one kiln process)\n' replicas "$replicas_start" "$N"
 printf '  %-6s %6s ms   (shared read-only rootfs: %s KiB for all; run removes on exit)\n' runc "$runc_start" "$shared_disk"
 printf '  %-6s %6s ms\n' crun "$crun_start"
-echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x"
+echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x   replicas/crun $(echo "$replicas_start / $crun_start" | bc -l | xargs printf '%.2f')x   (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 if [ "$PODMAN" = 1 ] && command -v podman >/dev/null; then
   podman import "$IMAGES/rootfs.tar.gz" "$TAG" >/dev/null 2>&1 || { echo "podman import failed"; exit 0; }

@@ -2,13 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <cstdio>
 #include <optional>
 
 #include "common/error.hpp"
 #include "common/logging.hpp"
 #include "common/sealed_exe.hpp"
+#include "common/stage_clock.hpp"
 
 namespace kiln::cli {
 
@@ -33,17 +38,34 @@ std::vector<std::pair<Command, Action>> install_commands(Command& app) {
   return out;
 }
 
+namespace {
+// --debug across the sealed re-exec: when the first process began, for the first stage line.
+constexpr const char* kMainStageEnv = "_KILN_STAGE_MAIN";
+
+void log_main_stage(int64_t entered) {
+  const char* first = std::getenv(kMainStageEnv);
+  if (!first) return log_stage("main", entered);
+  int64_t before = std::strtoll(first, nullptr, 10);
+  ::unsetenv(kMainStageEnv);  // no child of ours may inherit it
+  log_stage("main", before);
+  if (before != entered) log_stage("main (sealed copy)", entered);
+}
+}  // namespace
+
 int dispatch(Program& app, int argc, char** argv, const Tool& tool) {
+  const int64_t entered = monotonic_us();
   auto actions = install_commands(app);
   auto& g = globals();
   if (std::optional<int> rc = app.parse(argc, argv))  // CLI11 has printed why
     return tool.parse_errors_are_failures && *rc != 0 ? tool.failure_status : *rc;
   try {
+    if (g.debug && !std::getenv(kMainStageEnv)) ::setenv(kMainStageEnv, std::to_string(entered).c_str(), 1);
     if (tool.prepare) tool.prepare();
     // Commands that clone a process into a container run from a sealed copy of this binary.
     for (const char* name : tool.entering)
       if (app.got_subcommand(name)) reexec_from_sealed_exe(argv);
     setup_logging({g.log_file, parse_log_format(g.log_format), g.debug, false});
+    log_main_stage(entered);
   } catch (const Error& e) {
     std::fprintf(stderr, "%s: %s\n", tool.name, e.what());
     return tool.failure_status;

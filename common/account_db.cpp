@@ -1,7 +1,6 @@
 #include "common/account_db.hpp"
 
 #include <charconv>
-#include <sstream>
 
 #include "common/error.hpp"
 #include "common/ids.hpp"
@@ -39,9 +38,14 @@ std::vector<AccountEntry> read_account_db(int root, const char* path) {
   std::optional<std::string> text = with_context(std::string("the image's ") + path,
                                                  [&] { return read_regular_in_root(root, path, kMaxAccountDbSize); });
   if (!text) return out;
-  std::istringstream in(*text);
-  std::string line;
-  while (std::getline(in, line)) {
+  // Split by hand, not with an istringstream: the container's init reads /etc/passwd for HOME,
+  // and the first stream in a process initialises the locale machinery (~4 ms of a start).
+  size_t at = 0;
+  while (at < text->size()) {
+    size_t end = text->find('\n', at);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(at, end - at);
+    at = end + 1;
     if (line.empty() || line[0] == '#') continue;
     out.push_back(split_fields(line));
   }

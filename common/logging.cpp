@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -58,6 +59,8 @@ class FdLineSink : public spdlog::sinks::base_sink<std::mutex> {
   LogFormat format_;
 };
 
+std::atomic<int> g_stderr_fd{STDERR_FILENO};
+
 // The terminal's view: warnings always (runc prints them too: a failing poststart hook must be
 // seen), debug lines with --debug, errors never (the CLI prints the one-line error itself).
 class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
@@ -72,7 +75,7 @@ class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
     text.append(msg.payload.begin(), msg.payload.end());
     text += "\n";
     try {
-      write_all(STDERR_FILENO, text, "write stderr");
+      write_all(g_stderr_fd.load(), text, "write stderr");
     } catch (const Error&) {
     }
   }
@@ -87,6 +90,8 @@ int g_log_fd = -1;
 }  // namespace
 
 int log_file_fd() { return g_log_fd; }
+
+int set_log_stderr_fd(int fd) { return g_stderr_fd.exchange(fd); }
 
 LogFormat parse_log_format(const std::string& value) {
   if (value == "text") return LogFormat::text;

@@ -22,6 +22,10 @@ void setup_logging(const LogOptions& options);
 // The fd of the --log file (O_CLOEXEC), or -1: a cloned container init keeps it until execve.
 int log_file_fd();
 
+// Where the terminal's lines (warnings, --debug) go: stderr unless set (kiln's detached monitor
+// keeps kiln's stderr for its --debug stage lines until it has reported). Returns the old fd.
+int set_log_stderr_fd(int fd);
+
 // Parses "text" / "json"; throws naming the value otherwise.
 LogFormat parse_log_format(const std::string& value);
 

@@ -1,6 +1,7 @@
 #include "engine/monitor.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -19,6 +20,8 @@
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
+#include "common/logging.hpp"
+#include "common/stage_clock.hpp"
 #include "common/signals.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
@@ -105,12 +108,14 @@ class Timer {
 
 // The container has exited: record it, unmount, and with --rm remove everything.
 void finish(RunJob& job, int status, bool timed_out) {
+  log_stage("finish");
   RunRecord& r = job.record;
   r.exit_code = status;
   r.timed_out = timed_out;
   r.finished = now_rfc3339();
   spdlog::debug("run {}: exited with status {}{}", r.id, status, timed_out ? " (timeout)" : "");
   unmount_rootfs(r.rootfs);
+  log_stage("network detach");
   detach_network(job.records, r.id);  // its ports are free at once
   if (r.auto_remove) remove_run_container(job.records, r, true);
   else job.records.save(r);
@@ -120,6 +125,10 @@ void finish(RunJob& job, int status, bool timed_out) {
   const int report_fd = report_pipe.get();
   bool reported = false;
   int code = 1;
+  // --debug: the stage lines up to the report still go to kiln's stderr, not the container's log.
+  UniqueFd debug_stderr(stage_logging_enabled() ? ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1);
+  if (debug_stderr) set_log_stderr_fd(debug_stderr.get());
+  log_stage("monitor");
   try {
     ::setsid();
     ::signal(SIGHUP, SIG_IGN);
@@ -133,6 +142,7 @@ void finish(RunJob& job, int status, bool timed_out) {
     r.monitor_start_time = process_start_time(r.monitor_pid);
     job.records.save(r);
     const std::string root = job.records.runtime_root();
+    log_stage("runtime create");
     create_container(create_options(job));
     pid_t pid = 0;
     try {
@@ -145,13 +155,26 @@ void finish(RunJob& job, int status, bool timed_out) {
       }
       throw;
     }
+    log_stage("record save");
     r.started = now_rfc3339();
     job.records.save(r);
     Timer timer(root, r.id, r.timeout);
     KILN_FAILPOINT("monitor-before-report");
+    log_stage("report");
     write_report(report_fd, MonitorReport::success());
     reported = true;
     report_pipe.reset();
+    if (debug_stderr) {
+      // From here on stderr is the container's log, which `kiln logs` shows: no debug lines.
+      spdlog::set_level(spdlog::level::info);
+      set_log_stderr_fd(STDERR_FILENO);
+      debug_stderr.reset();
+    }
+    // From here on the monitor only waits: what it held to make the container goes back to the
+    // kernel (its memory is what every running container costs the host, like conmon's).
+    job.spec = nlohmann::json();
+    job.detached_mounts.clear();
+    ::malloc_trim(0);
     KILN_FAILPOINT("engine-after-monitor-start");
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
@@ -176,8 +199,8 @@ void finish(RunJob& job, int status, bool timed_out) {
 // The image stays in the store while a container uses it (rmi refuses a pinned image).
 void unpin_image(const RunRecord& r) {
   if (r.store.empty() || r.image_id.empty()) return;
-  image::Store store(r.store);
-  store.unpin(store.resolve(r.image_id).record.id, r.id);
+  // The record holds the image's id: no need to resolve (and verify) the image to drop the pin.
+  image::Store(r.store).unpin(image::parse_digest(r.image_id), r.id);
 }
 
 }  // namespace
@@ -189,6 +212,7 @@ int run_attached(RunJob& job) {
   r.started = now_rfc3339();
   job.records.save(r);
   Timer timer(job.records.runtime_root(), r.id, r.timeout);
+  log_stage("runtime run");
   int status = run_container(create_options(job), false);
   bool fired = timer.stop();
   if (fired) status = 124;
@@ -219,6 +243,7 @@ void run_detached(RunJob& job) {
 }
 
 void remove_run_container(const RunRecords& records, const RunRecord& r, bool force) {
+  log_stage("remove");
   const std::string root = records.runtime_root();
   RunStatus st = records.status(r);
   bool monitor_alive =

@@ -71,6 +71,16 @@ std::string init_layer(const std::string& store_root) {
 void mount_rootfs(const RootfsPlan& plan) {
   mkdir_p(plan.target, 0755);
   std::string options = plan.overlay_options();
+  // volatile: no syncfs of the upper dir's filesystem (here the whole root ext4, with whatever
+  // else is dirty on it) at unmount, which made a container's end take 0.6-30 ms. Safe for
+  // kiln: a container never outlives a reboot (its state is in /run) and its upper dir is never
+  // mounted again. Kernels before 5.10 do not know the option: mount without it.
+  if (!plan.upper_dir.empty()) {
+    std::string fast = options + ",volatile";
+    spdlog::debug("mount overlay on {}: {}", plan.target, fast);
+    if (::mount("overlay", plan.target.c_str(), "overlay", MS_NODEV, fast.c_str()) == 0) return;
+    if (errno != EINVAL) throw_errno("mount rootfs overlay on " + plan.target);
+  }
   spdlog::debug("mount overlay on {}: {}", plan.target, options);
   if (::mount("overlay", plan.target.c_str(), "overlay", MS_NODEV, options.c_str()) != 0)
     throw_errno("mount rootfs overlay on " + plan.target);

@@ -1,11 +1,14 @@
 #include "engine/run.hpp"
 
+#include "engine/run_shared.hpp"
+
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <optional>
@@ -14,6 +17,7 @@
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
+#include "common/stage_clock.hpp"
 #include "engine/container_network.hpp"
 #include "engine/container_spec.hpp"
 #include "engine/etc_files.hpp"
@@ -138,20 +142,23 @@ void make_rootfs(const image::Store& store, const image::Image& img, const std::
     mkdir_p(plan.upper_dir, 0755);
     mkdir_p(plan.work_dir, 0700);
   }
-  mkdir_p(container_dir + "/empty", 0755);
+  // Only an image without layers has it as its lower dir: one inode less per container.
+  const std::string empty = container_dir + "/empty";
+  if (std::find(plan.lower_dirs.begin(), plan.lower_dirs.end(), empty) != plan.lower_dirs.end()) mkdir_p(empty, 0755);
   mount_rootfs(plan);
 }
 
 // What the spec is built from: image defaults, flags, the network (set up here, once the flags
 // are known good), the /etc files, the resolved user.
-SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRecords& records, const RunRecord& rec,
+SpecInputs spec_inputs(const RunRequest& f, const PreparedRun& p, const RunRecords& records, const RunRecord& rec,
                        const NetworkPlan& plan, NetworkAttachment& net) {
+  const image::Image& img = p.image;
   const auto& ic = img.config.config;
   SpecInputs in;
   in.id = rec.id;
   in.rootfs = rec.rootfs;
   in.image = image_defaults(img.config);
-  in.flags = to_run_flags(f);
+  in.flags = p.flags;
   in.nofile_hard_limit = nofile_hard_limit();
   std::string hostname = container_hostname(in);
   net = attach_network(records, rec, plan, hostname);
@@ -170,7 +177,7 @@ SpecInputs spec_inputs(const RunRequest& f, const image::Image& img, const RunRe
 
 }  // namespace
 
-RunOutcome run(const RunRequest& f) {
+PreparedRun prepare_run(const RunRequest& f) {
   // --- secrets : checked before anything is made; no core dump may hold a value ---
   if (!f.secrets.empty() || !f.env.empty() || !f.env_files.empty()) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<SecretRequest> secret_requests = parse_secret_requests(f.secrets);
@@ -181,8 +188,22 @@ RunOutcome run(const RunRequest& f) {
   }
   // ---
   const uint64_t writable_size = writable_layer_size(f);
+  log_stage("image resolve");
   image::Store store(f.store_root);
   image::Image img = store.resolve(f.image);
+  RunFlags flags = to_run_flags(f);
+  return {std::move(secret_requests), std::move(secret_store), writable_size,
+          std::move(store),           std::move(img),          std::move(flags)};
+}
+
+RunOutcome run(const RunRequest& f) { return run_prepared(f, prepare_run(f)); }
+
+RunOutcome run_prepared(const RunRequest& f, const PreparedRun& p) {
+  const std::vector<SecretRequest>& secret_requests = p.secret_requests;
+  const std::optional<SecretStore>& secret_store = p.secret_store;
+  const uint64_t writable_size = p.writable_size;
+  const image::Store& store = p.store;
+  const image::Image& img = p.image;
   RunRecords records(default_run_root());
   NetworkPlan net_plan = plan_network({f.network, f.ip, f.network_aliases, f.publish}, f.store_root, records);
   // A fixed address or host port may still be held by a container whose monitor was killed
@@ -196,6 +217,7 @@ RunOutcome run(const RunRequest& f) {
     }
   }
 
+  log_stage("record");
   RunRecord rec = new_record(f, store, img);
   if (!f.name.empty()) {
     // The name may still be held by a run that died before its container started.
@@ -211,10 +233,13 @@ RunOutcome run(const RunRequest& f) {
   store.pin(img.record.id, rec.id);
 
   if (writable_size) rec.extra["StorageSize"] = writable_size;
+  log_stage("overlay mount");
   make_rootfs(store, img, rec.container_dir, f.read_only, writable_size);
   KILN_FAILPOINT("engine-after-rootfs-mount");
+  log_stage("network and /etc files");
   NetworkAttachment net;
-  SpecInputs in = spec_inputs(f, img, records, rec, net_plan, net);
+  SpecInputs in = spec_inputs(f, p, records, rec, net_plan, net);
+  log_stage("spec");
   RunJob job{records, rec, build_run_spec(in), {}};
   job.record.command = job.spec["process"]["args"].get<std::vector<std::string>>();
   job.record.env_keys = env_keys(job.spec["process"]["env"].get<std::vector<std::string>>());
@@ -230,6 +255,7 @@ RunOutcome run(const RunRequest& f) {
     job.record.extra["secrets"] = secret_requests_json(secret_requests);
   }
   // ---
+  log_stage("record save");
   records.save(job.record);
   // `kiln exec` (the runtime's exec) reads the container's process settings from the bundle:
   // give it the spec WITHOUT the environment, which may carry secrets. exec takes the env
@@ -239,7 +265,9 @@ RunOutcome run(const RunRequest& f) {
   write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600, Sync::in_memory);
 
   if (f.detach) {
+    log_stage("monitor start");
     run_detached(job);
+    log_stage("started");
     wipe_process_env(job.spec);  // the container has its copy; drop ours
     guard.commit();
     return {0, rec.id};

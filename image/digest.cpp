@@ -1,5 +1,8 @@
 #include "image/digest.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "common/error.hpp"
 
 namespace kiln::image {
@@ -22,8 +25,27 @@ Digest parse_digest(std::string_view text) {
   return Digest{std::string(hex)};
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw Error("sha256: cannot initialise");
+namespace {
+// OpenSSL set up once, without reading openssl.cnf (nothing in it concerns a digest; reading it
+// cost every kiln command ~0.4 ms), and SHA-256 fetched once instead of per digest.
+const EVP_MD* sha256_method() {
+  static const EVP_MD* md = [] {
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
+    return EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  }();
+  return md;
+}
+
+// After the set-up above: the first OpenSSL call would otherwise do its default one.
+EVP_MD_CTX* new_digest_context() {
+  sha256_method();
+  return EVP_MD_CTX_new();
+}
+}  // namespace
+
+Sha256::Sha256() : ctx_(new_digest_context()) {
+  const EVP_MD* md = sha256_method();
+  if (!md || !ctx_ || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1) throw Error("sha256: cannot initialise");
 }
 
 void Sha256::update(const void* data, size_t size) {

@@ -29,6 +29,7 @@
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "common/logging.hpp"
+#include "common/stage_clock.hpp"
 #include "runtime/child_stage.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
@@ -108,7 +109,7 @@ void enter_namespaces(const Spec& spec, const NamespacePlan& plan) {
 // The container's mounts, under a rootfs fd, while we are still outside it (pivot comes later).
 UniqueFd mount_rootfs(const InitConfig& cfg, const SyncChannel& channel) {
   const Spec& spec = *cfg.spec;
-  UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, cfg.bind_devices);
+  UniqueFd rootfs = prepare_rootfs(spec, cfg.mounts, cfg.bind_devices, cfg.stamps);
   for (const auto& m : cfg.detached_mounts)
     with_context("attach mount at " + m.second, [&] { attach_detached_mount(rootfs.get(), m.first, m.second); });
   if (spec.linux.has_namespace("network") && !spec.linux.find_namespace("network")->path.size()) bring_loopback_up();
@@ -150,12 +151,17 @@ void wait_for_start(const InitConfig& cfg, const SyncChannel& channel) {
   }
 }
 
+void stamp(const InitConfig& cfg, std::string_view name) {
+  if (cfg.stamps) cfg.stamps->stamp(name);
+}
+
 }  // namespace
 
 void container_init(const InitConfig& cfg, const SyncChannel& channel) {
   const Spec& spec = *cfg.spec;
   const Process& proc = spec.process;
   const char* stage = "wait for parent";
+  stamp(cfg, "init:start");
   try {
     // No one outside may open /proc/<us>/exe (our binary on the host) while we are still
     // kiln-runtime; execve resets this for the container's process (CVE-2019-5736). (Until the
@@ -172,39 +178,54 @@ void container_init(const InitConfig& cfg, const SyncChannel& channel) {
     channel.expect(SyncType::go);
     if (cfg.dumpable_until_maps) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     stage = "join cgroup";
+    stamp(cfg, "init:join cgroup");
     cgroups::join_self(*cfg.cgroup_join_files);  // one thread: moving it moves the process
     KILN_FAILPOINT("init-after-cgroup-join");
 
     stage = "join namespaces";
+    stamp(cfg, "init:join namespaces");
     enter_namespaces(spec, cfg.namespaces);
 
     // The caller's session keyring (and the keys in it) must not be shared with the container.
     if (cfg.new_session_keyring) ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, nullptr);
     stage = "sysctl";
+    stamp(cfg, "init:sysctl");
     apply_sysctl(spec.linux.sysctl);
     if (proc.oom_score_adj) with_context("process.oomScoreAdj", [&] { write_oom_score_adj(*proc.oom_score_adj); });
 
     stage = "mount rootfs";
+    stamp(cfg, "init:mount rootfs");
     UniqueFd rootfs = mount_rootfs(cfg, channel);
     stage = "createContainer hooks";
-    if (cfg.create_container_hooks) cfg.create_container_hooks();
+    if (cfg.create_container_hooks) {
+      stamp(cfg, "init:createContainer hooks");
+      cfg.create_container_hooks();
+    }
 
     stage = "pivot_root";
+    stamp(cfg, "init:pivot_root");
     KILN_FAILPOINT("init-before-pivot");
     pivot_into_rootfs(cfg, std::move(rootfs));
     stage = "set up process";
+    stamp(cfg, "init:set up process");
     if (proc.terminal) setup_terminal(proc, channel);
     if (spec.linux.personality && ::personality(*spec.linux.personality) < 0) throw_errno("set personality");
     if (spec.linux.memory_policy) apply_memory_policy(*spec.linux.memory_policy);
-    PreparedExec exec = prepare_process(proc, cfg.seccomp, channel, cfg.setgroups_allowed, cfg.preserve_fds);
+    PreparedExec exec =
+        prepare_process(proc, cfg.seccomp, channel, cfg.setgroups_allowed, cfg.preserve_fds, cfg.stamps);
 
     stage = "wait for start";
+    stamp(cfg, "init:wait for start");
     channel.send(SyncType::ready);
     wait_for_start(cfg, channel);
     stage = "startContainer hooks";
-    if (cfg.start_container_hooks) cfg.start_container_hooks();
+    if (cfg.start_container_hooks) {
+      stamp(cfg, "init:startContainer hooks");
+      cfg.start_container_hooks();
+    }
 
     stage = "exec";
+    stamp(cfg, "init:exec");
     exec_prepared(exec);
   } catch (const std::exception& e) {
     // After `create` returned nobody reads the channel: say it where the process's output goes.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cgroups/manager.hpp"
+#include "common/stage_clock.hpp"
 #include "runtime/namespace_plan.hpp"
 #include "runtime/mount_plan.hpp"
 #include "runtime/seccomp_compile.hpp"
@@ -33,6 +34,7 @@ struct InitConfig {
   // v1 `tasks` files (opened by the parent) we write "0" to, to move ourselves into our cgroups.
   std::vector<cgroups::Manager::JoinFile>* cgroup_join_files = nullptr;  // the child's copy: it closes them
   const SeccompProgram* seccomp = nullptr;
+  ChildStageStamps* stamps = nullptr;  // --debug: where each stage begins (common/stage_clock.hpp)
   std::vector<std::pair<int, std::string>>
       detached_mounts;  // fd -> destination in the rootfs  // loaded as late as possible before execve
   // Steps supplied by the lifecycle layer (seccomp, hooks); each may be empty.

@@ -31,6 +31,8 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   cfg.start_container_hooks = options.start_container_hooks;
   cfg.seccomp = options.seccomp;
   cfg.detached_mounts = options.detached_mounts;
+  auto stamps = std::make_unique<ChildStageStamps>();
+  cfg.stamps = stamps.get();
 
   // Namespaces (runtime/namespace_plan.hpp says who makes which, and when).
   const NamespacePlan& ns_plan = cfg.namespaces = plan_namespaces(spec.linux);
@@ -74,6 +76,7 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   const bool parent_moves_child = options.cgroup && cgroup_fd < 0 && join_files.empty();
   UniqueFd pidfd;
   spdlog::debug("launch: clone3 flags {:#x}", flags);
+  log_stage("clone");
   pid_t pid = clone_child(flags, cgroup_fd, &pidfd);
   if (pid < 0) throw_errno("clone container init");
   if (pid == 0) {
@@ -86,14 +89,17 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
   Launched out;
   out.pid = pid;
   out.pidfd = std::move(pidfd);
+  out.stamps = std::move(stamps);
   try {
     spdlog::debug("launch: init is pid {}", pid);
     KILN_FAILPOINT("launch-after-clone");
+    log_stage("id maps");
     if (user && user->path.empty()) write_id_maps(pid, spec, id_map_writer);
     KILN_FAILPOINT("launch-after-id-maps");
     // Usually clone3 and the child itself do this (open_join_files): a move by pid waits for
     // an RCU grace period.
     if (parent_moves_child) options.cgroup->add_process(pid);
+    log_stage("go");
     parent_end.send(SyncType::go);
     if (options.create_runtime_hooks) {
       parent_end.expect(SyncType::create_hooks);
@@ -104,8 +110,11 @@ Launched launch(const Spec& spec, const LaunchOptions& options) {
     ChildHandover handover = receive_handover(parent_end, WaitFor::ready, "container init");
     out.pty_master = std::move(handover.pty_master);
     out.seccomp_listener = std::move(handover.seccomp_listener);
+    log_stage("ready");
+    out.stamps->log_new();
     spdlog::debug("launch: init {} is ready", pid);
   } catch (...) {
+    out.stamps->log_new();
     Child(pid).kill_and_reap();
     throw;
   }

@@ -5,9 +5,11 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "cgroups/manager.hpp"
+#include "common/stage_clock.hpp"
 #include "common/unique_fd.hpp"
 #include "runtime/container_init.hpp"
 #include "runtime/spec.hpp"
@@ -34,6 +36,8 @@ struct Launched {
   SyncChannel channel;        // run: send SyncType::start on it
   UniqueFd seccomp_listener;  // SCMP_ACT_NOTIFY profiles: the filter's notify fd
   UniqueFd pty_master;        // process.terminal: the master side of the container's pty
+  // --debug: the init's stage stamps (logged up to "ready" by launch; the rest once it exec'd)
+  std::unique_ptr<ChildStageStamps> stamps;
 };
 
 // On failure the child is killed and reaped before the error is thrown; the caller removes

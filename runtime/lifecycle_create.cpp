@@ -15,6 +15,7 @@
 #include "common/failpoint.hpp"
 #include "common/files.hpp"
 #include "common/signals.hpp"
+#include "common/stage_clock.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/console.hpp"
@@ -80,12 +81,14 @@ struct Created {
 // start meanwhile waits, and one after a kill -9 of create finds the intent written below.
 Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, UniqueFd& lock,
                       std::unique_ptr<CreateRollback>& rollback, const std::function<void()>& before_launch = {}) {
+  log_stage("parse");
   validate_container_id(o.id);
   // Validate everything the config says before touching the system.
   Spec spec = o.config ? with_context("config", [&] { return parse_spec(*o.config, o.bundle); }) : load_spec(o.bundle);
   const cgroups::Resources& resources = spec.linux.resources;
   const Hooks& hooks = spec.hooks;
   std::optional<SeccompProgram> seccomp;
+  if (spec.linux.seccomp) log_stage("seccomp prepare");
   if (spec.linux.seccomp)
     seccomp =
         with_context("config.json", [&] { return prepare_seccomp(*spec.linux.seccomp, o.root + "/seccomp-cache"); });
@@ -97,6 +100,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   st.created = now_rfc3339();
   st.annotations = spec.annotations;
 
+  log_stage("state lock");
   dir.create_new();
   rollback = std::make_unique<CreateRollback>(dir);
   lock = dir.lock();
@@ -116,6 +120,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   }
   dir.save(st);
   KILN_FAILPOINT("create-after-intent");
+  log_stage("cgroup create");
   ContainerCgroup made = create_container_cgroup(spec.linux.cgroups_path, o.id);
   std::shared_ptr<cgroups::Manager> cgroup = std::move(made.manager);
   rollback->set_cgroup(cgroup);
@@ -166,6 +171,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   }
   if (spec.process.terminal && o.console_socket.empty() && (with_fifo || o.detach))
     throw Error("process.terminal is true but no --console-socket was given to receive the pty");
+  log_stage("launch");
   if (before_launch) before_launch();
   Launched launched = launch(spec, lo);
   if (launched.pty_master && !o.console_socket.empty()) {
@@ -180,6 +186,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
                                              profile.listener_metadata));
   }
 
+  log_stage("state write");
   st.pid = launched.pid;
   st.pid_start_time = process_start_time(launched.pid);
   st.cgroups_path = spec.linux.cgroups_path;
@@ -240,6 +247,7 @@ int run_container(const CreateOptions& o, bool detach) {
     }
   }();
   rollback->commit();
+  log_stage("start");
   c.launched.channel.send(SyncType::start);
   lock.reset();
   if (!c.state.poststart_hooks.empty()) {
@@ -252,8 +260,11 @@ int run_container(const CreateOptions& o, bool detach) {
     sigprocmask(SIG_SETMASK, &old, nullptr);
     return 0;
   }
+  log_stage("wait");
   int status = c.launched.pty_master ? relay_terminal(c.launched.pty_master.get(), c.launched.pid)
                                      : wait_forwarding_signals(c.launched.pid);
+  c.launched.stamps->log_new();  // the init's last ones: exec
+  log_stage("delete");
   // The process is gone: take the cgroup and the state with it, like runc run.
   try {
     c.cgroup->destroy();
@@ -268,6 +279,7 @@ int run_container(const CreateOptions& o, bool detach) {
   run_poststop_hooks(c.state);
   dir.remove();
   sigprocmask(SIG_SETMASK, &old, nullptr);
+  log_stage("done");
   return status;
 }
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cgroups/manager.hpp"
+#include "common/stage_clock.hpp"
 #include "runtime/container_cgroup.hpp"
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
@@ -86,6 +87,7 @@ void run_poststop_hooks(const ContainerState& st) {
 }
 
 void start_container(const std::string& root, const std::string& id) {
+  log_stage("start");
   StateDir dir(root, id);
   UniqueFd lock = dir.lock();
   ContainerState st = dir.load();
@@ -134,6 +136,7 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
 }
 
 void delete_container(const std::string& root, const std::string& id, bool force) {
+  log_stage("delete");
   StateDir dir(root, id);
   if (!dir.exists()) {
     if (force) {

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
+#include "common/stage_clock.hpp"
 #include "common/in_root.hpp"
 #include "runtime/mount_options.hpp"
 
@@ -134,8 +135,9 @@ MountPlan plan_mounts(const Spec& spec, const std::map<std::string, std::string>
   return plan;
 }
 
-void apply_mount_plan(const MountPlan& plan, int rootfs_fd) {
+void apply_mount_plan(const MountPlan& plan, int rootfs_fd, ChildStageStamps* stamps) {
   for (const MountStep& step : plan) {
+    if (stamps) stamps->stamp("init:mount ", step.destination);
     KILN_FAILPOINT("init-mid-mount-plan");
     spdlog::debug("mount: {}", step.describe());
     with_context("mount " + step.describe(), [&] {

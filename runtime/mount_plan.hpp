@@ -9,6 +9,10 @@
 
 #include "runtime/spec.hpp"
 
+namespace kiln {
+class ChildStageStamps;
+}
+
 namespace kiln::runtime {
 
 struct MountStep {
@@ -37,6 +41,6 @@ MountPlan plan_mounts(const Spec& spec, const std::map<std::string, std::string>
                       const std::string& cgroup_root = "/sys/fs/cgroup");
 
 // Applies the plan below rootfs_fd (an O_PATH fd of the rootfs, already a mount point).
-void apply_mount_plan(const MountPlan& plan, int rootfs_fd);
+void apply_mount_plan(const MountPlan& plan, int rootfs_fd, ChildStageStamps* stamps = nullptr);
 
 }  // namespace kiln::runtime

@@ -14,6 +14,7 @@
 #include "runtime/exec_path.hpp"
 #include "runtime/home_env.hpp"
 #include "runtime/seccomp_load.hpp"
+#include "common/stage_clock.hpp"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -90,7 +91,10 @@ void setup_terminal(const Process& process, const SyncChannel& channel) {
 }
 
 PreparedExec prepare_process(const Process& proc, const SeccompProgram* seccomp, const SyncChannel& channel,
-                             bool setgroups_allowed, int preserve_fds) {
+                             bool setgroups_allowed, int preserve_fds, ChildStageStamps* stamps) {
+  auto stamp = [stamps](std::string_view name) {
+    if (stamps) stamps->stamp(name);
+  };
   apply_rlimits(proc.rlimits);
   // Read as the runtime, before the identity switch: the user may not be allowed to read it.
   std::vector<std::string> env = proc.env;
@@ -100,12 +104,19 @@ PreparedExec prepare_process(const Process& proc, const SeccompProgram* seccomp,
   if (proc.scheduler) apply_scheduler(*proc.scheduler);
   if (proc.io_priority) apply_io_priority(*proc.io_priority);
   // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it now.
-  if (!proc.no_new_privileges) install_seccomp(seccomp, channel);
+  if (!proc.no_new_privileges && seccomp) {
+    stamp("init:seccomp");
+    install_seccomp(seccomp, channel);
+  }
+  stamp("init:user and capabilities");
   apply_user_and_capabilities(proc, setgroups_allowed);
   apply_no_new_privileges(proc);
   if (!in_cwd) enter_cwd_as_user(proc.cwd);
   PreparedExec out{resolve_executable(proc.args[0], proc.env), proc.args, std::move(env)};
-  if (proc.no_new_privileges) install_seccomp(seccomp, channel);
+  if (proc.no_new_privileges && seccomp) {
+    stamp("init:seccomp");
+    install_seccomp(seccomp, channel);
+  }
   // Everything we still hold (channel, fifo) closes itself at execve.
   ::syscall(SYS_close_range, 3u + static_cast<unsigned>(preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
   return out;

@@ -9,6 +9,10 @@
 #include "runtime/spec.hpp"
 #include "runtime/sync_channel.hpp"
 
+namespace kiln {
+class ChildStageStamps;
+}
+
 namespace kiln::runtime {
 
 struct PreparedExec {
@@ -22,7 +26,7 @@ struct PreparedExec {
 void setup_terminal(const Process& process, const SyncChannel& channel);
 
 PreparedExec prepare_process(const Process& process, const SeccompProgram* seccomp, const SyncChannel& channel,
-                             bool setgroups_allowed, int preserve_fds);
+                             bool setgroups_allowed, int preserve_fds, ChildStageStamps* stamps = nullptr);
 
 [[noreturn]] void exec_prepared(const PreparedExec& exec);
 

@@ -12,6 +12,7 @@
 
 #include <cstring>
 
+#include "common/stage_clock.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/in_root.hpp"
@@ -116,7 +117,7 @@ void make_readonly(const std::string& path) {
 
 }  // namespace
 
-UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace) {
+UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace, ChildStageStamps* stamps) {
   const bool own_mount_namespace = spec.linux.has_namespace("mount");
   // Nothing we mount may propagate back to the host unless the spec asks for it. By default
   // "/" turns rslave: host mounts stay visible, ours stay ours. A rootfsPropagation that keeps
@@ -145,7 +146,8 @@ UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_na
   if (!own_mount_namespace && ::mount(nullptr, spec.root_path.c_str(), nullptr, MS_PRIVATE | MS_REC, nullptr) != 0)
     throw_errno("make rootfs " + spec.root_path + " private");
   UniqueFd rootfs = open_file(spec.root_path, O_PATH | O_DIRECTORY);
-  apply_mount_plan(plan, rootfs.get());
+  apply_mount_plan(plan, rootfs.get(), stamps);
+  if (stamps) stamps->stamp("init:devices");
   create_devices(spec, rootfs.get(), in_user_namespace);
   return rootfs;
 }

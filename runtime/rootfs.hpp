@@ -15,7 +15,8 @@
 namespace kiln::runtime {
 
 // Returns an O_PATH fd of the rootfs mount.
-UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace);
+UniqueFd prepare_rootfs(const Spec& spec, const MountPlan& plan, bool in_user_namespace,
+                        ChildStageStamps* stamps = nullptr);
 void enter_rootfs(const Spec& spec, int rootfs_fd, bool no_pivot);
 void finish_rootfs(const Spec& spec);
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstring>
+#include <mutex>
 #include <optional>
 
 #include "common/error.hpp"
@@ -185,7 +186,19 @@ SeccompProgram SeccompCache::prepare(const SeccompConfig& seccomp) {
 }
 
 SeccompProgram prepare_seccomp(const SeccompConfig& seccomp, const std::string& cache_dir) {
-  return SeccompCache(cache_dir).prepare(seccomp);
+  // One process may start many containers with one profile (kiln run --replicas, each of its
+  // workers): after the first, the program comes from memory, without hashing the profile or
+  // reading the cache file again. Keyed by the profile's canonical text.
+  static std::mutex memo_lock;
+  static std::optional<std::pair<std::string, SeccompProgram>> memo;
+  {
+    std::lock_guard<std::mutex> hold(memo_lock);
+    if (memo && memo->first == seccomp.canonical) return memo->second;
+  }
+  SeccompProgram program = SeccompCache(cache_dir).prepare(seccomp);
+  std::lock_guard<std::mutex> hold(memo_lock);
+  memo.emplace(seccomp.canonical, program);
+  return program;
 }
 
 SeccompProgram prepare_seccomp(const nlohmann::json& seccomp, const std::string& cache_dir) {

@@ -8,22 +8,42 @@
 
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
+#include "common/stage_clock.hpp"
+#include "engine/replicas.hpp"
 #include "engine/run.hpp"
 #include "image/image_store.hpp"
 #include "image/registry_pull.hpp"
 
 namespace {
 
+// Prints the ids of the replicas that started (in order), one line per failed one; exits with
+// the first failure's status (0 when all started).
+int print_replicas(const kiln::engine::RunRequest& f, int n) {
+  int status = 0;
+  for (const auto& r : kiln::engine::run_replicas(f, n)) {
+    if (r.status == 0) {
+      std::printf("%s\n", r.id.c_str());
+      continue;
+    }
+    std::fprintf(stderr, "kiln: run %s: replica %d%s: %s\n", f.image.c_str(), r.index,
+                 r.name.empty() ? "" : (" (" + r.name + ")").c_str(), r.error.c_str());
+    if (!status) status = r.status;
+  }
+  return status;
+}
+
 kiln::cli::RegisterCommand reg(
     "run", "Run a container from a local image", [](kiln::cli::Command& sub) -> kiln::cli::Action {
       auto f = std::make_shared<kiln::engine::RunRequest>();
+      auto replicas = std::make_shared<int>(-1);                                             // -1: not given
       auto pull = std::make_shared<std::pair<std::string, std::string>>("missing", "true");  // --pull, --tls-verify
       sub.set_help_flag("--help", "print this help");  // -h is --hostname (docker)
       sub.add_flag("--rm", f->rm, "remove the container when it exits");
       sub.add_flag("-d,--detach", f->detach, "run in the background, print the id");
       sub.add_flag("-i,--interactive", f->interactive, "keep stdin attached");
       sub.add_flag("-t,--tty", f->tty, "allocate a terminal");
-      sub.add_option("--name", f->name, "container name (unique)");
+      sub.add_option("--name", f->name, "container name (unique); with --replicas the prefix: NAME-1..N");
+      sub.add_option("--replicas", *replicas, "with -d: N identical containers from one kiln (names NAME-1..N)");
       sub.add_option("-e,--env", f->env, "KEY=VALUE, or KEY to take it from kiln's environment").one_value_per_flag();
       sub.add_option("--env-file", f->env_files, "file of KEY=VALUE lines").one_value_per_flag();
       sub.add_option("-u,--user", f->user, "user[:group] or uid[:gid]");
@@ -56,7 +76,7 @@ kiln::cli::RegisterCommand reg(
       sub.add_option("--tls-verify", pull->second, "false: pull over plain HTTP (default true)");
       sub.add_option("IMAGE", f->image, "image name or id").required();
       sub.prefix_command();  // everything after IMAGE is the command
-      return [f, sub, pull] {
+      return [f, sub, pull, replicas] {
         f->command = sub.remaining();
         f->store_root = kiln::cli::globals().root;
         try {
@@ -65,7 +85,9 @@ kiln::cli::RegisterCommand reg(
           po.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
           kiln::image::ensure_image(kiln::image::Store(f->store_root), f->image,
                                     kiln::image::parse_pull_policy(pull->first), po);
+          if (*replicas >= 0) return print_replicas(*f, *replicas);
           kiln::engine::RunOutcome out = kiln::engine::run(*f);
+          kiln::log_stage("done");
           if (f->detach) std::printf("%s\n", out.id.c_str());
           return out.status;
         } catch (const kiln::Error& e) {

@@ -194,4 +194,21 @@ test_concurrent_runs_same_store() {
   assert_clean
 }
 
+test_debug_names_each_stage_in_order() {
+  setup
+  "$KILN" --debug run --rm --network none busybox true 2> err.txt || fail "run --rm failed: $(cat err.txt)"
+  assert_stages_in_order err.txt main "main (sealed copy)" "image resolve" record "overlay mount" \
+    "network and /etc files" spec "record save" "runtime run" parse "state lock" "cgroup create" clone \
+    init:start "init:mount /proc" init:pivot_root init:seccomp "init:wait for start" ready start init:exec \
+    delete done finish done
+  id=$("$KILN" --debug run -d --network none busybox true 2> err.txt) || fail "run -d failed: $(cat err.txt)"
+  # The monitor's stage lines reach kiln's stderr up to its report, none after.
+  assert_stages_in_order err.txt main "image resolve" record "overlay mount" spec "monitor start" monitor \
+    "runtime create" parse "cgroup create" clone init:start init:pivot_root "init:wait for start" ready \
+    "state write" start report started done
+  for _ in $(seq 100); do "$KILN" ps -a | grep -q "Exited (0)" && break; sleep 0.05; done
+  assert_eq "$("$KILN" logs "$id" 2>&1)" "" "no kiln line in the container's log"
+  "$KILN" rm "$id" >/dev/null || fail "rm"
+  assert_clean
+}
 run_tests

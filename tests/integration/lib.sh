@@ -54,6 +54,18 @@ edit_config() { # edit_config BUNDLE JQ-EXPR
   mv "$tmp" "$1/config.json"
 }
 
+# The --debug stage names in FILE ("stage <monotonic us> <name>" lines, from several processes),
+# in time order (a stable sort: lines with the same stamp keep the order they were logged in).
+stage_names() { grep -oE 'stage [0-9]+ .*' "$1" | sort -s -n -k2,2 | cut -d' ' -f3-; }
+# assert_stages_in_order FILE NAME...: each NAME is a stage of FILE, in this order (others may
+# come between).
+assert_stages_in_order() {
+  local file=$1 got want; shift
+  got=$(stage_names "$file" | grep -Fx -f <(printf '%s\n' "$@"))
+  want=$(printf '%s\n' "$@")
+  [ "$got" == "$want" ] || fail "stages out of order or missing: expected [$(echo $want)], got [$(echo $got)] from [$(stage_names "$file" | tr '\n' ',')]"
+}
+
 # Every cgroup directory runtimes make for containers, in every hierarchy: kiln-runtime's and
 # kiln run's kiln/<id>, and whatever else a test named after its $ID.
 cgroup_dirs() { find /sys/fs/cgroup -maxdepth 5 -type d -path '*/kiln/*' 2>/dev/null | sort; }

@@ -364,4 +364,23 @@ test_time_namespace_offsets() {
   [ "$out" -ge $((host + 86000)) ] || fail "uptime inside $out, host $host: offset not applied"
 }
 
+test_debug_names_each_stage_in_order() {
+  make_bundle b true
+  "$KR" --debug --root "$STATE" run --bundle b "$ID" 2> err.txt || fail "run failed: $(cat err.txt)"
+  assert_stages_in_order err.txt main "main (sealed copy)" parse "state lock" "cgroup create" launch clone "id maps" \
+    init:start "init:join cgroup" "init:join namespaces" "init:mount rootfs" "init:mount /proc" "init:mount /dev" \
+    init:devices init:pivot_root "init:set up process" "init:user and capabilities" "init:wait for start" ready \
+    "state write" start init:exec delete done
+  # The parent says "wait" once it sent start: before or after the init's exec stamp.
+  assert_eq "$(stage_names err.txt | grep -c '^wait$')" 1 "one wait stage"
+  # With a seccomp filter, its load is a stage of its own (with noNewPrivileges, the last before
+  # exec).
+  edit_config b '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mknod"], "action": "SCMP_ACT_ERRNO"}]}'
+  "$KR" --debug --root "$STATE" run --bundle b "$ID" 2> err.txt || fail "run failed: $(cat err.txt)"
+  assert_stages_in_order err.txt parse "seccomp prepare" "state lock" "init:set up process" \
+    "init:user and capabilities" init:seccomp init:exec done
+  # Without --debug: no stage lines.
+  "$KR" --root "$STATE" run --bundle b "$ID" 2> err.txt || fail "run failed"
+  assert_eq "$(stage_names err.txt)" "" "no stage lines without --debug"
+}
 run_tests
