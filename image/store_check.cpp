@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "image/build_cache.hpp"
 #include "image/store_lock.hpp"
 
 namespace kiln::image {
@@ -105,6 +106,7 @@ std::vector<StoreFinding> check_store(const Store& store, bool repair,
     }
   }
 
+  add_build_cache_refs(root, used_layers, used_blobs);
   for (const auto& n : store_dir_entries(root + "/layers")) {
     if (used_layers.count(n)) continue;
     std::string why = is_digest_hex(n) ? "unreferenced (left by a load that failed or died)" : "not a layer";

@@ -16,5 +16,5 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", g.log_format, "text or json").one_of({"text", "json"});
   app.add_flag("--debug", g.debug, "debug logging");
   app.require_subcommand(1);
-  return cli::dispatch(app, argc, argv, {"kiln", 125, {"run", "exec"}, true});
+  return cli::dispatch(app, argc, argv, {"kiln", 125, {"run", "exec", "build"}, true});
 }
