@@ -226,7 +226,7 @@ class Builder {
     for (size_t i = 0; i < stage.instructions.size(); ++i) {
       const Instruction& ins = stage.instructions[i];
       auto t = begin_step(label + std::to_string(i + 2) + "/" + std::to_string(n), ins.text);
-      bool cached = with_context(where(df_, ins), [&] { return step(ins, st); });
+      bool cached = step(ins, st);  // errors name the file, line and instruction themselves
       end_step(t, cached);
     }
     return st;
@@ -366,18 +366,18 @@ class Builder {
         bool digits = !port.empty() && std::all_of(port.begin(), port.end(),
                                                    [](char ch) { return (ch >= '0' && ch <= '9') || ch == '-'; });
         if (!digits || (proto != "tcp" && proto != "udp" && proto != "sctp"))
-          throw Error("EXPOSE " + p + ": expected PORT[/tcp|udp|sctp]");
+          throw Error(what + " " + p + ": expected PORT[/tcp|udp|sctp]");
         c["ExposedPorts"][p] = nlohmann::json::object();
         canonical += " " + p;
       }
     } else if (k == "USER" || k == "STOPSIGNAL") {
       auto w = expand_words(ins.args, v, df_.escape, what);
-      if (w.size() != 1) throw Error("expects exactly one argument");
+      if (w.size() != 1) throw Error(what + ": expects exactly one argument");
       c[k == "USER" ? "User" : "StopSignal"] = w[0];
       canonical += " " + w[0];
     } else if (k == "WORKDIR") {
       std::string dir = expand_word(ins.args, v, df_.escape, what);
-      if (dir.empty()) throw Error("expects a directory");
+      if (dir.empty()) throw Error(what + ": expects a directory");
       c["WorkingDir"] = clean_relative(join_path(config_string(st.config, "WorkingDir"), dir)).str().insert(0, "/");
       canonical += " " + c["WorkingDir"].get<std::string>();
     } else if (k == "CMD" || k == "ENTRYPOINT") {
@@ -391,7 +391,7 @@ class Builder {
       std::vector<std::string> vols = ins.exec_form ? ins.exec_args : expand_words(ins.args, v, df_.escape, what);
       if (!c.contains("Volumes") || !c["Volumes"].is_object()) c["Volumes"] = nlohmann::json::object();
       for (const auto& vol : vols) {
-        if (vol.empty()) throw Error("an empty path");
+        if (vol.empty()) throw Error(what + ": an empty path");
         c["Volumes"][vol] = nlohmann::json::object();
         canonical += " " + vol;
       }
@@ -418,7 +418,7 @@ class Builder {
         }
         c["Healthcheck"] = {{"Test", cmdv}};
       } else {
-        throw Error("expects NONE or CMD command");
+        throw Error(what + ": expects NONE or CMD command");
       }
       canonical += " " + c["Healthcheck"].dump();
     }
@@ -669,7 +669,7 @@ class Builder {
     bool add = ins.keyword == "ADD";
     BuildVars v = vars(st);
     std::vector<std::string> words = ins.exec_form ? ins.exec_args : expand_words(ins.args, v, df_.escape, what);
-    if (words.size() < 2) throw Error("expects at least one source and a destination");
+    if (words.size() < 2) throw Error(what + ": expects at least one source and a destination");
     std::string dest_raw = words.back();
     words.pop_back();
     std::string workdir = config_string(st.config, "WorkingDir");
@@ -681,7 +681,7 @@ class Builder {
     if (const auto* f = ins.flag("chmod")) {
       const std::string& m = f->value;
       if (m.empty() || m.size() > 4 || m.find_first_not_of("01234567") != std::string::npos)
-        throw Error("--chmod=" + m + ": expected an octal mode such as 0755");
+        throw Error(what + " --chmod=" + m + ": expected an octal mode such as 0755");
       o.chmod = static_cast<mode_t>(std::stoul(m, nullptr, 8));
     }
 
@@ -705,7 +705,7 @@ class Builder {
         try {
           img = store_.resolve(from);
         } catch (const Error&) {
-          throw Error("--from=" + from + ": no earlier stage and no image in the store has that name");
+          throw Error(what + " --from=" + from + ": no earlier stage and no image in the store has that name");
         }
         layers = img.record.layers;
       }

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <deque>
-#include <thread>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -30,43 +29,62 @@ uint64_t build_nofile_hard_limit() {
 }
 
 // Sends fds 1 and 2 into a pipe while the container runs (its init inherits them), and hands
-// each line to `output`; restores them when it goes.
+// each line to `output`. The reader is a forked process, not a thread: the runtime forks the
+// container's init from this process, and a fork while another thread holds a lock (malloc's,
+// stdio's) leaves the child deadlocked. At the end the reader sends back the last lines.
 class OutputCapture {
  public:
-  explicit OutputCapture(std::function<void(std::string_view)> output) : output_(std::move(output)) {
-    Pipe p = make_pipe();
+  explicit OutputCapture(const std::function<void(std::string_view)>& output) {
+    Pipe lines = make_pipe();
+    Pipe back = make_pipe();
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("build: fork the output reader");
+    if (pid == 0) {
+      lines.write.reset();
+      back.read.reset();
+      reader_main(lines.read.get(), back.write.get(), output);
+    }
+    reader_ = Child(pid);
+    back_ = std::move(back.read);
     saved_out_ = UniqueFd(::fcntl(1, F_DUPFD_CLOEXEC, 3));
     saved_err_ = UniqueFd(::fcntl(2, F_DUPFD_CLOEXEC, 3));
     if (!saved_out_ || !saved_err_) throw_errno("build: save stdout");
-    read_ = std::move(p.read);
-    std::fflush(nullptr);
-    ::dup2(p.write.get(), 1);
-    ::dup2(p.write.get(), 2);
-    reader_ = std::thread([this] { pump(); });
+    ::dup2(lines.write.get(), 1);
+    ::dup2(lines.write.get(), 2);
   }
   ~OutputCapture() { stop(); }
 
-  // Restores stdout/stderr and waits for the last line.
+  // Restores stdout/stderr and collects the last lines once the reader has seen the end.
   void stop() {
-    if (!reader_.joinable()) return;
+    if (!reader_) return;
     std::fflush(nullptr);
     ::dup2(saved_out_.get(), 1);
     ::dup2(saved_err_.get(), 2);
-    reader_.join();
+    std::string tail = read_fd(back_.get());
+    reader_.wait();
+    size_t pos = 0;
+    while (pos < tail.size()) {
+      size_t nl = tail.find('\n', pos);
+      if (nl == std::string::npos) nl = tail.size();
+      last_.push_back(tail.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
   }
-  std::vector<std::string> last_lines() const { return {last_.begin(), last_.end()}; }
+  const std::vector<std::string>& last_lines() const { return last_; }
 
  private:
-  void line(std::string l) {
-    if (output_) output_(l);
-    last_.push_back(std::move(l));
-    if (last_.size() > kLastLines) last_.pop_front();
-  }
-  void pump() {
+  [[noreturn]] static void reader_main(int in, int back, const std::function<void(std::string_view)>& output) {
+    std::deque<std::string> last;
+    auto line = [&](std::string l) {
+      if (output) output(l);
+      last.push_back(std::move(l));
+      if (last.size() > kLastLines) last.pop_front();
+    };
     std::string partial;
     char buf[4096];
     for (;;) {
-      ssize_t n = ::read(read_.get(), buf, sizeof buf);
+      ssize_t n = ::read(in, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       partial.append(buf, static_cast<size_t>(n));
@@ -81,12 +99,22 @@ class OutputCapture {
       }
     }
     if (!partial.empty()) line(partial);
+    std::string tail;
+    for (const auto& l : last) tail += l + "\n";
+    size_t off = 0;
+    while (off < tail.size()) {
+      ssize_t w = ::write(back, tail.data() + off, tail.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      off += static_cast<size_t>(w);
+    }
+    std::fflush(nullptr);
+    ::_exit(0);
   }
 
-  std::function<void(std::string_view)> output_;
-  UniqueFd saved_out_, saved_err_, read_;
-  std::deque<std::string> last_;
-  std::thread reader_;
+  Child reader_;
+  UniqueFd back_, saved_out_, saved_err_;
+  std::vector<std::string> last_;
 };
 
 }  // namespace
