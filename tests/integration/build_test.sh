@@ -84,16 +84,16 @@ test_rebuild_all_cached_then_only_changed_step() {
   steps=$(grep -cE '^#[0-9]+ \[' "$T/p2"); cached=$(grep -cE '^#[0-9]+ CACHED$' "$T/p2")
   assert_eq "$cached" "$steps" "every step CACHED on an unchanged rebuild"
   # change what the LAST step copies: only that step is redone
-  echo 'COPY last.txt /info/' >> Dockerfile
-  echo v1 > last.txt
+  echo 'COPY last.dat /info/' >> Dockerfile
+  echo v1 > last.dat
   kb -t app:2 . >/dev/null 2>"$T/p3" || fail "build 3: $(cat "$T/p3")"
-  echo v2 > last.txt
+  echo v2 > last.dat
   id4=$(kb -t app:2 . 2>"$T/p4") || fail "build 4: $(cat "$T/p4")"
   steps=$(grep -cE '^#[0-9]+ \[' "$T/p4"); cached=$(grep -cE '^#[0-9]+ CACHED$' "$T/p4")
   assert_eq "$cached" "$((steps - 1))" "only the changed COPY is redone"
   last=$(grep -E '^#[0-9]+ \[' "$T/p4" | tail -1 | awk '{print $1}')
   grep -qE "^$last DONE" "$T/p4" || fail "the last step was not the one redone: $(cat "$T/p4")"
-  assert_eq "$("$KILN" run --rm app:2 busybox cat /info/last.txt)" "v2"
+  assert_eq "$("$KILN" run --rm app:2 busybox cat /info/last.dat)" "v2"
   [ "$id4" != "$id1" ] || fail "a changed file must give another image"
   # --no-cache redoes everything and still gives the same bytes
   id5=$(kb --no-cache -t app:2 . 2>"$T/p5") || fail "build 5"
@@ -211,8 +211,9 @@ EOF
   out=$(p run --rm --cgroup-parent="/$ID" localhost/app:saved busybox cat /info/greeting 2>&1) || fail "podman run oci: $out"
   assert_eq "$out" "hello world"
   p rm -af >/dev/null 2>&1; p rmi -af >/dev/null 2>&1
+  for _ in $(seq 50); do pgrep -f "$T/p" >/dev/null || break; sleep 0.1; done  # conmon exits after rm
   grep -F "$T/p" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  find /sys/fs/cgroup -maxdepth 3 -type d -name "$ID" 2>/dev/null | sort -r | xargs -r rmdir 2>/dev/null
+  for d in /sys/fs/cgroup/*/"$ID"/conmon /sys/fs/cgroup/*/"$ID"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   assert_clean
 }
 
