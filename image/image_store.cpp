@@ -1,4 +1,5 @@
 #include "image/image_store.hpp"
+#include "image/build_cache.hpp"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -328,6 +329,7 @@ void Store::collect_garbage() const {
       blobs.insert(l.digest.hex);
     }
   }
+  add_build_cache_refs(root_, layers, blobs);  // the build cache's layers stay too
   for (const auto& n : dir_names(root_ + "/layers")) {
     if (layers.count(n)) continue;
     // Rename first: a crash mid-delete leaves junk in tmp/, never a half layer under its name.

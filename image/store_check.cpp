@@ -10,6 +10,7 @@
 #include "common/check_findings.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "image/build_cache.hpp"
 #include "image/store_lock.hpp"
 
 namespace kiln::image {
@@ -87,6 +88,7 @@ std::vector<Finding> check_store(const Store& store, bool repair,
     }
   }
 
+  add_build_cache_refs(root, used_layers, used_blobs);
   for (const auto& n : dir_entry_names(root + "/layers")) {
     if (used_layers.count(n)) continue;
     std::string why = is_sha256_hex(n) ? "unreferenced (left by a load that failed or died)" : "not a layer";

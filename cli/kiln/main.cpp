@@ -35,5 +35,5 @@ int main(int argc, char** argv) {
     auto session = engine::enter_rootless_session(engine::default_run_root());
     if (!session.warning.empty()) std::fprintf(stderr, "kiln: warning: %s\n", session.warning.c_str());
   };
-  return cli::dispatch(app, argc, argv, {"kiln", 125, {"run", "exec"}, true, enter_session});
+  return cli::dispatch(app, argc, argv, {"kiln", 125, {"run", "exec", "build"}, true, enter_session});
 }

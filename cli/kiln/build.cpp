@@ -1,0 +1,85 @@
+// kiln build [-t NAME:TAG]... [-f Dockerfile] [--build-arg K=V]... [--secret id=ID,src=FILE|env=VAR]...
+//            [--target STAGE] [--no-cache] [--network none|host] [-q] CONTEXT
+// Progress goes to stderr in BuildKit's plain form; the image id to stdout. A failing RUN shows
+// its last output lines and exits 1, as docker build does.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "cli/command_registry.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "engine/build.hpp"
+
+namespace {
+
+struct BuildArgs {
+  kiln::engine::BuildRequest req;
+  bool quiet = false;
+};
+
+kiln::cli::RegisterCommand reg(
+    "build", "Build an image from a Dockerfile", [](kiln::cli::Command& sub) -> kiln::cli::Action {
+      auto a = std::make_shared<BuildArgs>();
+      sub.add_option("-t,--tag", a->req.tags, "name the image NAME:TAG (repeatable)");
+      sub.add_option("-f,--file", a->req.dockerfile, "the Dockerfile (default CONTEXT/Dockerfile)");
+      sub.add_option("--build-arg", a->req.build_args, "K=V for an ARG (repeatable)");
+      sub.add_option("--secret", a->req.secrets, "id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret");
+      sub.add_option("--target", a->req.target, "build up to this stage");
+      sub.add_flag("--no-cache", a->req.no_cache, "redo every step");
+      sub.add_option("--network", a->req.network, "RUN steps' network: none (default) or host");
+      sub.add_flag("-q,--quiet", a->quiet, "print only the image id");
+      sub.add_option("CONTEXT", a->req.context, "the build context directory").required();
+      return [a] {
+        auto& r = a->req;
+        r.store_root = kiln::cli::globals().root;
+        if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
+          char* end = nullptr;
+          long long v = std::strtoll(sde, &end, 10);
+          if (*end || v < 0)
+            throw kiln::Error("SOURCE_DATE_EPOCH " + std::string(sde) + ": expected seconds since 1970");
+          r.source_date_epoch = v;
+        }
+        // RUN steps' output is read through stdout/stderr; progress needs a stderr of its own.
+        int fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) kiln::throw_errno("dup stderr");
+        std::shared_ptr<FILE> out(::fdopen(fd, "w"), [](FILE* f) {
+          if (f) std::fclose(f);
+        });
+        if (!out) kiln::throw_errno("fdopen stderr");
+        bool quiet = a->quiet;
+        r.progress = [out, quiet](const std::string& line) {
+          if (quiet) return;
+          std::fprintf(out.get(), "%s\n", line.c_str());
+          std::fflush(out.get());
+        };
+        r.warning = [out](const std::string& line) {
+          std::fprintf(out.get(), "kiln: warning: %s\n", line.c_str());
+          std::fflush(out.get());
+        };
+        kiln::UniqueFd null = kiln::open_file("/dev/null", O_RDONLY);
+        ::dup2(null.get(), STDIN_FILENO);
+        try {
+          kiln::engine::BuildOutcome o = kiln::engine::build(r);
+          if (!quiet)
+            std::fprintf(out.get(), "#%zu writing image %s (%zu of %zu steps cached)\n", o.steps + 1,
+                         o.id.str().c_str(), o.cached, o.steps);
+          for (const auto& t : r.tags)
+            if (!quiet) std::fprintf(out.get(), "#%zu naming to %s\n", o.steps + 1, t.c_str());
+          std::fflush(out.get());
+          std::printf("%s\n", o.id.str().c_str());
+          return 0;
+        } catch (const kiln::engine::RunStepFailed& e) {
+          std::fprintf(out.get(), "------\n");
+          for (const auto& l : e.last_lines()) std::fprintf(out.get(), " > %s\n", l.c_str());
+          std::fprintf(out.get(), "------\nkiln: %s\n", e.what());
+          std::fflush(out.get());
+          return 1;
+        }
+      };
+    });
+
+}  // namespace

@@ -1,0 +1,98 @@
+#include "engine/build_ignore.hpp"
+
+#include <fnmatch.h>
+
+namespace kiln::engine {
+namespace {
+
+std::string_view ign_trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Bounded: `**` tries each split, and a pattern is at most a line of a small file.
+bool match_from(const std::vector<std::string>& p, size_t i, const std::vector<std::string>& s, size_t j, int budget) {
+  if (budget <= 0) return false;
+  if (i == p.size()) return j == s.size();
+  if (p[i] == "**") {
+    for (size_t k = j; k <= s.size(); ++k)
+      if (match_from(p, i + 1, s, k, budget - 1)) return true;
+    return false;
+  }
+  if (j == s.size()) return false;
+  if (::fnmatch(p[i].c_str(), s[j].c_str(), 0) != 0) return false;
+  return match_from(p, i + 1, s, j + 1, budget - 1);
+}
+
+}  // namespace
+
+std::string CleanPath::str() const {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+CleanPath clean_relative(std::string_view path) {
+  CleanPath c;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t slash = path.find('/', i);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view part = path.substr(i, slash - i);
+    if (part == "..") {
+      if (c.parts.empty()) c.climbs_out = true;
+      else c.parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      c.parts.emplace_back(part);
+    }
+    i = slash + 1;
+  }
+  return c;
+}
+
+bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+bool glob_match(const std::vector<std::string>& pattern, const std::vector<std::string>& path) {
+  return match_from(pattern, 0, path, 0, 100000);
+}
+
+IgnoreRules IgnoreRules::parse(std::string_view text) {
+  IgnoreRules r;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = ign_trim(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    Rule rule;
+    if (line[0] == '!') {
+      rule.exclude = false;
+      line = ign_trim(line.substr(1));
+    }
+    CleanPath c = clean_relative(line);
+    if (c.parts.empty()) continue;
+    rule.pattern = std::move(c.parts);
+    r.rules_.push_back(std::move(rule));
+  }
+  return r;
+}
+
+bool IgnoreRules::excluded(const std::string& rel) const {
+  std::vector<std::string> parts = clean_relative(rel).parts;
+  bool out = false;
+  for (const auto& rule : rules_) {
+    // The path or one of its parents.
+    for (size_t n = parts.size(); n >= 1; --n) {
+      std::vector<std::string> prefix(parts.begin(), parts.begin() + static_cast<long>(n));
+      if (glob_match(rule.pattern, prefix)) {
+        out = rule.exclude;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln::engine

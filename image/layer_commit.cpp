@@ -1,0 +1,47 @@
+#include "image/layer_commit.hpp"
+
+#include <fcntl.h>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "image/layer_unpack.hpp"
+#include "image/media_types.hpp"
+#include "image/whiteout.hpp"
+
+namespace kiln::image {
+
+LayerRecord commit_layer_tar(const Store& store, const std::string& tar_path, const std::vector<LayerRecord>& parents,
+                             const std::string& work_dir) {
+  std::string dir = work_dir + "/layer";
+  mkdir_p(dir + "/diff", 0755);
+  std::vector<UniqueFd> lowers;
+  for (size_t j = parents.size(); j-- > 0;)
+    lowers.push_back(open_file(store.layer_path(parents[j].chain_id) + "/diff", O_PATH | O_DIRECTORY));
+  OverlayWhiteouts ws(std::move(lowers));
+  UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
+  std::string blob_tmp = dir + ".blob";
+  UniqueFd blob = open_file(blob_tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  UniqueFd in = open_file(tar_path, O_RDONLY);
+  UnpackOptions uo;
+  uo.max_size = max_layer_size_from_env();
+  uo.copy_fd = blob.get();
+  UnpackResult res = with_context("layer " + tar_path, [&] { return unpack_layer(in.get(), diff.get(), ws, uo); });
+  blob.reset();
+
+  std::vector<Digest> diff_ids;
+  for (const auto& p : parents) diff_ids.push_back(p.diff_id);
+  diff_ids.push_back(res.diff_id);
+  LayerRecord lr;
+  lr.chain_id = chain_ids(diff_ids).back();
+  lr.diff_id = res.diff_id;
+  lr.digest = res.digest;
+  lr.media_type = std::string(media::oci_layer_tar);
+  lr.size = static_cast<int64_t>(res.size);
+  lr.diff_size = res.diff_size;
+  store.commit_blob_file(lr.digest, blob_tmp);
+  if (auto existing = store.layer(lr.chain_id)) return *existing;
+  store.commit_layer(lr, dir);
+  return lr;
+}
+
+}  // namespace kiln::image

@@ -1,0 +1,15 @@
+// Turns a directory in overlayfs upper-dir form (what a build step changed) into an OCI layer
+// tar: 0/0 character devices become `.wh.NAME` files, directories marked
+// trusted.overlay.opaque=y get a `.wh..wh..opq` entry. The tar is reproducible: entries in byte
+// order of their paths, modification times clamped to `epoch` (no atime or ctime), numeric
+// uid/gid without names, only the security.capability xattr kept.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace kiln::image {
+
+// Writes the tar of dir to out_path (created, uncompressed). Throws kiln::Error naming the entry.
+void write_layer_tar(const std::string& dir, const std::string& out_path, int64_t epoch);
+
+}  // namespace kiln::image
