@@ -11,18 +11,26 @@ std::string_view ign_trim(std::string_view s) {
   return s;
 }
 
-// Bounded: `**` tries each split, and a pattern is at most a line of a small file.
-bool match_from(const std::vector<std::string>& p, size_t i, const std::vector<std::string>& s, size_t j, int budget) {
-  if (budget <= 0) return false;
-  if (i == p.size()) return j == s.size();
-  if (p[i] == "**") {
-    for (size_t k = j; k <= s.size(); ++k)
-      if (match_from(p, i + 1, s, k, budget - 1)) return true;
-    return false;
+// Dynamic programming over (pattern component, path component): at most |p|*|s| fnmatch calls,
+// whatever the pattern (a backtracking matcher is exponential in the number of `**`).
+// match[i][j]: components p[i..] match s[j..].
+bool match_components(const std::vector<std::string>& p, const std::vector<std::string>& s) {
+  const size_t n = s.size();
+  std::vector<char> next(n + 1, 0), cur(n + 1, 0);
+  next[n] = 1;  // the empty pattern matches only the empty rest
+  for (size_t i = p.size(); i-- > 0;) {
+    if (p[i] == "**") {
+      // `**` takes any number of components: match[i][j] = OR over k >= j of match[i+1][k].
+      cur[n] = next[n];
+      for (size_t j = n; j-- > 0;) cur[j] = static_cast<char>(next[j] || cur[j + 1]);
+    } else {
+      cur[n] = 0;
+      for (size_t j = 0; j < n; ++j)
+        cur[j] = static_cast<char>(next[j + 1] && ::fnmatch(p[i].c_str(), s[j].c_str(), 0) == 0);
+    }
+    std::swap(cur, next);
   }
-  if (j == s.size()) return false;
-  if (::fnmatch(p[i].c_str(), s[j].c_str(), 0) != 0) return false;
-  return match_from(p, i + 1, s, j + 1, budget - 1);
+  return next[0] != 0;
 }
 
 }  // namespace
@@ -54,7 +62,7 @@ CleanPath clean_relative(std::string_view path) {
 bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 bool glob_match(const std::vector<std::string>& pattern, const std::vector<std::string>& path) {
-  return match_from(pattern, 0, path, 0, 100000);
+  return match_components(pattern, path);
 }
 
 IgnoreRules IgnoreRules::parse(std::string_view text) {
