@@ -83,18 +83,26 @@ SecretBuffer read_secret_fd(int fd, const std::string& what) {
 }
 
 // --secret id=ID,src=FILE | id=ID,env=VAR (never quoting a value in an error).
+// "k=v,k2=v2,flag" as (key, value) pairs in order (a bare flag has an empty value).
+std::vector<std::pair<std::string, std::string>> split_options(const std::string& spec) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string part = spec.substr(pos, comma - pos);
+    pos = comma + 1;
+    size_t eq = part.find('=');
+    out.emplace_back(part.substr(0, eq), eq == std::string::npos ? "" : part.substr(eq + 1));
+  }
+  return out;
+}
+
 std::vector<SecretSource> load_secrets(const std::vector<std::string>& specs) {
   std::vector<SecretSource> out;
   for (const auto& spec : specs) {
     std::string id, src, env;
-    size_t pos = 0;
-    while (pos <= spec.size()) {
-      size_t comma = spec.find(',', pos);
-      if (comma == std::string::npos) comma = spec.size();
-      std::string part = spec.substr(pos, comma - pos);
-      pos = comma + 1;
-      size_t eq = part.find('=');
-      std::string k = part.substr(0, eq), v = eq == std::string::npos ? "" : part.substr(eq + 1);
+    for (const auto& [k, v] : split_options(spec)) {
       if (k == "id") id = v;
       else if (k == "src" || k == "source") src = v;
       else if (k == "env") env = v;
@@ -523,14 +531,7 @@ class Builder {
     ParsedMount m;
     std::string type;
     bool required = false;
-    size_t pos = 0;
-    while (pos <= spec.size()) {
-      size_t comma = spec.find(',', pos);
-      if (comma == std::string::npos) comma = spec.size();
-      std::string part = spec.substr(pos, comma - pos);
-      pos = comma + 1;
-      size_t eq = part.find('=');
-      std::string key = part.substr(0, eq), val = eq == std::string::npos ? "" : part.substr(eq + 1);
+    for (const auto& [key, val] : split_options(spec)) {
       if (key == "type") type = val;
       else if (key == "id") m.id = val;
       else if (key == "target" || key == "dst" || key == "destination") m.target = val;
