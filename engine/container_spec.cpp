@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <set>
+#include <string_view>
 
 #include "common/byte_size.hpp"
 #include "common/error.hpp"
@@ -131,7 +132,10 @@ std::optional<std::string> expand_env(const std::string& text, const char* (*loo
   size_t eq = text.find('=');
   std::string key = text.substr(0, eq);
   if (key.empty()) throw Error("env: an entry has an empty name");
-  if (key.find_first_of(" \t\n\0") != std::string::npos) throw Error("env " + key + ": name contains whitespace");
+  // A name with whitespace is usually a line missing its '=' ("PASSWORD hunter2"): what follows the
+  // space may be a secret, so the error quotes none of it.
+  if (key.find_first_of(std::string_view(" \t\n\0", 4)) != std::string::npos)
+    throw Error("env: a name contains whitespace or a NUL byte (is the '=' missing?)");
   if (eq != std::string::npos) return text;
   const char* v = lookup ? lookup(key.c_str()) : nullptr;
   if (!v) return std::nullopt;

@@ -58,6 +58,13 @@ TEST(EnvFile, ErrorsNameFileAndLineNotValue) {
   std::string e2 = error_of("\n\nBAD KEY=hunter2\n");
   EXPECT_NE(e2.find("line 3"), std::string::npos) << e2;
   EXPECT_EQ(e2.find("hunter2"), std::string::npos) << e2;
+  // A line missing its '=' must not quote what follows the space (found by env_file_fuzz).
+  std::string e3 = error_of("PASSWORD hunter2\n");
+  EXPECT_NE(e3.find("line 1"), std::string::npos) << e3;
+  EXPECT_EQ(e3.find("hunter2"), std::string::npos) << e3;
+  std::string e4 = error_of(std::string("NUL\0hunter2=x\n", 15));
+  EXPECT_NE(e4.find("NUL byte"), std::string::npos) << e4;
+  EXPECT_EQ(e4.find("hunter2"), std::string::npos) << e4;
 }
 
 TEST(EnvFlag, BareNameTakesKilnsEnvironment) {
