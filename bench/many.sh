@@ -104,6 +104,40 @@ printf '  %-6s %6s ms   (shared read-only rootfs: %s KiB for all; run removes on
 printf '  %-6s %6s ms\n' crun "$crun_start"
 echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x   replicas/crun $(echo "$replicas_start / $crun_start" | bc -l | xargs printf '%.2f')x   (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
+# --- what a running detached container costs the host besides itself: its monitor (kiln's,
+# which waits as the small kiln-monitor; podman's conmon), N of them running at once.
+# Private_Dirty is the memory only that process holds; Pss adds its share of the pages the N
+# monitors share (the binary, libc).
+monitor_kib() { # monitor_kib FIELD PID... -> mean KiB over the PIDs
+  local field=$1 total=0 n=0 p v; shift
+  for p in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+    [ -n "$v" ] || continue
+    total=$((total + v)); n=$((n + 1))
+  done
+  [ "$n" -gt 0 ] && echo $((total / n)) || echo "?"
+}
+for i in $(seq "$N"); do "$KILN" run -d --network none busybox sleep 600 >/dev/null; done
+mapfile -t kiln_monitors < <("$KILN" inspect $("$KILN" ps -q --no-trunc) | jq -r '.[].State.MonitorPid')
+kiln_priv=$(monitor_kib Private_Dirty "${kiln_monitors[@]}"); kiln_pss=$(monitor_kib Pss "${kiln_monitors[@]}")
+"$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null
+echo "== the monitor of a running detached container ($N running; mean per monitor)"
+printf '  kiln-monitor  private dirty %5s KiB   pss %5s KiB\n' "$kiln_priv" "$kiln_pss"
+
+if [ "$PODMAN" = 1 ] && command -v podman >/dev/null; then
+  podman import "$IMAGES/rootfs.tar.gz" "$TAG" >/dev/null 2>&1 || { echo "podman import failed"; exit 0; }
+  for i in $(seq "$N"); do
+    podman run -d --name "$TAG-m$i" --network none --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+      "$TAG" sleep 600 >/dev/null 2>&1
+  done
+  mapfile -t conmons < <(for i in $(seq "$N"); do podman inspect --format '{{.State.ConmonPid}}' "$TAG-m$i" 2>/dev/null; done)
+  conmon_priv=$(monitor_kib Private_Dirty "${conmons[@]}"); conmon_pss=$(monitor_kib Pss "${conmons[@]}")
+  for i in $(seq "$N"); do podman rm -f -t 0 "$TAG-m$i" >/dev/null 2>&1; done
+  printf '  conmon        private dirty %5s KiB   pss %5s KiB   (%s of them)\n' "$conmon_priv" "$conmon_pss" "${#conmons[@]}"
+  [ "$conmon_priv" != "?" ] && [ "$kiln_priv" != "?" ] &&
+    echo "  kiln-monitor/conmon: private dirty $(echo "$kiln_priv / $conmon_priv" | bc -l | xargs printf '%.2f')x, pss $(echo "$kiln_pss / $conmon_pss" | bc -l | xargs printf '%.2f')x"
+fi
+
 if [ "$PODMAN" = 1 ] && command -v podman >/dev/null; then
   podman import "$IMAGES/rootfs.tar.gz" "$TAG" >/dev/null 2>&1 || { echo "podman import failed"; exit 0; }
   # podman's default rlimits exceed this host's hard limits (runc then fails): pass ours.

@@ -66,6 +66,11 @@ Command& Command::alias(const std::string& name) {
   return *this;
 }
 
+Command& Command::hide() {
+  app_->group("");
+  return *this;
+}
+
 Command& Command::require_subcommand(int count) {
   app_->require_subcommand(count);
   return *this;

@@ -55,6 +55,8 @@ class Command {
   Command add_subcommand(const std::string& name, const std::string& description);
   Command& alias(const std::string& name);
   Command& require_subcommand(int count);
+  // Left out of --help: for commands kiln runs itself, not a person.
+  Command& hide();
   // Stops parsing at the first argument that is not one of this command's: it and everything
   // after it, options included, are left for remaining() (`kiln run IMAGE CMD -x`).
   Command& prefix_command();

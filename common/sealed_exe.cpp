@@ -30,6 +30,14 @@ namespace {
 // Set by the process that re-executes; removed again by the sealed process, so no child
 // (and no container process) inherits it.
 constexpr const char* kMarker = "_KILN_SEALED_EXE";
+constexpr const char* kOriginalExe = "_KILN_ORIGINAL_EXE";
+
+std::string self_exe_link() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n < 0) throw_errno("read /proc/self/exe");
+  return std::string(buf, static_cast<size_t>(n));
+}
 constexpr unsigned kMountAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV;
 constexpr unsigned kAllSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
@@ -112,11 +120,21 @@ void reexec_from_sealed_exe(char** argv) {
     }
   }
   if (!exe) exe = sealed_memfd_copy();
+  if (::setenv(kOriginalExe, self_exe_link().c_str(), 1) != 0) throw_errno("setenv");
   if (::setenv(kMarker, "1", 1) != 0) throw_errno("setenv");
   ::syscall(SYS_execveat, exe.get(), "", argv, environ, AT_EMPTY_PATH);
   int err = errno;
   ::unsetenv(kMarker);
   throw_errno("re-execute from a sealed copy of our binary", err);
+}
+
+std::string original_exe_path() {
+  const char* original = std::getenv(kOriginalExe);
+  if (original && *original) {
+    UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+    if (self && fd_is_sealed_copy(self.get())) return original;
+  }
+  return self_exe_link();
 }
 
 }  // namespace kiln

@@ -11,6 +11,7 @@
 //   - memfd: a copy in a memfd sealed against write, shrink, grow and new seals (runc's and
 //     crun's classic way), used when overlayfs cannot be mounted (no privilege, no overlay).
 #pragma once
+#include <string>
 
 namespace kiln {
 
@@ -23,5 +24,9 @@ bool running_from_sealed_exe();
 // Re-executes argv from a sealed copy of /proc/self/exe; returns only when already sealed.
 // KILN_SEALED_EXE=memfd forces the memfd way (tests cover both). Throws kiln::Error on failure.
 void reexec_from_sealed_exe(char** argv);
+
+// The path of the binary this process was started as, also from a sealed copy (whose
+// /proc/self/exe is a memfd or a detached mount): for finding the programs installed beside it.
+std::string original_exe_path();
 
 }  // namespace kiln

@@ -14,7 +14,10 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
@@ -24,6 +27,7 @@
 #include "common/stage_clock.hpp"
 #include "common/signals.hpp"
 #include "common/process.hpp"
+#include "common/sealed_exe.hpp"
 #include "common/unique_fd.hpp"
 #include "engine/container_network.hpp"
 #include "engine/monitor_report.hpp"
@@ -121,6 +125,37 @@ void finish(RunJob& job, int status, bool timed_out) {
   else job.records.save(r);
 }
 
+// kiln-monitor, beside kiln (the build tree) or in libexec/kiln (installed); "" when neither.
+std::string small_monitor_program() {
+  std::string exe = original_exe_path();
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  for (const std::string& path : {dir + "/kiln-monitor", dir + "/../libexec/kiln/kiln-monitor"})
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  return "";
+}
+
+int64_t monotonic_ns() {
+  struct timespec ts = {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// The monitor, once the container runs, becomes kiln-monitor (exec: same pid, still the init's
+// parent), which waits with none of kiln's memory and runs `kiln monitor-finish` at the end.
+// Returns only when the exec failed; the caller then waits itself.
+void exec_small_monitor(const std::string& program, const RunJob& job, pid_t pid, int64_t deadline_ns) {
+  const std::string pid_text = std::to_string(pid);
+  std::vector<std::string> args = {
+      program,          pid_text,     std::to_string(deadline_ns), "--",    original_exe_path(),
+      "monitor-finish", "--run-root", job.records.run_root(),      "--pid", pid_text,
+      job.record.id};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  spdlog::warn("monitor {}: cannot run {} ({}): waiting in kiln", job.record.id, program, std::strerror(errno));
+}
+
 [[noreturn]] void monitor_main(RunJob& job, UniqueFd report_pipe) {
   const int report_fd = report_pipe.get();
   bool reported = false;
@@ -158,7 +193,11 @@ void finish(RunJob& job, int status, bool timed_out) {
     log_stage("record save");
     r.started = now_rfc3339();
     job.records.save(r);
-    Timer timer(root, r.id, r.timeout);
+    // The small monitor keeps the --timeout deadline itself; kiln's own wait uses a timer child.
+    const std::string small_monitor = small_monitor_program();
+    const int64_t deadline_ns = r.timeout > 0 ? monotonic_ns() + int64_t{r.timeout} * 1000000000 : 0;
+    std::optional<Timer> timer;
+    if (small_monitor.empty()) timer.emplace(root, r.id, r.timeout);
     KILN_FAILPOINT("monitor-before-report");
     log_stage("report");
     write_report(report_fd, MonitorReport::success());
@@ -176,11 +215,15 @@ void finish(RunJob& job, int status, bool timed_out) {
     job.detached_mounts.clear();
     ::malloc_trim(0);
     KILN_FAILPOINT("engine-after-monitor-start");
+    if (!small_monitor.empty()) {
+      exec_small_monitor(small_monitor, job, pid, deadline_ns);
+      if (r.timeout > 0) timer.emplace(root, r.id, static_cast<int>((deadline_ns - monotonic_ns()) / 1000000000) + 1);
+    }
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0) {
       if (errno != EINTR) throw_errno("monitor: wait for container");
     }
-    bool fired = timer.stop();
+    bool fired = timer && timer->stop();
     int status = fired ? 124 : exit_status_from_wait(wstatus);
     try {
       delete_container(root, r.id, true);
@@ -204,6 +247,28 @@ void unpin_image(const RunRecord& r) {
 }
 
 }  // namespace
+
+void finish_detached(const RunRecords& records, const std::string& id, pid_t pid, std::optional<int> status) {
+  RunJob job{records, records.load(id), {}, {}};
+  const std::string root = records.runtime_root();
+  const bool fired = !status;
+  if (fired) {
+    try {
+      kill_container(root, id, SIGKILL, true);
+    } catch (const std::exception& e) {
+      spdlog::warn("run {}: at its --timeout: {}", id, e.what());
+    }
+    int wstatus = 0;
+    while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+  }
+  try {
+    delete_container(root, id, true);
+  } catch (const std::exception& e) {
+    spdlog::warn("run {}: {}", id, e.what());
+  }
+  finish(job, fired ? 124 : *status, fired);
+}
 
 int run_attached(RunJob& job) {
   RunRecord& r = job.record;

@@ -12,7 +12,10 @@
 //
 // --timeout: a small timer child kills the container after N seconds; the status is then 124.
 #pragma once
+#include <sys/types.h>
+
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,10 @@ struct RunJob {
 int run_attached(RunJob& job);
 // Returns once the container runs; throws the reason it did not start.
 void run_detached(RunJob& job);
+
+// The end of a detached container whose monitor waited as kiln-monitor: reap (after killing it,
+// when status is empty: its --timeout passed), then what the monitor does after the wait.
+void finish_detached(const RunRecords& records, const std::string& id, pid_t pid, std::optional<int> status);
 
 // Everything a container has, gone: its processes (killed), cgroup and runtime state, rootfs
 // mount, container dir, image pin and record. Idempotent; without force a running container is

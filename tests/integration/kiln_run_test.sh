@@ -122,6 +122,33 @@ test_timeout_124() {
   assert_clean
 }
 
+# A detached container's monitor waits as the small kiln-monitor (same pid, the init's parent)
+# and finishes through kiln; a kiln with no kiln-monitor beside it waits itself, to the same end.
+test_detached_monitor_waits_as_kiln_monitor() {
+  setup
+  id=$("$KILN" run -d busybox sh -c 'sleep 1; exit 5') || fail "run -d"
+  mon=$("$KILN" inspect "$id" | jq -r '.[0].State.MonitorPid')
+  sleep 0.3
+  assert_eq "$(basename "$(readlink "/proc/$mon/exe")")" kiln-monitor "the monitor's program"
+  init=$("$KR" --root "$KILN_RUN_ROOT/runtime" state "$id" | jq -r .pid)
+  assert_eq "$(awk '{print $4}' "/proc/$init/stat")" "$mon" "the container's init is the monitor's child"
+  for _ in $(seq 50); do [ -d "/proc/$mon" ] || break; sleep 0.1; done
+  [ ! -d "/proc/$mon" ] || fail "monitor still there after the container exited"
+  assert_eq "$("$KILN" inspect "$id" | jq -r '.[0].State | "\(.Status) \(.ExitCode)"')" "exited 5"
+  id2=$("$KILN" run -d --timeout 1 busybox sleep 30) || fail "run -d --timeout"
+  sleep 2.5
+  assert_eq "$("$KILN" inspect "$id2" | jq -r '.[0].State | "\(.ExitCode) \(.TimedOut)"')" "124 true" "timeout through kiln-monitor"
+  # The same kiln without kiln-monitor beside it.
+  mkdir -p "$T/bin" && cp "$KILN" "$T/bin/kiln"
+  id3=$("$T/bin/kiln" run -d busybox sh -c 'sleep 0.5; exit 6') || fail "run -d without kiln-monitor"
+  mon3=$("$KILN" inspect "$id3" | jq -r '.[0].State.MonitorPid')
+  assert_not_contains "$(readlink "/proc/$mon3/exe")" kiln-monitor "kiln waits itself"
+  for _ in $(seq 50); do [ -d "/proc/$mon3" ] || break; sleep 0.1; done
+  assert_eq "$("$KILN" inspect "$id3" | jq -r '.[0].State.ExitCode')" 6 "status without kiln-monitor"
+  "$KILN" rm "$id" "$id2" "$id3" >/dev/null || fail "rm"
+  assert_clean
+}
+
 test_detached_ps_logs_stop_rm() {
   setup
   id=$("$KILN" run -d --name "w$ID" busybox sh -c 'echo started; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done')
