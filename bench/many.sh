@@ -46,6 +46,14 @@ cleanup() {
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
+# Waits (at most 120 s) until N kiln containers have exited with status 0.
+wait_all_exited() {
+  local deadline=$((SECONDS + 120))
+  while [ "$("$KILN" ps -a | grep -c 'Exited (0)')" -lt "$N" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || { "$KILN" ps -a >&2; die "not all $N containers exited with 0 within 120 s"; }
+    sleep 0.02
+  done
+}
 ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.0f'; }
 
 "$KILN" import "$IMAGES/rootfs.tar.gz" busybox:latest >/dev/null
@@ -57,7 +65,7 @@ ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.0f'; }
 t0=$(now)
 for i in $(seq "$N"); do "$KILN" run -d --network none busybox true >/dev/null & done
 wait
-while [ "$("$KILN" ps -a | grep -c 'Exited (0)')" -lt "$N" ]; do sleep 0.02; done
+wait_all_exited
 t1=$(now)
 kiln_start=$(ms "$t0" "$t1")
 kiln_disk=$(du -sk --exclude=.init "$KILN_ROOT/containers" | cut -f1)
@@ -67,7 +75,7 @@ kiln_rm=$(ms "$t0" "$t1")
 # --- kiln --replicas: the same N containers from one kiln process
 t0=$(now)
 "$KILN" run -d --replicas "$N" --name "$TAG" --network none busybox true >/dev/null
-while [ "$("$KILN" ps -a | grep -c 'Exited (0)')" -lt "$N" ]; do sleep 0.02; done
+wait_all_exited
 t1=$(now)
 replicas_start=$(ms "$t0" "$t1")
 "$KILN" rm $("$KILN" ps -aq --no-trunc) >/dev/null

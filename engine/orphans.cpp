@@ -57,6 +57,17 @@ std::string settle_orphaned(const RunRecords& records, RunRecord& r) {
   if (r.exit_code || !r.finished.empty() || r.monitor_pid <= 0) return "";
   if (r.monitor_pid == ::getpid() || runtime::process_alive(r.monitor_pid, r.monitor_start_time)) return "";
   if (records.status(r).process_alive) return "";
+  // r was read before its monitor was seen gone: the monitor may have recorded the end (or, with
+  // --rm, removed the record) and exited in between. Now that it cannot write, read again.
+  try {
+    RunRecord now = records.load(r.id);
+    if (now.exit_code || !now.finished.empty()) {
+      r = std::move(now);
+      return "";
+    }
+  } catch (const Error&) {
+    return "";
+  }
   const std::string root = records.runtime_root();
   spdlog::debug("run {}: its monitor {} is gone and so is the container: settling it", r.id, r.monitor_pid);
   if (r.started.empty()) {
