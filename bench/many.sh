@@ -126,7 +126,7 @@ monitor_kib() { # monitor_kib FIELD PID... -> mean KiB over the PIDs
   [ "$n" -gt 0 ] && echo $((total / n)) || echo "?"
 }
 for i in $(seq "$N"); do "$KILN" run -d --network none busybox sleep 600 >/dev/null; done
-mapfile -t kiln_monitors < <("$KILN" inspect $("$KILN" ps -q --no-trunc) | jq -r '.[].State.MonitorPid')
+mapfile -t kiln_monitors < <(for c in $("$KILN" ps -q --no-trunc); do "$KILN" inspect "$c" | jq -r '.[0].State.MonitorPid'; done)
 kiln_priv=$(monitor_kib Private_Dirty "${kiln_monitors[@]}"); kiln_pss=$(monitor_kib Pss "${kiln_monitors[@]}")
 "$KILN" rm -f $("$KILN" ps -aq --no-trunc) >/dev/null
 echo "== the monitor of a running detached container ($N running; mean per monitor)"
