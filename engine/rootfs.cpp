@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/user_namespace.hpp"
+#include "engine/fuse_overlay.hpp"
 
 namespace kiln::engine {
 
@@ -82,8 +83,27 @@ void mount_rootfs(const RootfsPlan& plan) {
     if (errno != EINVAL) throw_errno("mount rootfs overlay on " + plan.target);
   }
   spdlog::debug("mount overlay on {}: {}", plan.target, options);
-  if (::mount("overlay", plan.target.c_str(), "overlay", MS_NODEV, options.c_str()) != 0)
-    throw_errno("mount rootfs overlay on " + plan.target);
+  if (::mount("overlay", plan.target.c_str(), "overlay", MS_NODEV, options.c_str()) == 0) return;
+  const int err = errno;
+  // The options are ours and checked: EINVAL is the kernel refusing overlay for these dirs (an
+  // upper dir on a filesystem it cannot use), EPERM/ENODEV no overlay for this user or kernel.
+  if (err != EINVAL && err != EPERM && err != ENODEV) throw_errno("mount rootfs overlay on " + plan.target, err);
+  mount_fuse_overlay(plan, std::strerror(err));
+  spdlog::warn("rootfs {}: the kernel refused overlayfs for this store ({}): using fuse-overlayfs", plan.target,
+               std::strerror(err));
+}
+
+std::string kernel_overlay_refusal(const std::string& dir) {
+  mkdir_p(dir, 0700);
+  std::string probe = dir + "/.overlay-probe-" + std::to_string(::getpid());
+  for (const char* sub : {"/lower", "/upper", "/work", "/merged"}) mkdir_p(probe + sub, 0700);
+  RootfsPlan plan{{probe + "/lower"}, probe + "/upper", probe + "/work", probe + "/merged"};
+  std::string refusal;
+  if (::mount("overlay", plan.target.c_str(), "overlay", MS_NODEV, plan.overlay_options().c_str()) == 0)
+    ::umount2(plan.target.c_str(), MNT_DETACH);
+  else refusal = std::strerror(errno);
+  remove_tree(probe);
+  return refusal;
 }
 
 void unmount_rootfs(const std::string& target) {

@@ -35,8 +35,11 @@ RootfsPlan plan_rootfs(const image::Store& store, const image::Image& image, con
 // read-only rootfs of an image that lacks them starts. Made once per store, atomically.
 std::string init_layer(const std::string& store_root);
 
-// Mounts it (creating target); throws "mount rootfs overlay on TARGET: reason".
+// Mounts it (creating target); throws "mount rootfs overlay on TARGET: reason". When the kernel
+// refuses overlayfs for these dirs, mounts it with fuse-overlayfs (engine/fuse_overlay.hpp).
 void mount_rootfs(const RootfsPlan& plan);
+// Why the kernel refuses an overlay whose dirs are under dir ("" when it mounts one).
+std::string kernel_overlay_refusal(const std::string& dir);
 // Unmounts target if something is mounted there (lazily when busy); a missing mount is fine.
 void unmount_rootfs(const std::string& target);
 

@@ -7,7 +7,10 @@
 #include "cgroups/manager.hpp"
 #include "common/files.hpp"
 #include "common/user_namespace.hpp"
+#include "common/error.hpp"
+#include "engine/fuse_overlay.hpp"
 #include "engine/pasta.hpp"
+#include "engine/rootfs.hpp"
 
 namespace kiln::engine {
 namespace {
@@ -45,7 +48,19 @@ std::vector<CapabilityLine> user_capabilities(const std::string& store_root, con
   out.push_back({"run root", run_root});
   out.push_back({"uid mapping (container -> host)", rootless ? map_text("/proc/self/uid_map") : "identity"});
   out.push_back({"gid mapping (container -> host)", rootless ? map_text("/proc/self/gid_map") : "identity"});
-  out.push_back({"overlay", rootless ? "kernel overlayfs in the user namespace (userxattr)" : "kernel overlayfs"});
+  std::string refusal;
+  try {
+    refusal = kernel_overlay_refusal(store_root + "/containers");
+  } catch (const Error& e) {
+    refusal = e.what();
+  }
+  if (refusal.empty())
+    out.push_back({"overlay", rootless ? "kernel overlayfs in the user namespace (userxattr)" : "kernel overlayfs"});
+  else if (find_fuse_overlayfs())
+    out.push_back({"overlay", "fuse-overlayfs (the kernel refuses overlayfs for this store: " + refusal + ")"});
+  else
+    out.push_back({"overlay", "none: the kernel refuses overlayfs for this store (" + refusal +
+                                  ") and fuse-overlayfs is not installed (Debian's fuse-overlayfs package)"});
   if (!rootless) {
     out.push_back({"cgroups", std::string(layout_name(layout)) + ": each container has its own; all limits work"});
   } else {

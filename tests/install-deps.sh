@@ -25,6 +25,8 @@ packages=(
   # rootless: newuidmap/newgidmap map /etc/subuid and /etc/subgid ranges for ordinary users;
   # pasta (passt) is their user-mode network
   uidmap passt
+  # the overlay when the kernel refuses one for a store (e.g. a store on another overlay)
+  fuse-overlayfs
 )
 
 missing=()

@@ -149,6 +149,25 @@ test_detached_monitor_waits_as_kiln_monitor() {
   assert_clean
 }
 
+# A store where the kernel refuses an overlay upper dir (on another overlay): fuse-overlayfs
+# serves the rootfs, and without it the one error line says what to install.
+test_store_refusing_overlay_uses_fuse_overlayfs() {
+  mkdir -p "$T/ov/l" "$T/ov/u" "$T/ov/w" "$T/ov/m"
+  mount -t overlay "kiln-ov-$ID" -o "lowerdir=$T/ov/l,upperdir=$T/ov/u,workdir=$T/ov/w" "$T/ov/m" || fail "outer overlay"
+  export KILN_ROOT=$T/ov/m/store KILN_RUN_ROOT=$T/run
+  "$KILN" import "$IMAGES/rootfs.tar.gz" busybox:latest >/dev/null || fail "import"
+  out=$("$KILN" run --rm --network none busybox sh -c 'echo w > /w; cat /w' 2>&1) || fail "run: $out"
+  assert_contains "$out" "the kernel refused overlayfs for this store (Invalid argument): using fuse-overlayfs"
+  assert_eq "$(echo "$out" | tail -1)" w "a write inside"
+  out=$(unshare -m sh -c "mount --bind /dev/null /usr/bin/fuse-overlayfs && $KILN run --rm --network none busybox true" 2>&1)
+  assert_eq $? 125 "without fuse-overlayfs"
+  assert_contains "$out" "the kernel refused overlayfs (Invalid argument) and fuse-overlayfs is not installed (Debian's fuse-overlayfs package)"
+  assert_eq "$("$KILN" ps -aq)" "" "nothing made"
+  ! pgrep -f "fuse-overlayfs.*$T" >/dev/null || fail "fuse-overlayfs left"
+  grep -qF "$T/ov/m/store" /proc/self/mountinfo && fail "mounts left: $(grep -F "$T/ov/m/store" /proc/self/mountinfo)"
+  umount "$T/ov/m" || fail "unmount the outer overlay"
+}
+
 test_detached_ps_logs_stop_rm() {
   setup
   id=$("$KILN" run -d --name "w$ID" busybox sh -c 'echo started; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done')

@@ -30,11 +30,15 @@ remove_users() {
 TUN_MODE_FILE=/tmp/kiln-rootless-tun-mode
 open_tun() { [ -e /dev/net/tun ] && stat -c %a /dev/net/tun > $TUN_MODE_FILE && chmod 0666 /dev/net/tun; }
 restore_tun() { [ -f $TUN_MODE_FILE ] && chmod "$(cat $TUN_MODE_FILE)" /dev/net/tun; rm -f $TUN_MODE_FILE; }
+# /dev/fuse is 0600 here too (Debian: 0666); the fuse-overlayfs case opens it and puts it back.
+FUSE_MODE_FILE=/tmp/kiln-rootless-fuse-mode
+open_fuse() { [ -e /dev/fuse ] && { [ -f $FUSE_MODE_FILE ] || stat -c %a /dev/fuse > $FUSE_MODE_FILE; } && chmod 0666 /dev/fuse; }
+restore_fuse() { [ -f $FUSE_MODE_FILE ] && chmod "$(cat $FUSE_MODE_FILE)" /dev/fuse; rm -f $FUSE_MODE_FILE; }
 if [ -z "${KILN_ONE_TEST:-}" ]; then
   command -v newuidmap >/dev/null || { echo "rootless_test: newuidmap missing (install uidmap)" >&2; exit 1; }
   add_users
   open_tun
-  trap 'remove_users; restore_tun' EXIT
+  trap 'remove_users; restore_tun; restore_fuse' EXIT
 fi
 
 # as USER CMD...: runs CMD as USER with a private XDG_RUNTIME_DIR under $T.
@@ -292,6 +296,43 @@ test_kiln_rootless_single_id() {
   assert_eq "$(kiln_as $u exec "$c" echo ok)" ok "exec"
   kiln_as $u rm -f "$c" >/dev/null || fail "rm -f"
   kiln_user_clean $u
+}
+
+# A store on a filesystem the kernel will not use for an overlay upper dir (here another
+# overlay, as when kiln runs inside a container): without /dev/fuse one line naming both
+# reasons and nothing made; with it, fuse-overlayfs serves the rootfs and its daemon ends at rm.
+test_kiln_rootless_store_refusing_overlay() {
+  local u=$SUB_USER
+  chmod 711 "$T"; owners_image $u
+  mkdir -p "$T/ov/l" "$T/ov/u" "$T/ov/w" "$T/ov/m"
+  mount -t overlay "kiln-ov-$ID" -o "lowerdir=$T/ov/l,upperdir=$T/ov/u,workdir=$T/ov/w" "$T/ov/m" || fail "outer overlay"
+  mkdir "$T/ov/m/data" && chown "$u": "$T/ov/m/data"
+  kl() { as "$u" env XDG_DATA_HOME="$T/ov/m/data" "$KILN" "$@"; }
+  out=$(kl import "$T/owners.tar.gz" bb:1 2>&1) || fail "import onto the overlay: $out"
+  restore_fuse; chmod 0600 /dev/fuse
+  out=$(kl run --rm --network none bb:1 true 2>&1); rc=$?
+  assert_eq $rc 125 "run without /dev/fuse"
+  assert_contains "$out" "the kernel refused overlayfs (Invalid argument) and fuse-overlayfs failed:"
+  assert_eq "$(echo "$out" | wc -l)" 1 "one line: $out"
+  assert_eq "$(kl ps -aq)" "" "nothing made"
+  open_fuse
+  assert_contains "$(kl info)" "overlay: fuse-overlayfs (the kernel refuses overlayfs for this store"
+  out=$(kl run --rm --network none bb:1 sh -c 'id -u; stat -c %u /home/a /home/b; echo w > /w; cat /w' 2>&1) ||
+    fail "run on fuse-overlayfs: $out"
+  assert_contains "$out" "using fuse-overlayfs"
+  assert_eq "$(echo "$out" | grep -v warning | tr '\n' ' ')" "0 1000 65534 w " "ids and a write inside"
+  c=$(kl run -d --network none bb:1 sleep 100 2>/dev/null) || fail "run -d"
+  pgrep -u "$u" -f "fuse-overlayfs.*$c" >/dev/null || fail "no fuse-overlayfs daemon for $c"
+  assert_eq "$(kl exec "$c" echo ok)" ok "exec"
+  kl rm -f "$c" >/dev/null || fail "rm -f"
+  for _ in $(seq 50); do pgrep -u "$u" fuse-overlayfs >/dev/null || break; sleep 0.05; done
+  ! pgrep -u "$u" fuse-overlayfs >/dev/null || fail "fuse-overlayfs left: $(pgrep -a -u "$u" fuse-overlayfs)"
+  restore_fuse
+  local holder; holder=$(cut -d' ' -f1 "$T/xdg-$u/kiln/session.pid")
+  [ -z "$(nsenter -t "$holder" -m grep -F "$T/ov/m/data/kiln/containers" /proc/self/mountinfo)" ] || fail "mounts left in the session"
+  pkill -9 -u "$u"
+  for _ in $(seq 50); do pgrep -u "$u" >/dev/null || break; sleep 0.05; done
+  umount "$T/ov/m" || fail "unmount the outer overlay"
 }
 
 run_tests
