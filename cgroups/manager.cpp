@@ -23,7 +23,11 @@ std::unique_ptr<Manager> make_manager(const std::string& cgroups_path, const std
   const CgroupPath path = resolve_cgroups_path(cgroups_path, container_id);
   const Layout layout = options.layout ? *options.layout : detect_layout(options.mount_root);
   switch (layout) {
-    case Layout::v2: return std::make_unique<V2Manager>(options.mount_root, path);
+    case Layout::v2: {
+      auto m = std::make_unique<V2Manager>(options.mount_root, path);
+      m->set_device_rules(options.device_rules);
+      return m;
+    }
     case Layout::v1: return std::make_unique<V1Manager>(options.mount_root, v1_hierarchies(options.mount_root), path);
     case Layout::hybrid:
       return std::make_unique<HybridManager>(options.mount_root, v1_hierarchies(options.mount_root), path);

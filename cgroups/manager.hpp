@@ -22,6 +22,10 @@ enum class Layout { v1, v2, hybrid };
 struct ManagerOptions {
   std::string mount_root = "/sys/fs/cgroup";  // tests point this at a fake cgroupfs tree
   std::optional<Layout> layout;               // detected from mount_root when unset
+  // false: no device program (v2). For a delegated subtree: an unprivileged caller may not load
+  // one, and a container in a user namespace gets no device nodes of its own anyway (the
+  // runtime binds the host's), as runc and crun do rootless.
+  bool device_rules = true;
 };
 
 Layout detect_layout(const std::string& mount_root = "/sys/fs/cgroup");

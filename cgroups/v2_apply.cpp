@@ -116,7 +116,8 @@ void V2Manager::apply_resources(const Resources& r, bool with_devices) {
   if (r.network.class_id || !r.network.priorities.empty())
     throw Error("set linux.resources.network: net_cls and net_prio do not exist on cgroup v2");
 
-  if (with_devices) {
+  if (with_devices && !device_rules_) spdlog::debug("cgroups v2: {}: no device program (delegated subtree)", dir_);
+  if (with_devices && device_rules_) {
     std::vector<DeviceRule> rules = r.devices;
     rules.insert(rules.end(), default_device_rules().begin(), default_device_rules().end());
     auto prog = device_program(rules);

@@ -38,6 +38,7 @@ class V2Manager : public Manager {
   void apply_resources(const Resources& resources, bool with_devices);
   // The controllers create() asks for (a hybrid host's unified tree only offers hugetlb).
   void set_wanted_controllers(std::vector<std::string> controllers) { wanted_ = std::move(controllers); }
+  void set_device_rules(bool on) { device_rules_ = on; }
 
  private:
   void enable_controllers();
@@ -47,6 +48,7 @@ class V2Manager : public Manager {
   std::string rel_;  // path below root_
   std::vector<std::string> wanted_ = {"cpuset", "cpu", "io", "memory", "pids", "hugetlb"};
   UniqueFd dir_fd_;
+  bool device_rules_ = true;
 };
 
 }  // namespace kiln::cgroups

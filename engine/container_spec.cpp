@@ -3,6 +3,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -307,7 +308,8 @@ json build_run_spec(const SpecInputs& in) {
   if (!f.host_network && !f.netns_path.empty())
     for (auto& n : linux["namespaces"])
       if (n["type"] == "network") n["path"] = f.netns_path;
-  linux["cgroupsPath"] = "/kiln/" + in.id;
+  // Rootless: no path, so that the runtime picks the user's delegated cgroup v2 subtree if any.
+  if (in_initial_user_namespace() && ::geteuid() == 0) linux["cgroupsPath"] = "/kiln/" + in.id;
   json& res = linux["resources"];
   if (f.memory) res["memory"] = {{"limit", *f.memory}};
   if (f.pids_limit) res["pids"] = {{"limit", *f.pids_limit}};

@@ -4,7 +4,9 @@
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,6 +166,9 @@ void exec_small_monitor(const std::string& program, const RunJob& job, pid_t pid
   UniqueFd debug_stderr(stage_logging_enabled() ? ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1);
   if (debug_stderr) set_log_stderr_fd(debug_stderr.get());
   log_stage("monitor");
+  // Whatever kiln's caller left open (a lock, a pipe a script waits on) must not live as long
+  // as the container: nothing past stdio survives the exec into kiln-monitor.
+  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
   try {
     ::setsid();
     ::signal(SIGHUP, SIG_IGN);

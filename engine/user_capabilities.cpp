@@ -11,6 +11,7 @@
 #include "engine/fuse_overlay.hpp"
 #include "engine/pasta.hpp"
 #include "engine/rootfs.hpp"
+#include "runtime/container_cgroup.hpp"
 
 namespace kiln::engine {
 namespace {
@@ -63,6 +64,13 @@ std::vector<CapabilityLine> user_capabilities(const std::string& store_root, con
                                   ") and fuse-overlayfs is not installed (Debian's fuse-overlayfs package)"});
   if (!rootless) {
     out.push_back({"cgroups", std::string(layout_name(layout)) + ": each container has its own; all limits work"});
+  } else if (auto delegated = runtime::delegated_cgroup_dir()) {
+    std::string controllers = read_file_if_exists(*delegated + "/cgroup.subtree_control").value_or("");
+    while (!controllers.empty() && controllers.back() == '\n') controllers.pop_back();
+    out.push_back({"cgroups", std::string(layout_name(layout)) + ": " + *delegated +
+                                  " is delegated to this user: each container has its own cgroup there (kiln/<id>); "
+                                  "limits work for its controllers (" +
+                                  (controllers.empty() ? "none enabled" : controllers) + ")"});
   } else {
     out.push_back({"cgroups", std::string(layout_name(layout)) +
                                   ": none delegated to this user: containers run without a cgroup of their own; "

@@ -110,7 +110,9 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   st.creating = true;
   st.creator_pid = ::getpid();
   st.creator_start_time = process_start_time(st.creator_pid);
-  st.cgroups_path = spec.linux.cgroups_path;
+  const CgroupPlacement placement = place_container_cgroup(spec.linux.cgroups_path, o.id);
+  st.cgroups_path = placement.cgroups_path;
+  st.cgroup_delegated_v2 = placement.delegated_v2;
   st.pid_file = o.pid_file;
   if (!spec.linux.has_namespace("mount")) {
     // The init will mount in the host's mount table: a delete after a kill -9 of this create
@@ -121,7 +123,7 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   dir.save(st);
   KILN_FAILPOINT("create-after-intent");
   log_stage("cgroup create");
-  ContainerCgroup made = create_container_cgroup(spec.linux.cgroups_path, o.id);
+  ContainerCgroup made = create_container_cgroup(placement, o.id);
   std::shared_ptr<cgroups::Manager> cgroup = std::move(made.manager);
   rollback->set_cgroup(cgroup);
   st.no_cgroup = made.none;
@@ -189,7 +191,6 @@ Created create_common(const CreateOptions& o, bool with_fifo, StateDir& dir, Uni
   log_stage("state write");
   st.pid = launched.pid;
   st.pid_start_time = process_start_time(launched.pid);
-  st.cgroups_path = spec.linux.cgroups_path;
   st.poststart_hooks = spec.hooks.poststart;
   st.poststop_hooks = spec.hooks.poststop;
   st.has_user_namespace = spec.linux.has_namespace("user");

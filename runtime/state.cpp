@@ -83,6 +83,7 @@ void StateDir::save(const ContainerState& s) const {
             {"hooks", hooks_to_json({.poststart = s.poststart_hooks, .poststop = s.poststop_hooks})},
             {"has_user_namespace", s.has_user_namespace},
             {"no_cgroup", s.no_cgroup},
+            {"cgroup_delegated_v2", s.cgroup_delegated_v2},
             {"namespace_paths", s.namespace_paths},
             {"seccomp_program", s.seccomp_program},
             {"no_new_privileges", s.no_new_privileges},
@@ -117,6 +118,7 @@ ContainerState StateDir::load() const {
     s.poststop_hooks = std::move(hooks.poststop);
     s.has_user_namespace = j.value("has_user_namespace", false);
     s.no_cgroup = j.value("no_cgroup", false);
+    s.cgroup_delegated_v2 = j.value("cgroup_delegated_v2", false);
     s.namespace_paths = j.value("namespace_paths", std::vector<std::pair<std::string, std::string>>{});
     s.seccomp_program = j.value("seccomp_program", "");
     s.no_new_privileges = j.value("no_new_privileges", false);

@@ -30,7 +30,8 @@ struct ContainerState {
   std::string owner;
   std::map<std::string, std::string> annotations;
   std::string cgroups_path;
-  bool no_cgroup = false;  // an unprivileged create that may not make cgroups: none was made
+  bool no_cgroup = false;            // an unprivileged create that may not make cgroups: none was made
+  bool cgroup_delegated_v2 = false;  // cgroups_path is in the caller's delegated cgroup v2 subtree
   // Only the phases later commands run (start: poststart, delete: poststop) are kept.
   std::vector<Hook> poststart_hooks, poststop_hooks;
   bool has_user_namespace = false;

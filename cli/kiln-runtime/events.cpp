@@ -9,6 +9,7 @@
 #include "cgroups/manager.hpp"
 #include "cli/command_registry.hpp"
 #include "common/error.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/state.hpp"
 
 namespace {
@@ -41,7 +42,7 @@ kiln::cli::RegisterCommand reg(
         using namespace kiln;
         runtime::StateDir dir(cli::globals().root, o->id);
         runtime::ContainerState st = dir.load();
-        auto mgr = cgroups::make_manager(st.cgroups_path, o->id);
+        auto mgr = runtime::container_cgroup(st);
         if (o->stats) {
           std::printf("%s\n", cgroups::stats_to_events_json(mgr->stats(), o->id).dump().c_str());
           return 0;

@@ -126,10 +126,13 @@ test_timeout_124() {
 # and finishes through kiln; a kiln with no kiln-monitor beside it waits itself, to the same end.
 test_detached_monitor_waits_as_kiln_monitor() {
   setup
+  exec 7>"$T/held-by-caller"  # a caller's fd (a lock, a pipe) must not live as long as the container
   id=$("$KILN" run -d busybox sh -c 'sleep 1; exit 5') || fail "run -d"
+  exec 7>&-
   mon=$("$KILN" inspect "$id" | jq -r '.[0].State.MonitorPid')
   sleep 0.3
   assert_eq "$(basename "$(readlink "/proc/$mon/exe")")" kiln-monitor "the monitor's program"
+  ! ls -l "/proc/$mon/fd" | grep -q held-by-caller || fail "the monitor holds its caller's fd"
   init=$("$KR" --root "$KILN_RUN_ROOT/runtime" state "$id" | jq -r .pid)
   assert_eq "$(awk '{print $4}' "/proc/$init/stat")" "$mon" "the container's init is the monitor's child"
   for _ in $(seq 50); do [ -d "/proc/$mon" ] || break; sleep 0.1; done

@@ -152,6 +152,53 @@ test_lifecycle_without_cgroup() {
   assert_rootless_gone "$ID" $u
 }
 
+# A cgroup v2 subtree delegated to the user (what systemd's Delegate=yes does: the user owns the
+# directory, cgroup.procs, cgroup.subtree_control, cgroup.threads), here in this hybrid host's
+# cgroup2 tree, whose one controller is hugetlb: kiln-runtime and kiln put each container in
+# <subtree>/kiln/<id> and its hugetlb limit works; a memory limit names what the subtree lacks.
+test_delegated_cgroup_v2_subtree() {
+  local u=$SUB_USER v2=/sys/fs/cgroup/unified
+  [ -f $v2/cgroup.controllers ] || v2=/sys/fs/cgroup
+  local D=$v2/kiln-deleg-$ID
+  mkdir "$D" "$D/shell" || fail "make the subtree"
+  echo +hugetlb > "$D/cgroup.subtree_control" || fail "enable hugetlb in the subtree"
+  chown "$u": "$D" "$D/cgroup.procs" "$D/cgroup.subtree_control" "$D/cgroup.threads" "$D/shell" "$D/shell/cgroup.procs"
+  # as_in_subtree CMD...: as the user, from a process root moved into $D/shell.
+  as_in_subtree() { (echo "$BASHPID" > "$D/shell/cgroup.procs" && as "$u" "$@"); }
+  rootless_bundle $u "$T/b" sleep 100
+  edit_user_config "$u" "$T/b" '.linux.resources = {hugepageLimits: [{pageSize: "2MB", limit: 4194304}]}'
+  as_in_subtree "$KR" run -d --bundle "$T/b" "$ID" </dev/null >"$T/run.out" 2>&1 || fail "run -d in the delegated subtree: $(cat "$T/run.out")"
+  pid=$(as $u "$KR" state "$ID" | jq -r .pid)
+  assert_eq "$(cat "$D/kiln/$ID/cgroup.procs" 2>/dev/null)" "$pid" "the init in <subtree>/kiln/<id>"
+  assert_eq "$(cat "$D/kiln/$ID/hugetlb.2MB.max")" 4194304 "the hugetlb limit"
+  as $u "$KR" pause "$ID" || fail "pause with a delegated cgroup"
+  assert_eq "$(as $u "$KR" state "$ID" | jq -r .status)" paused
+  as $u "$KR" resume "$ID" || fail resume
+  as $u "$KR" delete -f "$ID" || fail "delete -f"
+  [ ! -d "$D/kiln/$ID" ] || fail "the container's cgroup is left"
+  edit_user_config "$u" "$T/b" '.linux.resources = {memory: {limit: 67108864}}'
+  out=$(as_in_subtree "$KR" run --bundle "$T/b" "$ID" 2>&1) && fail "a memory limit the subtree cannot give was accepted"
+  assert_contains "$out" "memory"
+  [ ! -d "$D/kiln/$ID" ] || fail "the failed run's cgroup is left"
+  # kiln: info names the subtree, and a container of kiln run lands in it.
+  chmod 711 "$T"; owners_image $u
+  kiln_as $u import "$T/owners.tar.gz" bb:1 >/dev/null 2>&1 || fail "import"
+  pkill -9 -u "$u"  # a fresh session, made from inside the subtree
+  for _ in $(seq 50); do pgrep -u "$u" >/dev/null || break; sleep 0.05; done
+  rm -f "$T/xdg-$u/kiln/session.pid"
+  mkdir -p "$T/data-$u"
+  info=$(as_in_subtree env XDG_DATA_HOME="$T/data-$u" "$KILN" info) || fail "info"
+  assert_contains "$info" "$D is delegated to this user"
+  as_in_subtree env XDG_DATA_HOME="$T/data-$u" "$KILN" run -d --network none bb:1 sleep 100 </dev/null >"$T/run.out" 2>&1 ||
+    fail "kiln run -d: $(cat "$T/run.out")"
+  c=$(cat "$T/run.out")
+  [ -d "$D/kiln/$c" ] || fail "kiln's container is not in the subtree: $(ls "$D/kiln" 2>&1)"
+  kiln_as $u rm -f "$c" >/dev/null || fail "rm -f"
+  [ ! -d "$D/kiln/$c" ] || fail "kiln's container cgroup is left"
+  kiln_user_clean $u
+  rmdir "$D/kiln" "$D/shell" 2>/dev/null; rmdir "$D" || fail "remove the subtree: $(ls "$D")"
+}
+
 # The container's root is the user on the host: a bind of the host's / is not writable, the
 # host's secrets are not readable, and setns back into the host's mount namespace (through a
 # leaked fd of it, the way a careless caller could hand one in) is refused.
