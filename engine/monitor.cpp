@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <linux/close_range.h>
@@ -38,7 +39,6 @@
 #include "runtime/state.hpp"
 
 namespace kiln::engine {
-using runtime::container_state_json;
 using runtime::create_container;
 using runtime::CreateOptions;
 using runtime::delete_container;
@@ -158,6 +158,19 @@ void exec_small_monitor(const std::string& program, const RunJob& job, pid_t pid
   spdlog::warn("monitor {}: cannot run {} ({}): waiting in kiln", job.record.id, program, std::strerror(errno));
 }
 
+constexpr int kShortRunMs = 50;
+
+// True when pid (a child) exits within ms milliseconds; it is left to be reaped.
+bool exits_within(pid_t pid, int ms) {
+  UniqueFd fd = try_open_pidfd(pid);
+  if (!fd) return true;
+  struct pollfd p = {fd.get(), POLLIN, 0};
+  int n;
+  while ((n = ::poll(&p, 1, ms)) < 0 && errno == EINTR) {
+  }
+  return n > 0;
+}
+
 [[noreturn]] void monitor_main(RunJob& job, UniqueFd report_pipe) {
   const int report_fd = report_pipe.get();
   bool reported = false;
@@ -184,10 +197,11 @@ void exec_small_monitor(const std::string& program, const RunJob& job, pid_t pid
     const std::string root = job.records.runtime_root();
     log_stage("runtime create");
     create_container(create_options(job));
-    pid_t pid = 0;
+    // The init's pid from the state file: the state's JSON says 0 once it has exited, which a
+    // container running `true` may have done before we look.
+    const pid_t pid = StateDir(root, r.id).load().pid;
     try {
       start_container(root, r.id);
-      pid = container_state_json(root, r.id).at("pid").get<pid_t>();
     } catch (...) {
       try {
         delete_container(root, r.id, true);
@@ -220,7 +234,9 @@ void exec_small_monitor(const std::string& program, const RunJob& job, pid_t pid
     job.detached_mounts.clear();
     ::malloc_trim(0);
     KILN_FAILPOINT("engine-after-monitor-start");
-    if (!small_monitor.empty()) {
+    // A container that is over at once (`run -d IMAGE true`) is finished here: two more execs
+    // would cost it more than the memory they save.
+    if (!small_monitor.empty() && !exits_within(pid, kShortRunMs)) {
       exec_small_monitor(small_monitor, job, pid, deadline_ns);
       if (r.timeout > 0) timer.emplace(root, r.id, static_cast<int>((deadline_ns - monotonic_ns()) / 1000000000) + 1);
     }

@@ -141,6 +141,13 @@ test_detached_monitor_waits_as_kiln_monitor() {
   id2=$("$KILN" run -d --timeout 1 busybox sleep 30) || fail "run -d --timeout"
   sleep 2.5
   assert_eq "$("$KILN" inspect "$id2" | jq -r '.[0].State | "\(.ExitCode) \(.TimedOut)"')" "124 true" "timeout through kiln-monitor"
+  # A container that is gone before its monitor looks (true): still its status, never "unknown".
+  for i in $(seq 10); do "$KILN" run -d --name "quick$i" busybox true >/dev/null || fail "run -d true"; done
+  for i in $(seq 10); do
+    for _ in $(seq 50); do [ "$("$KILN" inspect "quick$i" | jq -r '.[0].State.Status')" == exited ] && break; sleep 0.1; done
+    assert_eq "$("$KILN" inspect "quick$i" | jq -r '.[0].State | "\(.Status) \(.ExitCode) \(.Error // "")"')" "exited 0 " "quick$i"
+  done
+  "$KILN" rm $(for i in $(seq 10); do echo "quick$i"; done) >/dev/null || fail "rm quick"
   # The same kiln without kiln-monitor beside it.
   mkdir -p "$T/bin" && cp "$KILN" "$T/bin/kiln"
   id3=$("$T/bin/kiln" run -d busybox sh -c 'sleep 0.5; exit 6') || fail "run -d without kiln-monitor"
