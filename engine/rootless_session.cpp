@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -111,20 +112,51 @@ void join(pid_t holder) {
 
 }  // namespace
 
-std::optional<IdRange> subordinate_range(const std::string& file, const std::string& user, uid_t id) {
+namespace {
+
+struct SubIdEntry {
+  std::string name;
+  IdRange range;
+};
+
+// The well-formed "name:start:count" lines of /etc/subuid or /etc/subgid.
+std::vector<SubIdEntry> subid_entries(const std::string& file) {
+  std::vector<SubIdEntry> out;
   std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     std::string name, start, count;
     if (!std::getline(ls, name, ':') || !std::getline(ls, start, ':') || !std::getline(ls, count)) continue;
-    if (name != user && name != std::to_string(id)) continue;
     char* e1 = nullptr;
     char* e2 = nullptr;
     unsigned long s = std::strtoul(start.c_str(), &e1, 10);
     unsigned long c = std::strtoul(count.c_str(), &e2, 10);
     if (*e1 || *e2 || start.empty() || count.empty() || c == 0 || s > 0xffffffffUL || c > 0xffffffffUL - s) continue;
-    return IdRange{static_cast<uint32_t>(s), static_cast<uint32_t>(c)};
+    out.push_back({name, IdRange{static_cast<uint32_t>(s), static_cast<uint32_t>(c)}});
+  }
+  return out;
+}
+
+std::string range_text(const IdRange& r) {
+  return std::to_string(r.start) + "-" + std::to_string(uint64_t{r.start} + r.count - 1);
+}
+
+}  // namespace
+
+std::optional<IdRange> subordinate_range(const std::string& file, const std::string& user, uid_t id) {
+  for (const auto& e : subid_entries(file))
+    if (e.name == user || e.name == std::to_string(id)) return e.range;
+  return std::nullopt;
+}
+
+std::optional<std::string> overlapping_range(const std::string& file, const std::string& user, uid_t id,
+                                             const IdRange& range) {
+  const uint64_t begin = range.start, end = uint64_t{range.start} + range.count;
+  for (const auto& e : subid_entries(file)) {
+    if (e.name == user || e.name == std::to_string(id)) continue;
+    const uint64_t b = e.range.start, en = uint64_t{e.range.start} + e.range.count;
+    if (b < end && begin < en) return e.name + "'s " + range_text(e.range);
   }
   return std::nullopt;
 }
@@ -160,6 +192,14 @@ SessionInfo enter_rootless_session(const std::string& run_root) {
   info.subuid = subordinate_range("/etc/subuid", name, ::getuid());
   info.subgid = subordinate_range("/etc/subgid", name, ::getuid());
   if (!info.subuid || !info.subgid) info.subuid.reset(), info.subgid.reset();
+  if (!holder && info.subuid) {
+    for (const auto& [file, range] : {std::pair{"/etc/subuid", *info.subuid}, std::pair{"/etc/subgid", *info.subgid}})
+      if (auto other = overlapping_range(file, name, ::getuid(), range))
+        throw Error(std::string(file) + ": the range " + range_text(range) + " of " + name + " overlaps " + *other +
+                        ": containers of both users would share host ids; give each user a range of its own "
+                        "(usermod --del-subuids/--add-subuids, --del-subgids/--add-subgids)",
+                    EINVAL);
+  }
   if (!holder) {
     holder = make_holder(info);
     info.created = true;

@@ -20,6 +20,11 @@ struct IdRange {
 // The first range of /etc/subuid (or subgid) for this user name or uid.
 std::optional<IdRange> subordinate_range(const std::string& file, const std::string& user, uid_t id);
 
+// Another entry of the file whose range shares ids with range: "NAME's 230000-295535", or
+// nullopt. Two users mapping the same host ids could reach each other's container files.
+std::optional<std::string> overlapping_range(const std::string& file, const std::string& user, uid_t id,
+                                             const IdRange& range);
+
 struct SessionInfo {
   pid_t holder = 0;
   bool created = false;           // this command made the session

@@ -345,6 +345,22 @@ test_kiln_rootless_single_id() {
   kiln_user_clean $u
 }
 
+# Another user's /etc/subuid range overlapping this user's: the session is refused (containers of
+# both would share host ids), one line naming both ranges and the fix; nothing is made.
+test_kiln_rootless_overlapping_range_refused() {
+  local u=$SUB_USER start; start=$(subuid_start $u)
+  echo "kiln-rl-other:$((start + 1000)):100" >> /etc/subuid
+  chmod 711 "$T"
+  out=$(kiln_as $u images 2>&1); rc=$?
+  sed -i '/^kiln-rl-other:/d' /etc/subuid
+  assert_eq $rc 125 "exit status"
+  assert_eq "$out" "kiln: /etc/subuid: the range $start-$((start + 65535)) of $u overlaps kiln-rl-other's $((start + 1000))-$((start + 1099)): containers of both users would share host ids; give each user a range of its own (usermod --del-subuids/--add-subuids, --del-subgids/--add-subgids)"
+  [ ! -e "$T/xdg-$u/kiln/session.pid" ] || fail "a session was made"
+  ! pgrep -u "$u" >/dev/null || fail "processes of $u left: $(pgrep -a -u "$u")"
+  out=$(kiln_as $u images 2>&1) || fail "with the overlap gone: $out"
+  kiln_user_clean $u
+}
+
 # A store on a filesystem the kernel will not use for an overlay upper dir (here another
 # overlay, as when kiln runs inside a container): without /dev/fuse one line naming both
 # reasons and nothing made; with it, fuse-overlayfs serves the rootfs and its daemon ends at rm.
