@@ -118,6 +118,38 @@ std::string netns_path(const RunRecords& records, const std::string& id) {
   return dir + "/" + id;
 }
 
+// Rootless bridges live in one network namespace of the session's (podman's rootless netns):
+// netavark makes the bridges, veths, rules and DNS there, and pasta gives it (and so the
+// containers, through the bridge's NAT) the way out. Made by the first container on a bridge,
+// removed with the last one.
+std::string rootless_bridge_netns(const RunRecords& records) { return netns_path(records, "bridges"); }
+
+std::string ensure_rootless_bridge_netns(const RunRecords& records) {
+  const std::string path = rootless_bridge_netns(records);
+  if (path_exists(path + ".ready")) return path;
+  remove_netns(path);  // half-made by a command that died
+  ::unlink((path + ".pasta.pid").c_str());
+  make_netns(path);
+  pasta_setup(path, {}, path + ".pasta.pid");
+  write_file(path + ".ready", "", 0600);
+  return path;
+}
+
+// With no container left on a rootless bridge, the session's bridge namespace goes too.
+void remove_rootless_bridge_netns_if_unused(const RunRecords& records) {
+  const std::string path = rootless_bridge_netns(records);
+  if (!path_exists(path)) return;
+  for (const auto& r : records.list()) {
+    auto text = read_file_if_exists(network_state_path(records, r.id));
+    if (!text) continue;
+    json st = json::parse(*text, nullptr, false);
+    if (st.is_object() && st.value("host_netns", "") == path) return;
+  }
+  pasta_teardown(path + ".pasta.pid");
+  ::unlink((path + ".ready").c_str());
+  remove_netns(path);
+}
+
 // pasta: host ports leased like a bridge's, a namespace of its own, pasta attached to it. The
 // undo is written down first, as for a bridge (detach_network reads it).
 NetworkAttachment attach_pasta(const RunRecords& records, const std::string& id, const NetworkPlan& plan) {
@@ -158,8 +190,10 @@ NetworkPlan plan_network(const NetworkRequest& r, const std::string& store_root,
   } else {
     plan.kind = NetworkPlan::Kind::bridge;
     if (m.empty()) throw Error("network: empty name", EINVAL);
-    if (rootless)
-      throw Error("network " + m + ": bridge networks need root; a rootless container uses pasta (the default) or none",
+    if (rootless && !r.publish.empty())
+      throw Error("network " + m +
+                      ": -p on a bridge network needs root; a rootless container publishes ports on "
+                      "the default network (pasta)",
                   EPERM);
     NetworkStore store(store_root);
     auto n = store.find(m);
@@ -270,13 +304,18 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
     journal.set("netns", a.netns);
     make_netns(a.netns);
     KILN_FAILPOINT("net-after-netns");
+    std::string host_netns;
+    if (!in_initial_user_namespace()) {
+      journal.set("host_netns", rootless_bridge_netns(records));
+      host_netns = ensure_rootless_bridge_netns(records);
+    }
     NetavarkContainer c{id, rec.name, n, ip, a.aliases, a.ports};
     write_file_atomic(netavark_input_path(records, id), netavark_options(c).dump(), 0600, Sync::in_memory);
     journal.set("netavark", true);
     std::string config = netavark_config_dir(records);
     mkdir_p(config, 0700);
     spdlog::debug("network {}: container {} gets {} in {}", n.name, id.substr(0, 12), a.ip, a.netns);
-    NetavarkResult res = netavark_setup(config, a.netns, netavark_input_path(records, id), n.name);
+    NetavarkResult res = netavark_setup(config, a.netns, netavark_input_path(records, id), n.name, host_netns);
     spdlog::debug("network {}: container {} set up (mac {})", n.name, id.substr(0, 12), res.mac);
     KILN_FAILPOINT("net-after-setup");
     a.mac = res.mac;
@@ -302,7 +341,7 @@ void detach_network(const RunRecords& records, const std::string& id) {
     std::string input = netavark_input_path(records, id);
     if (st.value("netavark", false) && path_exists(input) && !netns.empty() && path_exists(netns)) {
       try {
-        netavark_teardown(netavark_config_dir(records), netns, input);
+        netavark_teardown(netavark_config_dir(records), netns, input, st.value("host_netns", ""));
       } catch (const Error& e) {
         // Half-made (a setup that failed): netavark removed what it made; log and go on.
         spdlog::debug("container {}: {}", id, e.what());
@@ -317,6 +356,7 @@ void detach_network(const RunRecords& records, const std::string& id) {
     if (auto ip = parse_ipv4(st.value("ip", ""))) leases.release_address(st.value("network", ""), *ip, id);
     ::unlink(input.c_str());
     ::unlink(state_path.c_str());
+    if (!st.value("host_netns", "").empty()) remove_rootless_bridge_netns_if_unused(records);
   } catch (const std::exception& e) {
     spdlog::warn("container {}: network teardown: {}", id, e.what());
   }

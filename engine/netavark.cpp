@@ -1,6 +1,7 @@
 #include "engine/netavark.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -9,10 +10,13 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
+
+extern char** environ;
 
 namespace kiln::engine {
 
@@ -37,7 +41,10 @@ struct NetavarkRun {
 
 // netavark with its stdout and stderr captured (it prints its error as JSON on either), bounded
 // in time: a hung netavark is killed after 60 s.
-NetavarkRun run_netavark(const std::vector<std::string>& args) {
+// host_netns: entered by the child before it runs netavark. There, as root of a user namespace,
+// iptables may not take its lock in the host's /run: it takes one in config_dir.
+NetavarkRun run_netavark(const std::vector<std::string>& args, const std::string& host_netns,
+                         const std::string& config_dir) {
   std::string bin = find_network_binary("KILN_NETAVARK", "netavark");
   std::string aardvark = find_network_binary("KILN_AARDVARK_DNS", "aardvark-dns");
   std::vector<std::string> argv = {bin, "--aardvark-binary", aardvark};
@@ -45,6 +52,16 @@ NetavarkRun run_netavark(const std::vector<std::string>& args) {
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  UniqueFd ns;
+  if (!host_netns.empty()) {
+    ns = open_file(host_netns, O_RDONLY);
+    env.push_back("XTABLES_LOCKFILE=" + config_dir + "/xtables.lock");
+  }
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   Pipe out = make_pipe();
   pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork netavark");
@@ -52,7 +69,11 @@ NetavarkRun run_netavark(const std::vector<std::string>& args) {
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out.write.get(), 1) < 0 || ::dup2(out.write.get(), 2) < 0)
       ::_exit(127);
-    ::execv(cargv[0], cargv.data());
+    if (ns && ::setns(ns.get(), CLONE_NEWNET) != 0) {
+      ::dprintf(2, "{\"error\":\"enter network namespace %s: %s\"}", host_netns.c_str(), std::strerror(errno));
+      ::_exit(126);
+    }
+    ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
   }
   Child child(pid);
@@ -132,8 +153,9 @@ json netavark_options(const NetavarkContainer& c) {
 }
 
 NetavarkResult netavark_setup(const std::string& config_dir, const std::string& netns, const std::string& options_file,
-                              const std::string& network_name) {
-  NetavarkRun r = run_netavark({"--config", config_dir, "--file", options_file, "setup", netns});
+                              const std::string& network_name, const std::string& host_netns) {
+  NetavarkRun r =
+      run_netavark({"--config", config_dir, "--file", options_file, "setup", netns}, host_netns, config_dir);
   if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
     throw Error("network setup: netavark: " + netavark_message(r.out));
   NetavarkResult out;
@@ -151,8 +173,10 @@ NetavarkResult netavark_setup(const std::string& config_dir, const std::string& 
   return out;
 }
 
-void netavark_teardown(const std::string& config_dir, const std::string& netns, const std::string& options_file) {
-  NetavarkRun r = run_netavark({"--config", config_dir, "--file", options_file, "teardown", netns});
+void netavark_teardown(const std::string& config_dir, const std::string& netns, const std::string& options_file,
+                       const std::string& host_netns) {
+  NetavarkRun r =
+      run_netavark({"--config", config_dir, "--file", options_file, "teardown", netns}, host_netns, config_dir);
   if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
     throw Error("network teardown: netavark: " + netavark_message(r.out));
 }

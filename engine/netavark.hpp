@@ -35,9 +35,12 @@ struct NetavarkResult {
 
 // Runs `netavark setup`; options_file holds netavark_options(). Throws netavark's own message
 // ("network setup: netavark: ..."), after which a teardown undoes what was made.
+// host_netns: the namespace netavark runs in, where the bridge and its firewall rules are made
+// ("": kiln's own, the host's; rootless: the session's network namespace for bridges).
 NetavarkResult netavark_setup(const std::string& config_dir, const std::string& netns, const std::string& options_file,
-                              const std::string& network_name);
+                              const std::string& network_name, const std::string& host_netns = "");
 // Runs `netavark teardown`; throws its message (the caller logs it and goes on).
-void netavark_teardown(const std::string& config_dir, const std::string& netns, const std::string& options_file);
+void netavark_teardown(const std::string& config_dir, const std::string& netns, const std::string& options_file,
+                       const std::string& host_netns = "");
 
 }  // namespace kiln::engine
