@@ -311,6 +311,15 @@ test_kiln_rootless_with_range() {
   assert_eq "$(kiln_as $u run --rm --network none --secret pw,type=env,target=PW bb:1 sh -c 'echo $PW')" "s3cr3t-$ID" \
     "secret env"
   ! grep -rqF "s3cr3t-$ID" "$T/xdg-$u/kiln" 2>/dev/null || fail "the secret is in the run root"
+  # scan, as the user: a key planted in an image (shifted into the range in the user's store)
+  mkdir -p "$T/img/root/.ssh"
+  printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n' > "$T/img/root/.ssh/id_rsa"
+  tar -C "$T/img" -czf "$T/keyed.tar.gz" . && chown "$u": "$T/keyed.tar.gz"
+  kiln_as $u import "$T/keyed.tar.gz" keyed:1 >/dev/null 2>&1 || fail "import keyed"
+  out=$(kiln_as $u scan keyed:1); assert_eq $? 1 "scan finds the key as the user"
+  assert_contains "$out" "/root/.ssh/id_rsa: ssh-private-key"
+  assert_not_contains "$out" "BEGIN OPENSSH"
+  assert_eq "$(kiln_as $u scan bb:1 >/dev/null; echo $?)" 0 "scan of the clean image"
   # the default network is pasta: a published port answers on the host's 127.0.0.1
   local port=$((20000 + RANDOM % 10000))
   c=$(kiln_as $u run -d -p "127.0.0.1:$port:80" bb:1 httpd -f -p 80 -h /etc) || fail "run -p: $c"
