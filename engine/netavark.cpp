@@ -52,8 +52,11 @@ NetavarkRun run_netavark(const std::vector<std::string>& args, const std::string
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  // netavark runs iptables (about 25 times a set-up) through PATH: the system's dirs only, so a
+  // caller's PATH neither chooses what runs as root nor costs a failed exec per entry each time.
+  std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "PATH=", 5) != 0) env.emplace_back(*e);
   UniqueFd ns;
   if (!host_netns.empty()) {
     ns = open_file(host_netns, O_RDONLY);
