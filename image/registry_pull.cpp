@@ -150,7 +150,8 @@ struct LayerJob {
     so.max_layer_size = max_layer_size_from_env();
     so.lowers = stored_lowers(i);
     so.on_bytes = on_bytes;
-    StreamedLayer s = with_context("layer " + d.digest.str(), [&] { return stream_layer(c, t.repo, d, dir, std::move(so)); });
+    StreamedLayer s =
+        with_context("layer " + d.digest.str(), [&] { return stream_layer(c, t.repo, d, dir, std::move(so)); });
     if (!s.redo) check_digest(diff_ids[i], s.result.diff_id, "layer " + d.digest.str() + " diff_id");
     const bool fresh_blob = store.commit_blob_file(d.digest, s.blob_file);
     if (fresh_blob) {
