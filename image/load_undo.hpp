@@ -36,4 +36,9 @@ auto with_load_undo(const Store& store, F&& load_locked) {
   }
 }
 
+// What loads and pulls killed part-way left: their work dirs (staging layers), and the temp
+// files of the blob and image record writes they were in the middle of. Live ones' are kept
+// (each names its pid). Called with the store lock held shared.
+void clean_stale_leftovers(const Store& store);
+
 }  // namespace kiln::image

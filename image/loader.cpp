@@ -209,15 +209,13 @@ struct Loader {
 
 }  // namespace
 
-namespace {
-
-// What loads killed part-way left: their work dirs, and the temp files of the blob and image
-// record writes they were in the middle of. Live loads' are kept (each names its pid).
 void clean_stale_leftovers(const Store& store) {
   clean_stale_temp(store.tmp_dir());
   remove_dead_writers_temp_files(store.root() + "/blobs/sha256");
   remove_dead_writers_temp_files(store.root() + "/images");
 }
+
+namespace {
 
 std::vector<LoadedImage> load_locked(const Store& store, const std::string& path, const LoadOptions& options,
                                      LoadAdded& added) {

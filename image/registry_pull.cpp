@@ -247,6 +247,7 @@ void fetch_layers(RegistryClient& client, LayerJob& job, const std::vector<size_
 
 PulledImage pull_locked(const Store& store, const Target& t, const PullOptions& o, LoadAdded& added) {
   auto lock = store.lock_shared();
+  clean_stale_leftovers(store);
   TempDir work(store.tmp_dir());
   RegistryClient client(t.host, RegistryOptions{o.tls_verify && !t.insecure, find_credentials(t.host)});
   if (o.progress) o.progress("pulling " + t.name + " from " + t.host);

@@ -480,4 +480,23 @@ test_tampered_or_cut_layer_mid_stream_leaves_no_staging_dir_and_no_layer() {
   stop_registry
 }
 
+# A pull killed mid-stream leaves its staging dir (nothing can remove it at SIGKILL); the next
+# pull removes it (its pid is gone) and completes, with the same files as a load.
+test_pull_killed_mid_stream_is_cleaned_up_by_the_next() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/multi:1
+  hold_pull hold
+  kill -KILL "$PULL_PID"; wait "$PULL_PID" 2>/dev/null
+  [ "$(ls "$KILN_ROOT/tmp" | grep -c .)" -gt 0 ] || fail "the killed pull left no staging dir (was it killed mid-stream?)"
+  assert_eq "$("$KILN" images -q | grep -c .)" 0 "an image from a killed pull"
+  touch "$T/release"
+  stop_fault_proxy
+  "$KILN" pull -q --tls-verify=false "$REG/test/multi:1" >/dev/null || fail "pull after a killed one"
+  assert_eq "$(ls "$KILN_ROOT/tmp" | grep -c .)" 0 "the killed pull's staging dir after the next pull"
+  "$KILN" load -q -i "$IMAGES/oci" --name local:multi >/dev/null || fail "load"
+  want=$("$KILN" run --rm local:multi -c 'ls -lR /data /bin | md5sum')
+  assert_eq "$("$KILN" run --rm "$REG/test/multi:1" -c 'ls -lR /data /bin | md5sum')" "$want" "the image pulled after a killed pull"
+  stop_registry
+}
+
 run_tests
