@@ -35,9 +35,9 @@ struct ArchiveFree {
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
-// The two-stage stream: input fd -> (hash, copy) -> decompressor -> (hash, cap) -> tar reader.
+// The two-stage stream: input -> (hash, copy) -> decompressor -> (hash, cap) -> tar reader.
 struct Stream {
-  int in_fd;
+  const InputReader& input;
   const UnpackOptions& opt;
   Sha256 blob_hash;
   Sha256 diff_hash;
@@ -49,15 +49,12 @@ struct Stream {
   std::exception_ptr error;
 
   ssize_t read_input() {
-    ssize_t n;
-    do n = ::read(in_fd, buf.data(), buf.size());
-    while (n < 0 && errno == EINTR);
-    if (n < 0) throw_errno("read layer");
-    auto u = static_cast<size_t>(n);
+    const size_t u = input(buf.data(), buf.size());
+    const auto n = static_cast<ssize_t>(u);
     in_bytes += u;
     if (opt.expected_size >= 0 && in_bytes > static_cast<uint64_t>(opt.expected_size))
       throw Error("layer is larger than its descriptor says (" + std::to_string(opt.expected_size) + " bytes)");
-    if (opt.hash) blob_hash.update(buf.data(), u);
+    if (opt.hash && opt.hash_blob) blob_hash.update(buf.data(), u);
     if (opt.copy_fd >= 0) write_all(opt.copy_fd, std::string_view(buf.data(), u), "blob copy");
     if (opt.progress && in_bytes >= next_progress) {
       opt.progress(in_bytes);
@@ -402,7 +399,19 @@ std::string clean_entry_path(const std::string& name, const char* what) {
 }
 
 UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts, const UnpackOptions& options) {
-  Stream s{input_fd, options};
+  const InputReader from_fd = [input_fd](char* buf, size_t n) {
+    ssize_t got;
+    do got = ::read(input_fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) throw_errno("read layer");
+    return static_cast<size_t>(got);
+  };
+  return unpack_layer(from_fd, root_fd, whiteouts, options);
+}
+
+UnpackResult unpack_layer(const InputReader& input, int root_fd, WhiteoutStrategy& whiteouts,
+                          const UnpackOptions& options) {
+  Stream s{input, options};
   ArchivePtr outer(archive_read_new());
   ArchivePtr tar(archive_read_new());
   if (!outer || !tar) throw Error("libarchive: out of memory");
@@ -457,7 +466,7 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
   // ...and the blob digest covers every input byte, even ones the decompressor did not need.
   while (s.read_input() > 0) {
   }
-  res.digest = s.blob_hash.finish();
+  if (options.hash_blob) res.digest = s.blob_hash.finish();
   res.diff_id = s.diff_hash.finish();
   res.size = s.in_bytes;
   res.diff_size = s.out_bytes;

@@ -35,6 +35,9 @@ struct UnpackOptions {
   std::function<bool(const std::string&, int64_t)> select;
   // false: skip both sha256 computations (the digests in the result are then empty).
   bool hash = true;
+  // false: skip the blob's sha256 only, for a caller that hashes the input itself (a registry
+  // download is hashed as it arrives); the result's digest is then empty.
+  bool hash_blob = true;
   // Bounds for an outer image archive (a docker-save tar, an oci-archive): the bytes of one
   // file in it, and how many entries it may have. Checked while extracting, before writing.
   uint64_t max_entry_size = UINT64_MAX;
@@ -51,6 +54,12 @@ struct UnpackResult {
 
 // Unpacks the stream read from input_fd into root_fd. Throws kiln::Error naming the entry.
 UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts, const UnpackOptions& options = {});
+
+// Where the input comes from when it is not a file: up to n bytes into buf, 0 at the end;
+// throws on an error (a download that failed).
+using InputReader = std::function<size_t(char* buf, size_t n)>;
+UnpackResult unpack_layer(const InputReader& input, int root_fd, WhiteoutStrategy& whiteouts,
+                          const UnpackOptions& options = {});
 
 // Cleans an archive entry name: throws "<what> NAME climbs out of the root" for escaping "..".
 // Returns "" for the root itself.

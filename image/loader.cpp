@@ -14,6 +14,7 @@
 #include "common/files.hpp"
 #include "image/image_source.hpp"
 #include "image/layer_unpack.hpp"
+#include "image/load_undo.hpp"
 #include "image/media_types.hpp"
 #include "image/store_lock.hpp"
 #include "image/whiteout.hpp"
@@ -85,33 +86,6 @@ bool needs_layers(const Store& store, const std::vector<SourceImage>& images) {
     }
   }
   return false;
-}
-
-// What one load published: a load that fails takes it back out (a full disk half-way through
-// must leave the store as it was, not with the layers it had stored so far).
-struct LoadAdded {
-  std::vector<Digest> layers, blobs;
-};
-
-// Runs load_locked (which holds the store lock shared); when it fails, removes what it added
-// that no image names, under the exclusive lock (no other load is then half-way through
-// using a layer we added), and rethrows.
-template <typename F>
-auto with_load_undo(const Store& store, F&& load_locked) {
-  LoadAdded added;
-  try {
-    return load_locked(added);
-  } catch (...) {
-    if (!added.layers.empty() || !added.blobs.empty()) {
-      try {
-        auto lock = store.lock_exclusive();
-        store.discard_unreferenced(added.layers, added.blobs);
-      } catch (const std::exception& e) {
-        spdlog::warn("undo of a failed load: {}", e.what());
-      }
-    }
-    throw;
-  }
 }
 
 struct Loader {
@@ -235,15 +209,13 @@ struct Loader {
 
 }  // namespace
 
-namespace {
-
-// What loads killed part-way left: their work dirs, and the temp files of the blob and image
-// record writes they were in the middle of. Live loads' are kept (each names its pid).
 void clean_stale_leftovers(const Store& store) {
   clean_stale_temp(store.tmp_dir());
   remove_dead_writers_temp_files(store.root() + "/blobs/sha256");
   remove_dead_writers_temp_files(store.root() + "/images");
 }
+
+namespace {
 
 std::vector<LoadedImage> load_locked(const Store& store, const std::string& path, const LoadOptions& options,
                                      LoadAdded& added) {

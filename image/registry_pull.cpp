@@ -11,10 +11,16 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/unique_fd.hpp"
 #include "image/image_config.hpp"
+#include "image/layer_stream.hpp"
+#include "image/layer_unpack.hpp"
+#include "image/load_undo.hpp"
+#include "image/store_lock.hpp"
+#include "image/whiteout.hpp"
 #include "image/media_types.hpp"
 #include "image/reference.hpp"
 #include "image/registry_client.hpp"
@@ -24,6 +30,8 @@ namespace kiln::image {
 using json = nlohmann::json;
 
 namespace {
+
+constexpr int64_t kMaxConfigSize = 32 << 20;  // as the store reads configs back
 
 const std::vector<std::string> kManifestAccept = {std::string(media::oci_index), std::string(media::docker_list),
                                                   std::string(media::oci_manifest),
@@ -89,24 +97,98 @@ std::string media_type_of(const RegistryResponse& r) {
   return ct->second.substr(0, ct->second.find(';'));
 }
 
-// A blob into the layout dir, hashed while it streams (the client checks the digest).
-void fetch_to_layout(RegistryClient& client, const std::string& repo, const Descriptor& d, const std::string& dir,
-                     const std::function<void(uint64_t)>& on_bytes = {}) {
-  const std::string path = dir + "/blobs/sha256/" + d.digest.hex;
-  UniqueFd out = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  uint64_t bytes = 0;
-  client.fetch_blob(repo, d.digest, d.size > 0 ? static_cast<uint64_t>(d.size) : 0, [&](const char* p, size_t n) {
-    write_all(out.get(), std::string_view(p, n), "write " + path);
-    bytes += n;
-    if (on_bytes) on_bytes(bytes);
-  });
-}
+// The layers at `todo` (indexes into m.layers), each streamed into its own staging dir under
+// `work` and published (blob and layer) as soon as its digest and diff_id check out, by up to
+// o.parallel_layers threads with a client each. The first failure stops the others (their
+// transfers abort at the next chunk of data) and is what the pull reports. A layer left without
+// a record is unpacked from its stored blob afterwards (StreamedLayer::redo, or a blob used twice).
+struct LayerJob {
+  const Store& store;
+  const Target& t;
+  const Manifest& m;
+  const std::vector<Digest>& diff_ids;
+  const std::vector<Digest>& chains;
+  const std::string& work;
+  const PullOptions& o;
+  LoadAdded& added;
+  std::vector<std::optional<LayerRecord>>& records;
+  std::mutex mutex;  // added, records
 
-// The layers at `todo` (indexes into m.layers), fetched by up to o.parallel_layers threads, each
-// with a client of its own. The first failure stops the others (their transfers abort at the
-// next chunk of data) and is what the pull reports.
-void fetch_layers(RegistryClient& client, const Target& t, const Manifest& m, const std::vector<size_t>& todo,
-                  const std::string& dir, const PullOptions& o) {
+  // Every lower of layer i stored already: their diff dirs, nearest first.
+  std::optional<std::vector<UniqueFd>> stored_lowers(size_t i) {
+    std::vector<UniqueFd> lowers;
+    for (size_t j = i; j-- > 0;) {
+      if (!path_exists(store.layer_path(chains[j]))) return std::nullopt;
+      lowers.push_back(open_file(store.layer_path(chains[j]) + "/diff", O_PATH | O_DIRECTORY));
+    }
+    return lowers;
+  }
+
+  LayerRecord record_of(size_t i, const UnpackResult& r) const {
+    LayerRecord lr;
+    lr.chain_id = chains[i];
+    lr.diff_id = diff_ids[i];
+    lr.digest = m.layers[i].digest;
+    lr.media_type = m.layers[i].media_type;
+    lr.size = static_cast<int64_t>(r.size);
+    lr.diff_size = r.diff_size;
+    return lr;
+  }
+
+  // Publishes a layer unpacked into dir (containing diff/) whose blob is in the store.
+  void publish(size_t i, const LayerRecord& lr, const std::string& dir) {
+    bool fresh = store.commit_layer(lr, dir);
+    std::lock_guard<std::mutex> g(mutex);
+    if (fresh) added.layers.push_back(lr.chain_id);
+    records[i] = lr;
+  }
+
+  void stream(RegistryClient& c, size_t i, const std::function<void(uint64_t)>& on_bytes) {
+    const Descriptor& d = m.layers[i];
+    const std::string dir = work + "/layer-" + std::to_string(i);
+    LayerStreamOptions so;
+    so.max_layer_size = max_layer_size_from_env();
+    so.lowers = stored_lowers(i);
+    so.on_bytes = on_bytes;
+    StreamedLayer s =
+        with_context("layer " + d.digest.str(), [&] { return stream_layer(c, t.repo, d, dir, std::move(so)); });
+    if (!s.redo) check_digest(diff_ids[i], s.result.diff_id, "layer " + d.digest.str() + " diff_id");
+    const bool fresh_blob = store.commit_blob_file(d.digest, s.blob_file);
+    if (fresh_blob) {
+      std::lock_guard<std::mutex> g(mutex);
+      added.blobs.push_back(d.digest);
+    }
+    if (s.redo) {  // left without a record: unpack_stored does it after the downloads
+      spdlog::debug("layer {} links to a file of a lower layer: unpacked again once they are stored", d.digest.str());
+      return;
+    }
+    publish(i, record_of(i, s.result), dir);
+  }
+
+  // A layer not stored after the downloads (a second use of one blob, or a redo): unpacked from
+  // its stored blob onto its lowers, which are all stored by now (layers go lowest first).
+  void unpack_stored(size_t i) {
+    const Descriptor& d = m.layers[i];
+    const std::string dir = work + "/stored-" + std::to_string(i);
+    mkdir_p(dir + "/diff", 0755);
+    std::optional<std::vector<UniqueFd>> lowers = stored_lowers(i);
+    if (!lowers) throw Error("layer " + d.digest.str() + ": a lower layer is missing from the store");
+    OverlayWhiteouts ws(std::move(*lowers));
+    UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
+    UniqueFd in = open_file(store.blob_path(d.digest), O_RDONLY);
+    UnpackOptions uo;
+    uo.max_size = max_layer_size_from_env();
+    UnpackResult r =
+        with_context("layer " + d.digest.str(), [&] { return unpack_layer(in.get(), diff.get(), ws, uo); });
+    check_digest(d.digest, r.digest, "stored blob");
+    check_digest(diff_ids[i], r.diff_id, "layer " + d.digest.str() + " diff_id");
+    publish(i, record_of(i, r), dir);
+  }
+};
+
+void fetch_layers(RegistryClient& client, LayerJob& job, const std::vector<size_t>& todo) {
+  const Manifest& m = job.m;
+  const PullOptions& o = job.o;
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex failure_mutex;
@@ -126,7 +208,7 @@ void fetch_layers(RegistryClient& client, const Target& t, const Manifest& m, co
                      " (" + std::to_string(d.size) + " bytes)");
         }
         uint64_t reported = 0;
-        fetch_to_layout(c, t.repo, d, dir, [&](uint64_t bytes) {
+        job.stream(c, i, [&](uint64_t bytes) {
           if (stop) throw Error("cancelled");
           if (o.layer_progress && bytes - reported >= (256 << 10)) {
             reported = p.bytes = bytes;
@@ -163,7 +245,10 @@ void fetch_layers(RegistryClient& client, const Target& t, const Manifest& m, co
   if (failure) std::rethrow_exception(failure);
 }
 
-PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o, const std::string& dir) {
+PulledImage pull_locked(const Store& store, const Target& t, const PullOptions& o, LoadAdded& added) {
+  auto lock = store.lock_shared();
+  clean_stale_leftovers(store);
+  TempDir work(store.tmp_dir());
   RegistryClient client(t.host, RegistryOptions{o.tls_verify && !t.insecure, find_credentials(t.host)});
   if (o.progress) o.progress("pulling " + t.name + " from " + t.host);
   RegistryResponse top = client.get_manifest(t.repo, t.reference, kManifestAccept);
@@ -193,50 +278,61 @@ PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o,
     throw Error(t.name + ": unsupported manifest type \"" + media_type + "\" (schema 1 and others are not pulled)");
   Manifest m = parse_manifest(manifest_body);
   Digest mdigest = sha256_of(manifest_body);
-  mkdir_p(dir + "/blobs/sha256", 0700);
-  write_file(dir + "/blobs/sha256/" + mdigest.hex, manifest_body, 0600);
   // A config the store holds (verified when stored) is not fetched again: a repeated pull of
   // an image that is all there asks the registry for its manifest only.
-  if (store.has_blob(m.config.digest))
-    write_file(dir + "/blobs/sha256/" + m.config.digest.hex, store.read_blob(m.config.digest), 0600);
-  else fetch_to_layout(client, t.repo, m.config, dir);
-  ImageConfig cfg = parse_image_config(read_file(dir + "/blobs/sha256/" + m.config.digest.hex));
+  std::string config_json;
+  if (store.has_blob(m.config.digest)) {
+    config_json = store.read_blob(m.config.digest);
+  } else {
+    if (m.config.size <= 0 || m.config.size > kMaxConfigSize)
+      throw Error(t.name + ": config " + m.config.digest.str() + " of " + std::to_string(m.config.size) + " bytes");
+    client.fetch_blob(t.repo, m.config.digest, static_cast<uint64_t>(m.config.size),
+                      [&](const char* p, size_t n) { config_json.append(p, n); });
+  }
+  ImageConfig cfg = with_context("config " + m.config.digest.str(), [&] { return parse_image_config(config_json); });
   if (cfg.diff_ids.size() != m.layers.size())
     throw Error(t.name + ": manifest lists " + std::to_string(m.layers.size()) + " layers but the config has " +
                 std::to_string(cfg.diff_ids.size()) + " diff_ids");
   std::vector<Digest> chains = chain_ids(cfg.diff_ids);
+  std::vector<std::optional<LayerRecord>> records(m.layers.size());
   std::vector<size_t> todo;
   for (size_t i = 0; i < m.layers.size(); ++i) {
     auto existing = store.layer(chains[i]);
-    if (existing && existing->digest == m.layers[i].digest && store.has_blob(existing->digest)) continue;
-    // the same blob twice in one image is fetched once
+    if (existing && existing->digest == m.layers[i].digest && store.has_blob(existing->digest)) {
+      records[i] = existing;
+      continue;
+    }
+    // the same blob twice in one image is fetched once (the second use is unpacked from it)
     bool twice = false;
     for (size_t k : todo) twice = twice || m.layers[k].digest == m.layers[i].digest;
     if (!twice) todo.push_back(i);
   }
-  fetch_layers(client, t, m, todo, dir, o);
+  LayerJob job{store, t, m, cfg.diff_ids, chains, work.path(), o, added, records, {}};
+  fetch_layers(client, job, todo);
+  for (size_t i = 0; i < m.layers.size(); ++i)
+    if (!records[i]) job.unpack_stored(i);
   out.layers_fetched = todo.size();
-  json index = {{"schemaVersion", 2},
-                {"mediaType", media::oci_index},
-                {"manifests",
-                 {{{"mediaType", media_type},
-                   {"digest", mdigest.str()},
-                   {"size", manifest_body.size()},
-                   {"annotations", {{"org.opencontainers.image.ref.name", t.tag.empty() ? "latest" : t.tag}}}}}}};
-  write_file(dir + "/index.json", index.dump(), 0600);
-  write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})", 0600);
-  LoadOptions lo;
-  lo.name = t.name;
-  std::vector<LoadedImage> loaded = load(store, dir, lo);
-  if (loaded.size() != 1) throw Error(t.name + ": the pulled layout held " + std::to_string(loaded.size()) + " images");
-  out.image = loaded.front();
+
+  if (store.put_blob(m.config.digest, config_json)) added.blobs.push_back(m.config.digest);
+  if (store.put_blob(mdigest, manifest_body)) added.blobs.push_back(mdigest);
+  ImageRecord rec;
+  rec.id = m.config.digest;
+  rec.manifest = mdigest;
+  rec.names = {t.name};
+  for (auto& r : records) rec.layers.push_back(*r);
+  rec.created = cfg.created;
+  rec.loaded = kiln::now_rfc3339();
   // The digest of what the tag named (the index, for a multi-arch image), kept with the record.
-  auto lock = store.lock_shared();
-  if (std::optional<ImageRecord> rec = store.read_record(out.image.id.hex)) {
-    rec->repo_digests = {t.name.substr(0, repo_end(t.name)) + "@" + out.manifest_digest.str()};
-    store.commit_image(*rec);
-  }
+  rec.repo_digests = {t.name.substr(0, repo_end(t.name)) + "@" + out.manifest_digest.str()};
+  store.commit_image(rec);
+  out.image.id = rec.id;
+  out.image.names = {normalize_name(t.name)};
+  out.image.layers_unpacked = todo.size();
   return out;
+}
+
+PulledImage pull_from(const Store& store, const Target& t, const PullOptions& o) {
+  return with_load_undo(store, [&](LoadAdded& added) { return pull_locked(store, t, o, added); });
 }
 
 }  // namespace
@@ -249,15 +345,9 @@ PulledImage pull(const Store& store, const std::string& reference, const PullOpt
   std::vector<Target> targets = targets_for(reference, o);
   std::string errors;
   for (const auto& t : targets) {
-    mkdir_p(store.tmp_dir(), 0700);
-    std::string dir = store.tmp_dir() + "/pull.XXXXXX";
-    if (!::mkdtemp(dir.data())) throw_errno("create a directory under " + store.tmp_dir());
     try {
-      PulledImage p = pull_from(store, t, o, dir);
-      remove_tree(dir);
-      return p;
+      return pull_from(store, t, o);
     } catch (const Error& e) {
-      remove_tree(dir);
       // A short name tries each search registry; a named one (or a bad image) fails at once.
       if (targets.size() == 1 || (e.code() != ENOENT && e.code() != ECONNREFUSED && e.code() != EACCES)) throw;
       errors += (errors.empty() ? "" : "; ") + std::string(e.what());

@@ -1,8 +1,10 @@
 // `kiln pull`: an image from a registry into the store. The manifest (and, for a multi-arch
-// index, the platform's manifest) is fetched and checked against its digest; the config and
-// each layer the store does not already hold are streamed to a temporary OCI layout while
-// their digests are computed, then loaded as `kiln load` loads a layout (every blob and diff_id
-// verified again, layers published only whole). A layer already in the store is never fetched.
+// index, the platform's manifest) is fetched and checked against its digest, then the config;
+// each layer the store does not already hold is unpacked while it downloads (layer_stream.hpp)
+// into a staging dir under the store's tmp/, and published (its blob and its layer dir, by
+// rename) only once the blob's digest and the diff_id match. The image record is written last;
+// a pull that fails takes back out whatever layers it had published (load_undo.hpp), so the
+// store is as it was. A layer already in the store is never fetched.
 #pragma once
 #include <functional>
 #include <optional>

@@ -11,16 +11,24 @@ decides:
   truncate  a blob GET sends its full Content-Length but only half of the bytes, then closes
   overlap   every blob GET after the first waits (5 s at most) until another is in flight too,
             and prints "inflight N" with the number of blob GETs in flight when it goes on
+  hold FILE a blob GET of more than 100 KiB sends its first half, prints "held GET PATH SIZE",
+            waits (30 s at most) until FILE exists, then sends the rest
+  hold-tamper FILE  the same, but the rest comes with its first byte changed
+  hold-cut FILE     the same, but the rest never comes: the connection closes
 Each fault answered is counted on a line of stdout ("fault 503 PATCH /v2/...").
 """
 import http.server
+import os
 import sys
+import time
 import threading
 import urllib.error
 import urllib.request
 
 port, upstream, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-budget = [int(sys.argv[4]) if len(sys.argv) > 4 else 0]
+hold = mode.startswith("hold")
+release = sys.argv[4] if hold else None
+budget = [int(sys.argv[4]) if len(sys.argv) > 4 and not hold else 0]
 seen = [0]
 inflight = [0]
 gets = [0]
@@ -112,6 +120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if hold and self.command == "GET" and "/blobs/" in self.path and status == 200 and len(data) > 100 << 10:
+            return self.send_held(data, out)
         if self.command == "HEAD":
             out["Content-Length"] = rh.get("Content-Length", "0")
             self.send_response(status)
@@ -120,6 +130,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.reply(status, data, out)
+
+    def send_held(self, data, headers):
+        self.send_response(200)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        half = len(data) // 2
+        self.wfile.write(data[:half])
+        self.wfile.flush()
+        print(f"held GET {self.path} {len(data)}", flush=True)
+        for _ in range(300):
+            if os.path.exists(release):
+                break
+            time.sleep(0.1)
+        rest = data[half:]
+        if mode == "hold-cut":
+            print(f"fault cut GET {self.path}", flush=True)
+            self.close_connection = True
+            return
+        if mode == "hold-tamper":
+            print(f"fault tamper GET {self.path}", flush=True)
+            rest = bytes([rest[0] ^ 0xFF]) + rest[1:]
+        self.wfile.write(rest)
+        self.wfile.flush()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 

@@ -414,4 +414,89 @@ test_layers_download_in_parallel_with_progress_bars() {
   stop_registry
 }
 
+# hold_pull MODE: a pull through the proxy in MODE (hold, hold-tamper, hold-cut), in the
+# background (PULL_PID, output in $T/pull.out), waited on until the big layer's download is
+# held half-way and files of it are unpacked in a staging dir (tmp/*/layer-N/diff); sets
+# HELD_SIZE to the blob's size.
+hold_pull() {
+  local i n=0
+  rm -f "$T/release"
+  start_fault_proxy "$1" "$T/release"
+  "$KILN" pull --tls-verify=false "$PROXY/test/multi:1" > "$T/pull.out" 2>&1 &
+  PULL_PID=$!
+  for i in $(seq 100); do grep -q '^held ' "$T/faults.log" && break; sleep 0.1; done
+  grep -q '^held ' "$T/faults.log" || fail "no download was held: $(cat "$T/faults.log" "$T/pull.out")"
+  HELD_SIZE=$(sed -n 's/^held GET [^ ]* //p' "$T/faults.log" | head -1)
+  for i in $(seq 100); do
+    n=$(find "$KILN_ROOT/tmp" -path '*/layer-*/diff/*' ! -type d 2>/dev/null | wc -l)
+    [ "$n" -gt 0 ] && break
+    sleep 0.1
+  done
+  [ "$n" -gt 0 ] || fail "nothing unpacked while the download is held half-way"
+}
+
+# A layer is unpacked while it downloads: with the registry holding the big layer half-way,
+# its files are already in a staging dir, no full copy of the blob exists anywhere in the
+# store (the blob file kept beside the unpack has what has arrived), and nothing is published.
+test_layers_unpack_while_they_stream() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/multi:1
+  hold_pull hold
+  [ -z "$(find "$KILN_ROOT" -type f -size "${HELD_SIZE}c")" ] || fail "a full copy of the held $HELD_SIZE-byte blob exists"
+  part=$(find "$KILN_ROOT/tmp" -path '*/layer-*.blob' -type f -printf '%s\n' | sort -n | tail -1)
+  [ "$part" -gt 0 ] && [ "$part" -lt "$HELD_SIZE" ] || fail "the blob being written has $part of $HELD_SIZE bytes"
+  assert_eq "$("$KILN" images -q | grep -c .)" 0 "an image before its pull finished"
+  touch "$T/release"
+  wait "$PULL_PID" || fail "pull: $(cat "$T/pull.out")"
+  assert_contains "$(cat "$T/pull.out")" "3 layer(s) fetched"
+  assert_eq "$(ls "$KILN_ROOT/tmp" | grep -c .)" 0 "staging dirs left after the pull"
+  stop_fault_proxy
+  "$KILN" load -q -i "$IMAGES/oci" --name local:multi >/dev/null || fail "load"
+  want=$("$KILN" run --rm local:multi -c 'id -un; ls -lR /data /bin | md5sum')
+  assert_eq "$("$KILN" run --rm "$PROXY/test/multi:1" -c 'id -un; ls -lR /data /bin | md5sum')" "$want" "the streamed image's files"
+  stop_registry
+}
+
+# Hostile streams: the big layer tampered with, or cut off, after half of it was unpacked. The
+# pull fails naming why, and the store is as it was: no staging dir, no layer (not even the
+# small layers that were published meanwhile), no blob, no image.
+test_tampered_or_cut_layer_mid_stream_leaves_no_staging_dir_and_no_layer() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/multi:1
+  "$KILN" import "$IMAGES/rootfs.tar.gz" other:1 >/dev/null || fail import
+  before=$(cd "$KILN_ROOT" && find . -path ./tmp -prune -o -print | sort | md5sum; cat "$KILN_ROOT"/images/*.json | md5sum)
+  for mode in hold-tamper hold-cut; do
+    hold_pull $mode
+    touch "$T/release"
+    wait "$PULL_PID"; rc=$?
+    assert_eq $rc 125 "exit status of a pull with $mode"
+    grep -q "^fault ${mode#hold-}" "$T/faults.log" || fail "$mode: no fault injected: $(cat "$T/faults.log")"
+    if [ $mode = hold-tamper ]; then assert_contains "$(cat "$T/pull.out")" "digest mismatch"
+    else assert_contains "$(cat "$T/pull.out")" "registry $PROXY: GET"; fi
+    assert_eq "$(ls "$KILN_ROOT/tmp" | grep -c .)" 0 "$mode: staging dirs left"
+    assert_eq "$(cd "$KILN_ROOT" && find . -path ./tmp -prune -o -print | sort | md5sum; cat "$KILN_ROOT"/images/*.json | md5sum)" "$before" "the store after $mode"
+    stop_fault_proxy
+  done
+  stop_registry
+}
+
+# A pull killed mid-stream leaves its staging dir (nothing can remove it at SIGKILL); the next
+# pull removes it (its pid is gone) and completes, with the same files as a load.
+test_pull_killed_mid_stream_is_cleaned_up_by_the_next() {
+  start_registry
+  push "oci:$IMAGES/oci:multi" test/multi:1
+  hold_pull hold
+  kill -KILL "$PULL_PID"; wait "$PULL_PID" 2>/dev/null
+  [ "$(ls "$KILN_ROOT/tmp" | grep -c .)" -gt 0 ] || fail "the killed pull left no staging dir (was it killed mid-stream?)"
+  assert_eq "$("$KILN" images -q | grep -c .)" 0 "an image from a killed pull"
+  touch "$T/release"
+  stop_fault_proxy
+  "$KILN" pull -q --tls-verify=false "$REG/test/multi:1" >/dev/null || fail "pull after a killed one"
+  assert_eq "$(ls "$KILN_ROOT/tmp" | grep -c .)" 0 "the killed pull's staging dir after the next pull"
+  "$KILN" load -q -i "$IMAGES/oci" --name local:multi >/dev/null || fail "load"
+  want=$("$KILN" run --rm local:multi -c 'ls -lR /data /bin | md5sum')
+  assert_eq "$("$KILN" run --rm "$REG/test/multi:1" -c 'ls -lR /data /bin | md5sum')" "$want" "the image pulled after a killed pull"
+  stop_registry
+}
+
 run_tests
