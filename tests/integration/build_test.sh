@@ -277,4 +277,49 @@ DF
   assert_clean
 }
 
+test_pitfall_warnings_and_lint() {
+  setup; cd "$T/ctx" || exit 1
+  echo 'API_KEY=ctx-secret-value' > .env
+  echo code > main.sh
+  cat > Dockerfile <<'DF'
+FROM busybox
+ENV API_TOKEN=env-secret-value
+COPY . /app
+RUN mkdir -p /root/.ssh /var/lib/apt/lists && P=PRIVATE && printf -- "-----BEGIN OPENSSH $P KEY-----\nkey-secret-body\n-----END OPENSSH $P KEY-----\n" > /root/.ssh/deploy_key && dd if=/dev/zero of=/big bs=1k count=200 2>/dev/null && dd if=/dev/zero of=/var/lib/apt/lists/x_Packages bs=1k count=50 2>/dev/null
+RUN rm /root/.ssh/deploy_key /big
+DF
+  out=$(kb -t pit:1 . 2>&1) || fail "build with pitfalls still builds: $out"
+  assert_contains "$out" "warning: Dockerfile:2: ENV: API_TOKEN looks like a credential"
+  assert_contains "$out" "warning: Dockerfile:3: COPY: copies /app/.env, which kiln scan flags (dotenv)"
+  assert_contains "$out" "warning: Dockerfile:4: RUN: writes /root/.ssh/deploy_key (private-key) and Dockerfile:5: RUN deletes it"
+  assert_contains "$out" "warning: Dockerfile:4: RUN: adds /big (205kB) and Dockerfile:5: RUN deletes it"
+  assert_contains "$out" "warning: Dockerfile:4: RUN: leaves the apt package lists (/var/lib/apt/lists, 51.2kB)"
+  warn=$(grep 'warning:' <<<"$out")  # (the progress echoes the Dockerfile's lines, as docker's does)
+  for v in env-secret-value ctx-secret-value key-secret-body; do assert_not_contains "$warn" "$v" "a warning shows a value"; done
+  # the per-layer size table, and history with sizes and steps
+  assert_contains "$out" "LAYER    SIZE"
+  assert_contains "$out" "(base image)"
+  assert_contains "$(grep -E '^[0-9]+ ' <<<"$out" | grep 'Dockerfile:4')" "262kB"
+  hist=$("$KILN" history pit:1) || fail "history"
+  assert_contains "$(grep 'RUN /bin/sh -c mkdir' <<<"$hist")" "262kB"
+  assert_contains "$(grep 'COPY' <<<"$hist")" "B "
+  # a cached rebuild warns the same
+  out2=$(kb -t pit:1 . 2>&1) || fail "rebuild"
+  assert_eq "$(grep -c 'warning:' <<<"$out2")" "$(grep -c 'warning:' <<<"$out")" "the same warnings when cached"
+  assert_contains "$out2" "CACHED  Dockerfile:4"
+  # kiln lint: exit 1 on findings, 0 when clean, 125 when it cannot lint
+  lint=$("$KILN" lint Dockerfile); assert_eq $? 1 "lint exit status with findings"
+  assert_contains "$lint" "Dockerfile:2: ENV: API_TOKEN"
+  assert_contains "$lint" "Dockerfile:3: COPY: copies /.env from the context"
+  assert_eq "$("$KILN" lint --json "$T/ctx/Dockerfile" | jq -r '.findings[].rule' | sort -u | tr '\n' ' ')" "secret-copied secret-env "
+  printf 'FROM busybox AS b\nCOPY main.sh /\nFROM busybox\nCOPY --from=b /main.sh /\nCMD ["sh", "/main.sh"]\n' > Dockerfile.clean
+  out=$("$KILN" lint Dockerfile.clean); assert_eq $? 0 "lint exit status when clean: $out"
+  assert_status 125 "$KILN" lint nosuch/Dockerfile
+  printf 'FROM busybox\nBOGUS x\n' > Dockerfile.bad
+  assert_status 125 "$KILN" lint Dockerfile.bad
+  out=$(kb -t clean:1 -f Dockerfile.clean . 2>&1) || fail "clean build: $out"
+  assert_not_contains "$out" "warning:" "no warnings on a clean multi-stage build"
+  assert_clean
+}
+
 run_tests
