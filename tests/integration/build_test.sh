@@ -322,4 +322,34 @@ DF
   assert_clean
 }
 
+test_image_prune_keeps_what_images_use() {
+  setup; cd "$T/ctx" || exit 1
+  printf 'FROM busybox\nRUN echo keep > /keep\nRUN echo keep2 > /keep2\n' > Dockerfile
+  kb -t keep:1 . >/dev/null 2>&1 || fail "build keep"
+  printf 'FROM busybox\nRUN dd if=/dev/zero of=/junk bs=1k count=300 2>/dev/null\nRUN echo gone > /gone\n' > Dockerfile.junk
+  kb -t junk:1 -f Dockerfile.junk . >/dev/null 2>&1 || fail "build junk"
+  "$KILN" rmi junk:1 >/dev/null || fail "rmi junk"
+  layers_before=$(ls "$KILN_ROOT/layers" | wc -l)
+  assert_eq "$layers_before" 5 "busybox + 2 kept + 2 cache-only layers"
+  # a running container of the kept image: its layers must survive
+  cid=$("$KILN" run -d keep:1 sh -c 'trap "exit 0" TERM; while true; do sleep 0.1; done') || fail "run -d: $cid"
+  out=$("$KILN" image prune) || fail "prune: $out"
+  assert_contains "$out" "Deleted 2 build cache entries and 2 layers"  # junk's two RUNs
+  assert_contains "$out" "Total reclaimed space: "
+  assert_eq "$(ls "$KILN_ROOT/layers" | wc -l)" 3 "the cache-only layers went, the image's stayed"
+  assert_eq "$("$KILN" exec "$cid" cat /keep2)" "keep2" "the running container still reads its layers"
+  "$KILN" rm -f "$cid" >/dev/null || fail "rm -f"
+  assert_eq "$("$KILN" run --rm keep:1 cat /keep /keep2)" "$(printf 'keep\nkeep2')"
+  # the kept image's steps are still cached; the pruned ones are redone
+  out=$(kb -t keep:1 . 2>&1) || fail "rebuild keep"
+  assert_eq "$(grep -c ' CACHED$' <<<"$out")" 3 "the kept image's steps stay CACHED"
+  out=$(kb -t junk:1 -f Dockerfile.junk . 2>&1) || fail "rebuild junk"
+  assert_eq "$(grep -c ' DONE ' <<<"$out")" 2 "the pruned steps are redone"
+  out=$("$KILN" image prune) || fail "prune 2"
+  assert_contains "$out" "Deleted 0 build cache entries and 0 layers"
+  assert_status 125 "$KILN" image
+  "$KILN" system check >/dev/null 2>&1 || fail "store check after prune: $("$KILN" system check 2>&1)"
+  assert_clean
+}
+
 run_tests
