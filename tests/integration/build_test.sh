@@ -352,4 +352,43 @@ test_image_prune_keeps_what_images_use() {
   assert_clean
 }
 
+# path, type+mode, uid, gid, symlink target, size and content hash (regular files): times aside.
+rootfs_manifest() {
+  (cd "$1" && find . -mindepth 1 -printf '%P %M %U %G %l ' -exec sh -c \
+    'if [ -f "$1" ] && [ ! -L "$1" ]; then printf "%s " "$(stat -c %s "$1")"; sha256sum < "$1" | cut -d" " -f1; else echo -; fi' _ {} \; | sort)
+}
+
+test_same_rootfs_as_buildah() {
+  command -v buildah >/dev/null || fail "buildah missing (tests/install-deps.sh)"
+  setup; write_multistage
+  # buildah 1.28 has no RUN heredocs: the same commands on one line
+  awk '/^RUN <<EOF$/ {h=1; line="RUN "; next} h && /^EOF$/ {h=0; print line "true"; next} h {line=line $0 " && "; next} {print}' \
+    Dockerfile > Dockerfile.nohd && mv Dockerfile.nohd Dockerfile
+  grep -q '^RUN set -e && echo' Dockerfile || fail "heredoc rewrite: $(cat Dockerfile)"
+  # ls -l shows times, which kiln clamps (reproducible layers) and buildah keeps: list without them
+  sed -i 's|ls -ln /src|stat -c "%n %a %u %g %s" /src/* /src/keep/*|' Dockerfile
+  mkdir -p "$T/bnet"
+  printf '[containers]\nnetns = "none"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s"\n[network]\nnetwork_config_dir = "%s"\n' \
+    "$T/bevents.log" "$T/bnet" > "$T/containers.conf"
+  B() { CONTAINERS_CONF=$T/containers.conf buildah --root "$T/b" --runroot "$T/br" --storage-driver vfs "$@"; }
+  B from --name base scratch >/dev/null || fail "buildah from scratch"
+  tar -xzf "$IMAGES/rootfs.tar.gz" -C "$(B mount base)" || fail "buildah mount"
+  B umount base >/dev/null; B commit -q base localhost/busybox:latest >/dev/null || fail "buildah commit"; B rm base >/dev/null
+  kb -q -t cmp:1 --build-arg WHO=kiln . >/dev/null 2>"$T/kp" || fail "kiln build: $(cat "$T/kp")"
+  # crun refuses this machine's hybrid cgroups: buildah's RUN steps use runc
+  B bud --runtime runc --network none -q -t cmp:1 --build-arg WHO=kiln --build-arg BASE=localhost/busybox:latest . \
+    >"$T/bp" 2>&1 || fail "buildah bud: $(tail -5 "$T/bp")"
+  "$KILN" unpack cmp:1 "$T/kiln-bundle" >/dev/null || fail "kiln unpack"
+  B from --name cmp localhost/cmp:1 >/dev/null || fail "buildah from"
+  bm=$(B mount cmp) || fail "buildah mount cmp"
+  rootfs_manifest "$T/kiln-bundle/rootfs" > "$T/kiln.manifest"
+  rootfs_manifest "$bm" > "$T/buildah.manifest"
+  B umount cmp >/dev/null; B rm cmp >/dev/null
+  [ "$(wc -l < "$T/kiln.manifest")" -gt 5 ] || fail "kiln manifest too small: $(cat "$T/kiln.manifest")"
+  diff -u "$T/buildah.manifest" "$T/kiln.manifest" > "$T/manifest.diff" || fail "final rootfs differs from buildah's: $(cat "$T/manifest.diff")"
+  B rmi -a -f >/dev/null 2>&1
+  rm -rf "$T/b" "$T/br"
+  assert_clean
+}
+
 run_tests
