@@ -796,8 +796,26 @@ class Builder {
       outcome_.layers.push_back({o.where, o.text, st.layers[i].diff_id, st.layers[i].diff_size, o.cached});
       checked.push_back({store_.layer_path(st.layers[i].chain_id) + "/diff", o.where, o.keyword, o.line});
     }
-    for (auto& f : check_layers(checked)) outcome_.findings.push_back(std::move(f));
+    for (auto& f : checked_layers(st, checked)) outcome_.findings.push_back(std::move(f));
     return outcome_;
+  }
+
+  // The layer checks read every byte of the build's layers; layers never change (a chain id
+  // names their content), so the findings are kept per list of layers and steps and a cached
+  // rebuild reads them back. They hold steps and paths only, never a file's content.
+  std::vector<BuildFinding> checked_layers(const StageState& st, const std::vector<BuiltLayer>& checked) {
+    std::string id = "layer-checks v1\n";
+    for (size_t i = 0; i < checked.size(); ++i)
+      id += st.layers[i].chain_id.str() + " " + checked[i].where + " " + checked[i].keyword + "\n";
+    std::string dir = store_.root() + "/build-cache/checks";
+    std::string path = dir + "/" + image::sha256_of(id).hex + ".json";
+    if (!r_.no_cache)
+      if (auto text = read_file_if_exists(path))
+        if (auto found = build_findings_from_json(nlohmann::json::parse(*text, nullptr, false))) return *found;
+    auto found = check_layers(checked);
+    mkdir_p(dir, 0700);
+    write_file_atomic(path, build_findings_json(found).dump(), 0600);
+    return found;
   }
 
   static std::string now_rfc3339_local() { return epoch_rfc3339(static_cast<int64_t>(::time(nullptr))); }

@@ -405,4 +405,17 @@ nlohmann::json build_findings_json(const std::vector<BuildFinding>& findings) {
   return out;
 }
 
+std::optional<std::vector<BuildFinding>> build_findings_from_json(const nlohmann::json& j) {
+  if (!j.is_array()) return std::nullopt;
+  std::vector<BuildFinding> out;
+  try {
+    for (const auto& e : j)
+      out.push_back({e.at("rule").get<std::string>(), e.at("where").get<std::string>(), e.at("line").get<int>(),
+                     e.value("path", std::string()), e.at("message").get<std::string>()});
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 }  // namespace kiln::engine

@@ -6,6 +6,7 @@
 // Pitfalls only the built layers show are engine/build_layer_check.hpp's.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ std::vector<BuildFinding> lint_dockerfile(const Dockerfile& df, const LintOption
 // "Dockerfile:4: RUN: message".
 std::string describe(const BuildFinding& f);
 nlohmann::json build_findings_json(const std::vector<BuildFinding>& findings);
+// The inverse; nullopt when j is not such a list (a corrupt cache file is recomputed).
+std::optional<std::vector<BuildFinding>> build_findings_from_json(const nlohmann::json& j);
 
 // One simple command of a RUN's shell text, as far as a package manager is concerned: the
 // program's base name (after sudo/env/VAR=x) and its words with quotes removed. Linear in

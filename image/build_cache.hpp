@@ -5,6 +5,7 @@
 // without a layer (they only say "this step was seen").
 //
 //   ROOT/build-cache/<key-hex>.json   {"layer": "<chain hex>", "blob": "<blob hex>"} or {}
+//   ROOT/build-cache/checks/          the pitfall findings of built layer lists (engine/build.cpp)
 #pragma once
 #include <optional>
 #include <set>

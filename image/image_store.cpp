@@ -326,6 +326,7 @@ Store::Pruned Store::prune_build_cache() const {
     for (const auto& l : r.layers) used.insert(l.chain_id.hex);
   Pruned out;
   out.entries = remove_build_cache_entries(root_, used);
+  remove_tree(root_ + "/build-cache/checks");  // the build's layer-check results: recomputed when needed
   std::set<std::string> kept_layers, kept_blobs;
   add_build_cache_refs(root_, kept_layers, kept_blobs);
   for (const auto& n : dir_names(root_ + "/layers")) {

@@ -143,3 +143,21 @@ TEST(DockerfileLint, HostileInputIsLinear) {
 
 }  // namespace
 }  // namespace kiln::engine
+
+namespace kiln::engine {
+namespace {
+
+TEST(DockerfileLint, FindingsRoundTripThroughJson) {
+  std::vector<BuildFinding> f = {{"secret-env", "Dockerfile:2: ENV", 2, "", "m1"},
+                                 {"deleted-later", "Dockerfile:4: RUN", 4, "/big", "m2"}};
+  auto back = build_findings_from_json(build_findings_json(f));
+  ASSERT_TRUE(back.has_value());
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[1].path, "/big");
+  EXPECT_EQ((*back)[0].message, "m1");
+  EXPECT_FALSE(build_findings_from_json(nlohmann::json::parse("[{\"rule\": 1}]")).has_value());
+  EXPECT_FALSE(build_findings_from_json(nlohmann::json::object()).has_value());
+}
+
+}  // namespace
+}  // namespace kiln::engine
