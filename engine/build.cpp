@@ -16,8 +16,10 @@
 #include "engine/build_config.hpp"
 #include "engine/build_copy.hpp"
 #include "engine/build_ignore.hpp"
+#include "engine/build_layer_check.hpp"
 #include "engine/build_run.hpp"
 #include "engine/dockerfile_expand.hpp"
+#include "engine/dockerfile_lint.hpp"
 #include "engine/dockerfile_parser.hpp"
 #include "engine/rootfs.hpp"
 #include "engine/secret_buffer.hpp"
@@ -37,9 +39,16 @@ namespace {
 const std::set<std::string> kProxyArgs = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                                           "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
 
+struct BuiltLayerInfo {
+  std::string where, keyword, text;
+  int line = 0;
+  bool cached = false;
+};
+
 struct StageState {
   std::string name;
   std::vector<image::LayerRecord> layers;
+  std::vector<BuiltLayerInfo> origins;  // one per layer: the step that made it (none for a base's)
   nlohmann::json config;
   std::vector<std::string> shell{"/bin/sh", "-c"};
   BuildVars args;  // ARGs in scope
@@ -166,6 +175,11 @@ class Builder {
     check_secret_ids(last);
     for (size_t i = 0; i <= last; ++i) total_ += 1 + df_.stages[i].instructions.size();
 
+    LintOptions lo;
+    lo.layers_checked_later = true;
+    lo.target = r_.target;
+    outcome_.findings = lint_dockerfile(df_, lo);
+
     auto lock = store_.lock_shared();
     image::clean_stale_temp(store_.tmp_dir());
     for (size_t i = 0; i <= last; ++i) stages_.push_back(build_stage(df_.stages[i]));
@@ -235,6 +249,8 @@ class Builder {
       const Instruction& ins = stage.instructions[i];
       auto t = begin_step(label + std::to_string(i + 2) + "/" + std::to_string(n), ins.text);
       bool cached = step(ins, st);  // errors name the file, line and instruction themselves
+      while (st.origins.size() < st.layers.size())
+        st.origins.push_back({where(df_, ins), ins.keyword, ins.text, ins.line, cached});
       end_step(t, cached);
     }
     return st;
@@ -292,6 +308,7 @@ class Builder {
         throw Error(what + ": image " + base + " is not in the store (kiln pull or kiln load it first)");
       }
       st.layers = img.record.layers;
+      st.origins.assign(st.layers.size(), BuiltLayerInfo{});
       st.config = nlohmann::json::parse(img.config_json);
       st.key = image::sha256_of("FROM " + img.record.id.str());
       for (const auto& l : st.layers)
@@ -773,7 +790,32 @@ class Builder {
     rec.loaded = now_rfc3339_local();
     store_.commit_image(rec);
     outcome_.id = rec.id;
+    std::vector<BuiltLayer> checked;
+    for (size_t i = 0; i < st.layers.size(); ++i) {
+      const BuiltLayerInfo& o = st.origins[i];
+      outcome_.layers.push_back({o.where, o.text, st.layers[i].diff_id, st.layers[i].diff_size, o.cached});
+      checked.push_back({store_.layer_path(st.layers[i].chain_id) + "/diff", o.where, o.keyword, o.line});
+    }
+    for (auto& f : checked_layers(st, checked)) outcome_.findings.push_back(std::move(f));
     return outcome_;
+  }
+
+  // The layer checks read every byte of the build's layers; layers never change (a chain id
+  // names their content), so the findings are kept per list of layers and steps and a cached
+  // rebuild reads them back. They hold steps and paths only, never a file's content.
+  std::vector<BuildFinding> checked_layers(const StageState& st, const std::vector<BuiltLayer>& checked) {
+    std::string id = "layer-checks v1\n";
+    for (size_t i = 0; i < checked.size(); ++i)
+      id += st.layers[i].chain_id.str() + " " + checked[i].where + " " + checked[i].keyword + "\n";
+    std::string dir = store_.root() + "/build-cache/checks";
+    std::string path = dir + "/" + image::sha256_of(id).hex + ".json";
+    if (!r_.no_cache)
+      if (auto text = read_file_if_exists(path))
+        if (auto found = build_findings_from_json(nlohmann::json::parse(*text, nullptr, false))) return *found;
+    auto found = check_layers(checked);
+    mkdir_p(dir, 0700);
+    write_file_atomic(path, build_findings_json(found).dump(), 0600);
+    return found;
   }
 
   static std::string now_rfc3339_local() { return epoch_rfc3339(static_cast<int64_t>(::time(nullptr))); }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "engine/dockerfile_lint.hpp"
 #include "image/digest.hpp"
 
 namespace kiln::engine {
@@ -33,9 +34,22 @@ struct BuildRequest {
   std::function<void(const std::string& line)> warning;
 };
 
+// One layer of the built image, lowest first: what made it and its size.
+struct BuildLayerSummary {
+  std::string where;  // "Dockerfile:5: RUN"; "" for a base image's layer
+  std::string text;   // the instruction as written
+  image::Digest diff_id;
+  uint64_t size = 0;  // uncompressed
+  bool cached = false;
+};
+
 struct BuildOutcome {
   image::Digest id;
   size_t steps = 0, cached = 0;
+  std::vector<BuildLayerSummary> layers;
+  // Pitfalls: the Dockerfile's (engine/dockerfile_lint.hpp), then the layers'
+  // (engine/build_layer_check.hpp). Advice: the image is built either way.
+  std::vector<BuildFinding> findings;
 };
 
 // A RUN whose process failed: its status and last output lines travel as values.

@@ -1,5 +1,6 @@
 #include "engine/status_text.hpp"
 
+#include <cstdio>
 #include <ctime>
 
 namespace kiln::engine {
@@ -46,6 +47,19 @@ std::string status_text(const RunRecord& r, const RunStatus& s) {
   }
   if (s.state == "created") return "Created";
   return "Exited (unknown)";
+}
+
+std::string human_size(uint64_t b) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
+  return buf;
 }
 
 }  // namespace kiln::engine

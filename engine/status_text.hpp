@@ -12,6 +12,8 @@ namespace kiln::engine {
 int64_t seconds_since(const std::string& rfc3339);
 // 1 -> "1 second", 90 -> "About a minute", 300 -> "5 minutes", ... (docker's wording).
 std::string human_duration(int64_t seconds);
+// 1234567 -> "1.23MB" (docker's decimal units).
+std::string human_size(uint64_t bytes);
 std::string status_text(const RunRecord& record, const RunStatus& status);
 
 }  // namespace kiln::engine

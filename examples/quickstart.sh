@@ -165,7 +165,37 @@ echo "\$ kiln run --rm --network none 127.0.0.1:$rport/demo/busybox:1 echo pulle
 kill "$(cat "$T/registry.pid")" 2>/dev/null; wait "$(cat "$T/registry.pid")" 2>/dev/null || true; rm -f "$T/registry.pid"
 # --- end registries ----------------------------------------------------------------------------
 
-step "16. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
+# --- build -------------------------------------------------------------------------------------
+# kiln build makes an image from a Dockerfile, step by step, each step cached: an unchanged
+# rebuild is all CACHED and gives the same image id. A build secret reaches one RUN (a tmpfs
+# file) and is never in a layer, the config, the history or the log. kiln warns about the
+# pitfalls it sees (secrets baked in, cache-defeating order, bloat); kiln lint checks a
+# Dockerfile without building.
+step "16. Build an image with a secret mount, rebuild it (all CACHED), run it"
+mkdir -p "$T/app"; echo "hello from a built image" > "$T/app/hello.txt"
+cat > "$T/app/Dockerfile" <<'DF'
+FROM busybox
+RUN --mount=type=secret,id=token echo "the build saw a token of $(cat /run/secrets/token | wc -c) bytes" > /built.txt
+COPY hello.txt /hello.txt
+CMD ["cat", "/built.txt", "/hello.txt"]
+DF
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/token"
+echo "\$ kiln build -t app:1 --secret id=token,src=token $T/app"
+"$KILN" build --network none -t app:1 --secret id=token,src="$T/token" "$T/app" >/dev/null
+echo "\$ kiln build -t app:1 --secret id=token,src=token $T/app   # again: every step CACHED, the same id"
+"$KILN" build --network none -t app:1 --secret id=token,src="$T/token" "$T/app" 2>&1 | grep -E 'CACHED|writing image'
+echo "\$ kiln run --rm app:1"; "$KILN" run --rm app:1
+echo "\$ kiln history app:1"; "$KILN" history app:1
+printf 'the token is in the store: '; grep -rqF "$(cat "$T/token")" "$T/store" && echo yes || echo no
+printf 'FROM busybox\nENV API_TOKEN=abc123\nCOPY . /app\n' > "$T/app/Dockerfile.bad"
+echo "\$ kiln lint Dockerfile.bad   # exit 1: a credential in ENV (named, never shown)"
+"$KILN" lint "$T/app/Dockerfile.bad" | cut -c1-110 || echo "(exit status ${PIPESTATUS[0]})"
+"$KILN" rmi app:1 >/dev/null
+echo "\$ kiln image prune   # the build cache's layers no image uses"; "$KILN" image prune
+rm -f "$T/token"
+# --- end build ---------------------------------------------------------------------------------
+
+step "17. Hostile configs and images are refused (tests/integration/escapes_test.sh has them all)"
 bundle evil evil 'echo should not run'
 jq '.linux.sysctl = {"kernel.core_pattern": "|/tmp/evil"}' "$T/evil/config.json" > "$T/evil.json" && mv "$T/evil.json" "$T/evil/config.json"
 echo "\$ kiln-runtime run  (config.json sets kernel.core_pattern, which is not namespaced)"
@@ -176,7 +206,7 @@ echo "\$ kiln import ... '../../../../tmp/x:latest'"
 "$KILN" import "$T/busybox.tar.gz" '../../../../tmp/x:latest' 2>&1 | sed 's/^/  /' || true
 
 # --- rootless ----------------------------------------------------------------------------------
-step "17. Rootless: an ordinary user runs a container (a throwaway user, removed right after)"
+step "18. Rootless: an ordinary user runs a container (a throwaway user, removed right after)"
 RL_USER=kiln-quickstart
 useradd -m -s /bin/sh "$RL_USER"   # useradd gives it an /etc/subuid and /etc/subgid range
 rootless_cleanup() { pkill -9 -u "$RL_USER" 2>/dev/null || true

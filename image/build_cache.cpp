@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/dir_stream.hpp"
 #include "common/error.hpp"
@@ -42,6 +45,34 @@ void write_build_cache(const std::string& store_root, const Digest& key, const B
   if (entry.blob) j["blob"] = entry.blob->hex;
   mkdir_p(cache_dir(store_root), 0700);
   write_file_atomic(cache_dir(store_root) + "/" + key.hex + ".json", j.dump(), 0600);
+}
+
+size_t remove_build_cache_entries(const std::string& store_root, const std::set<std::string>& keep_layers) {
+  std::string dir = cache_dir(store_root);
+  if (!path_exists(dir)) return 0;
+  std::vector<std::string> victims;
+  {
+    UniqueFd fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+    DirStream entries(fd.get(), dir);
+    while (const dirent* e = entries.next()) {
+      std::string n = e->d_name;
+      if (n.size() != 69 || n.substr(64) != ".json") continue;
+      auto text = read_file_if_exists(dir + "/" + n);
+      if (!text) continue;
+      auto entry = parse_cache_entry(*text);
+      if (!entry || !entry->chain_id || !keep_layers.count(entry->chain_id->hex)) victims.push_back(n);
+    }
+  }
+  size_t n = 0;
+  for (const auto& v : victims) {
+    std::string p = dir + "/" + v;
+    if (::unlink(p.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      throw_errno("remove build cache entry " + p);
+    }
+    ++n;
+  }
+  return n;
 }
 
 void add_build_cache_refs(const std::string& store_root, std::set<std::string>& layers, std::set<std::string>& blobs) {

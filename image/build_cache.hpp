@@ -5,6 +5,7 @@
 // without a layer (they only say "this step was seen").
 //
 //   ROOT/build-cache/<key-hex>.json   {"layer": "<chain hex>", "blob": "<blob hex>"} or {}
+//   ROOT/build-cache/checks/          the pitfall findings of built layer lists (engine/build.cpp)
 #pragma once
 #include <optional>
 #include <set>
@@ -21,6 +22,9 @@ struct BuildCacheEntry {
 
 std::optional<BuildCacheEntry> read_build_cache(const std::string& store_root, const Digest& key);
 void write_build_cache(const std::string& store_root, const Digest& key, const BuildCacheEntry& entry);
+// Removes the entries whose layer is not in keep_layers (chain hex), and metadata-only ones;
+// returns how many went. Caller holds the store's lock exclusive.
+size_t remove_build_cache_entries(const std::string& store_root, const std::set<std::string>& keep_layers);
 // Adds the layers (chain hex) and blobs (hex) cache entries name; a corrupt entry names none.
 void add_build_cache_refs(const std::string& store_root, std::set<std::string>& layers, std::set<std::string>& blobs);
 

@@ -319,6 +319,27 @@ Store::Removed Store::remove(std::string_view ref, bool force) const {
   return out;
 }
 
+Store::Pruned Store::prune_build_cache() const {
+  auto lock = lock_exclusive();  // no build is using cache layers half-way (builds hold it shared)
+  std::set<std::string> used;
+  for (const auto& r : list())
+    for (const auto& l : r.layers) used.insert(l.chain_id.hex);
+  Pruned out;
+  out.entries = remove_build_cache_entries(root_, used);
+  remove_tree(root_ + "/build-cache/checks");  // the build's layer-check results: recomputed when needed
+  std::set<std::string> kept_layers, kept_blobs;
+  add_build_cache_refs(root_, kept_layers, kept_blobs);
+  for (const auto& n : dir_names(root_ + "/layers")) {
+    if (used.count(n) || kept_layers.count(n)) continue;
+    if (auto rec = layer(parse_digest("sha256:" + n))) {
+      ++out.layers;
+      out.bytes += rec->diff_size + static_cast<uint64_t>(std::max<int64_t>(rec->size, 0));
+    }
+  }
+  collect_garbage();
+  return out;
+}
+
 void Store::collect_garbage() const {
   std::set<std::string> layers, blobs;
   for (const auto& r : list()) {

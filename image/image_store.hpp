@@ -96,6 +96,14 @@ class Store {
   // rmi: a name that is one of several only untags; otherwise the image goes (unless pinned,
   // or force) and unreferenced layers and blobs are collected.
   Removed remove(std::string_view ref, bool force = false) const;
+  struct Pruned {
+    size_t entries = 0, layers = 0;
+    uint64_t bytes = 0;  // layer blobs and unpacked layers freed
+  };
+  // image prune: drops the build cache's entries whose layer no image uses (and metadata-only
+  // ones), then collects the layers and blobs nothing names any more. A layer an image uses
+  // (and so a container of that image, which pins it) stays, with its cache entry.
+  Pruned prune_build_cache() const;
 
   // --- used by the loader (callers hold lock_shared()) ---
   std::string blob_path(const Digest& d) const { return root_ + "/blobs/sha256/" + d.hex; }

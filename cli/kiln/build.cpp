@@ -13,8 +13,26 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "engine/build.hpp"
+#include "engine/status_text.hpp"
 
 namespace {
+
+// The layers of the image with their sizes, so a bloated step shows.
+void print_layers(FILE* out, const kiln::engine::BuildOutcome& o) {
+  uint64_t total = 0;
+  std::fprintf(out, "%-8s %-10s %-7s %s\n", "LAYER", "SIZE", "", "STEP");
+  for (size_t i = 0; i < o.layers.size(); ++i) {
+    const auto& l = o.layers[i];
+    total += l.size;
+    std::string step = l.where.empty() ? "(base image)" : l.where.substr(0, l.where.rfind(':')) + ": " + l.text;
+    if (step.size() > 70) step = step.substr(0, 67) + "...";
+    for (auto& c : step)
+      if (c == '\n') c = ' ';
+    std::fprintf(out, "%-8zu %-10s %-7s %s\n", i, kiln::engine::human_size(l.size).c_str(), l.cached ? "CACHED" : "",
+                 step.c_str());
+  }
+  std::fprintf(out, "%-8s %-10s\n", "total", kiln::engine::human_size(total).c_str());
+}
 
 struct BuildArgs {
   kiln::engine::BuildRequest req;
@@ -64,6 +82,9 @@ kiln::cli::RegisterCommand reg(
         ::dup2(null.get(), STDIN_FILENO);
         try {
           kiln::engine::BuildOutcome o = kiln::engine::build(r);
+          if (!quiet) print_layers(out.get(), o);
+          for (const auto& f : o.findings)
+            std::fprintf(out.get(), "kiln: warning: %s\n", kiln::engine::describe(f).c_str());
           if (!quiet)
             std::fprintf(out.get(), "#%zu writing image %s (%zu of %zu steps cached)\n", o.steps + 1,
                          o.id.str().c_str(), o.cached, o.steps);

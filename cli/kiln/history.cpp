@@ -1,9 +1,11 @@
-// kiln history IMAGE: one row per history entry, newest first, with the size of the layer
-// it made (entries marked empty_layer made none).
+// kiln history IMAGE: one row per history entry, newest first: the step that made it (for a
+// kiln build, the instruction after ARG/ENV expansion) and the size of its layer (entries marked
+// empty_layer made none: 0B). --human=false prints sizes in bytes.
 #include <cstdio>
 #include <memory>
 
 #include "cli/command_registry.hpp"
+#include "engine/status_text.hpp"
 #include "image/image_store.hpp"
 
 namespace {
@@ -11,6 +13,7 @@ namespace {
 struct State {
   std::string image;
   bool no_trunc = false;
+  bool human = true;
 };
 
 kiln::cli::RegisterCommand reg(
@@ -18,6 +21,7 @@ kiln::cli::RegisterCommand reg(
       auto s = std::make_shared<State>();
       sub.add_option("IMAGE", s->image, "name or id").required();
       sub.add_flag("--no-trunc", s->no_trunc, "do not shorten CREATED BY");
+      sub.add_flag("-H,--human", s->human, "sizes as 1.2MB (default); --human=false: bytes");
       return [s] {
         kiln::image::Store store(kiln::cli::globals().root);
         auto img = store.resolve(s->image);
@@ -43,8 +47,9 @@ kiln::cli::RegisterCommand reg(
         for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
           std::string by = it->by;
           if (!s->no_trunc && by.size() > 60) by = by.substr(0, 57) + "...";
-          std::printf("%-14s %-22s %-12llu %s\n", it->layer.c_str(), it->created.empty() ? "-" : it->created.c_str(),
-                      static_cast<unsigned long long>(it->size), by.c_str());
+          std::string size = s->human ? kiln::engine::human_size(it->size) : std::to_string(it->size);
+          std::printf("%-14s %-22s %-12s %s\n", it->layer.c_str(), it->created.empty() ? "-" : it->created.c_str(),
+                      size.c_str(), by.c_str());
         }
         return 0;
       };

@@ -5,22 +5,12 @@
 #include <string>
 
 #include "cli/command_registry.hpp"
+#include "engine/status_text.hpp"
 #include "image/image_store.hpp"
 
 namespace {
 
-std::string human_size(uint64_t b) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
-  return buf;
-}
+using kiln::engine::human_size;
 
 struct State {
   bool quiet = false;

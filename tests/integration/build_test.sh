@@ -277,4 +277,118 @@ DF
   assert_clean
 }
 
+test_pitfall_warnings_and_lint() {
+  setup; cd "$T/ctx" || exit 1
+  echo 'API_KEY=ctx-secret-value' > .env
+  echo code > main.sh
+  cat > Dockerfile <<'DF'
+FROM busybox
+ENV API_TOKEN=env-secret-value
+COPY . /app
+RUN mkdir -p /root/.ssh /var/lib/apt/lists && P=PRIVATE && printf -- "-----BEGIN OPENSSH $P KEY-----\nkey-secret-body\n-----END OPENSSH $P KEY-----\n" > /root/.ssh/deploy_key && dd if=/dev/zero of=/big bs=1k count=200 2>/dev/null && dd if=/dev/zero of=/var/lib/apt/lists/x_Packages bs=1k count=50 2>/dev/null
+RUN rm /root/.ssh/deploy_key /big
+DF
+  out=$(kb -t pit:1 . 2>&1) || fail "build with pitfalls still builds: $out"
+  assert_contains "$out" "warning: Dockerfile:2: ENV: API_TOKEN looks like a credential"
+  assert_contains "$out" "warning: Dockerfile:3: COPY: copies /app/.env, which kiln scan flags (dotenv)"
+  assert_contains "$out" "warning: Dockerfile:4: RUN: writes /root/.ssh/deploy_key (private-key) and Dockerfile:5: RUN deletes it"
+  assert_contains "$out" "warning: Dockerfile:4: RUN: adds /big (205kB) and Dockerfile:5: RUN deletes it"
+  assert_contains "$out" "warning: Dockerfile:4: RUN: leaves the apt package lists (/var/lib/apt/lists, 51.2kB)"
+  warn=$(grep 'warning:' <<<"$out")  # (the progress echoes the Dockerfile's lines, as docker's does)
+  for v in env-secret-value ctx-secret-value key-secret-body; do assert_not_contains "$warn" "$v" "a warning shows a value"; done
+  # the per-layer size table, and history with sizes and steps
+  assert_contains "$out" "LAYER    SIZE"
+  assert_contains "$out" "(base image)"
+  assert_contains "$(grep -E '^[0-9]+ ' <<<"$out" | grep 'Dockerfile:4')" "262kB"
+  hist=$("$KILN" history pit:1) || fail "history"
+  assert_contains "$(grep 'RUN /bin/sh -c mkdir' <<<"$hist")" "262kB"
+  assert_contains "$(grep 'COPY' <<<"$hist")" "B "
+  # a cached rebuild warns the same
+  out2=$(kb -t pit:1 . 2>&1) || fail "rebuild"
+  assert_eq "$(grep -c 'warning:' <<<"$out2")" "$(grep -c 'warning:' <<<"$out")" "the same warnings when cached"
+  assert_contains "$out2" "CACHED  Dockerfile:4"
+  # kiln lint: exit 1 on findings, 0 when clean, 125 when it cannot lint
+  lint=$("$KILN" lint Dockerfile); assert_eq $? 1 "lint exit status with findings"
+  assert_contains "$lint" "Dockerfile:2: ENV: API_TOKEN"
+  assert_contains "$lint" "Dockerfile:3: COPY: copies /.env from the context"
+  assert_eq "$("$KILN" lint --json "$T/ctx/Dockerfile" | jq -r '.findings[].rule' | sort -u | tr '\n' ' ')" "secret-copied secret-env "
+  printf 'FROM busybox AS b\nCOPY main.sh /\nFROM busybox\nCOPY --from=b /main.sh /\nCMD ["sh", "/main.sh"]\n' > Dockerfile.clean
+  out=$("$KILN" lint Dockerfile.clean); assert_eq $? 0 "lint exit status when clean: $out"
+  assert_status 125 "$KILN" lint nosuch/Dockerfile
+  printf 'FROM busybox\nBOGUS x\n' > Dockerfile.bad
+  assert_status 125 "$KILN" lint Dockerfile.bad
+  out=$(kb -t clean:1 -f Dockerfile.clean . 2>&1) || fail "clean build: $out"
+  assert_not_contains "$out" "warning:" "no warnings on a clean multi-stage build"
+  assert_clean
+}
+
+test_image_prune_keeps_what_images_use() {
+  setup; cd "$T/ctx" || exit 1
+  printf 'FROM busybox\nRUN echo keep > /keep\nRUN echo keep2 > /keep2\n' > Dockerfile
+  kb -t keep:1 . >/dev/null 2>&1 || fail "build keep"
+  printf 'FROM busybox\nRUN dd if=/dev/zero of=/junk bs=1k count=300 2>/dev/null\nRUN echo gone > /gone\n' > Dockerfile.junk
+  kb -t junk:1 -f Dockerfile.junk . >/dev/null 2>&1 || fail "build junk"
+  "$KILN" rmi junk:1 >/dev/null || fail "rmi junk"
+  layers_before=$(ls "$KILN_ROOT/layers" | wc -l)
+  assert_eq "$layers_before" 5 "busybox + 2 kept + 2 cache-only layers"
+  # a running container of the kept image: its layers must survive
+  cid=$("$KILN" run -d keep:1 sh -c 'trap "exit 0" TERM; while true; do sleep 0.1; done') || fail "run -d: $cid"
+  out=$("$KILN" image prune) || fail "prune: $out"
+  assert_contains "$out" "Deleted 2 build cache entries and 2 layers"  # junk's two RUNs
+  assert_contains "$out" "Total reclaimed space: "
+  assert_eq "$(ls "$KILN_ROOT/layers" | wc -l)" 3 "the cache-only layers went, the image's stayed"
+  assert_eq "$("$KILN" exec "$cid" cat /keep2)" "keep2" "the running container still reads its layers"
+  "$KILN" rm -f "$cid" >/dev/null || fail "rm -f"
+  assert_eq "$("$KILN" run --rm keep:1 cat /keep /keep2)" "$(printf 'keep\nkeep2')"
+  # the kept image's steps are still cached; the pruned ones are redone
+  out=$(kb -t keep:1 . 2>&1) || fail "rebuild keep"
+  assert_eq "$(grep -c ' CACHED$' <<<"$out")" 3 "the kept image's steps stay CACHED"
+  out=$(kb -t junk:1 -f Dockerfile.junk . 2>&1) || fail "rebuild junk"
+  assert_eq "$(grep -c ' DONE ' <<<"$out")" 2 "the pruned steps are redone"
+  out=$("$KILN" image prune) || fail "prune 2"
+  assert_contains "$out" "Deleted 0 build cache entries and 0 layers"
+  assert_status 125 "$KILN" image
+  "$KILN" system check >/dev/null 2>&1 || fail "store check after prune: $("$KILN" system check 2>&1)"
+  assert_clean
+}
+
+# path, type+mode, uid, gid, symlink target, size and content hash (regular files): times aside.
+rootfs_manifest() {
+  (cd "$1" && find . -mindepth 1 -printf '%P %M %U %G %l ' -exec sh -c \
+    'if [ -f "$1" ] && [ ! -L "$1" ]; then printf "%s " "$(stat -c %s "$1")"; sha256sum < "$1" | cut -d" " -f1; else echo -; fi' _ {} \; | sort)
+}
+
+test_same_rootfs_as_buildah() {
+  command -v buildah >/dev/null || fail "buildah missing (tests/install-deps.sh)"
+  setup; write_multistage
+  # buildah 1.28 has no RUN heredocs: the same commands on one line
+  awk '/^RUN <<EOF$/ {h=1; line="RUN "; next} h && /^EOF$/ {h=0; print line "true"; next} h {line=line $0 " && "; next} {print}' \
+    Dockerfile > Dockerfile.nohd && mv Dockerfile.nohd Dockerfile
+  grep -q '^RUN set -e && echo' Dockerfile || fail "heredoc rewrite: $(cat Dockerfile)"
+  # ls -l shows times, which kiln clamps (reproducible layers) and buildah keeps: list without them
+  sed -i 's|ls -ln /src|stat -c "%n %a %u %g %s" /src/* /src/keep/*|' Dockerfile
+  mkdir -p "$T/bnet"
+  printf '[containers]\nnetns = "none"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s"\n[network]\nnetwork_config_dir = "%s"\n' \
+    "$T/bevents.log" "$T/bnet" > "$T/containers.conf"
+  B() { CONTAINERS_CONF=$T/containers.conf buildah --root "$T/b" --runroot "$T/br" --storage-driver vfs "$@"; }
+  B from --name base scratch >/dev/null || fail "buildah from scratch"
+  tar -xzf "$IMAGES/rootfs.tar.gz" -C "$(B mount base)" || fail "buildah mount"
+  B umount base >/dev/null; B commit -q base localhost/busybox:latest >/dev/null || fail "buildah commit"; B rm base >/dev/null
+  kb -q -t cmp:1 --build-arg WHO=kiln . >/dev/null 2>"$T/kp" || fail "kiln build: $(cat "$T/kp")"
+  # crun refuses this machine's hybrid cgroups: buildah's RUN steps use runc
+  B bud --runtime runc --network none -q -t cmp:1 --build-arg WHO=kiln --build-arg BASE=localhost/busybox:latest . \
+    >"$T/bp" 2>&1 || fail "buildah bud: $(tail -5 "$T/bp")"
+  "$KILN" unpack cmp:1 "$T/kiln-bundle" >/dev/null || fail "kiln unpack"
+  B from --name cmp localhost/cmp:1 >/dev/null || fail "buildah from"
+  bm=$(B mount cmp) || fail "buildah mount cmp"
+  rootfs_manifest "$T/kiln-bundle/rootfs" > "$T/kiln.manifest"
+  rootfs_manifest "$bm" > "$T/buildah.manifest"
+  B umount cmp >/dev/null; B rm cmp >/dev/null
+  [ "$(wc -l < "$T/kiln.manifest")" -gt 5 ] || fail "kiln manifest too small: $(cat "$T/kiln.manifest")"
+  diff -u "$T/buildah.manifest" "$T/kiln.manifest" > "$T/manifest.diff" || fail "final rootfs differs from buildah's: $(cat "$T/manifest.diff")"
+  B rmi -a -f >/dev/null 2>&1
+  rm -rf "$T/b" "$T/br"
+  assert_clean
+}
+
 run_tests
