@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 
 namespace kiln {
 
@@ -52,6 +53,29 @@ Pipe make_pipe(int flags) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC | flags) != 0) throw_errno("pipe");
   return {UniqueFd(p[0]), UniqueFd(p[1])};
+}
+
+DaemonStart start_daemon(const std::vector<std::string>& args) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  Pipe out = make_pipe();
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork " + args.at(0));
+  if (pid == 0) {
+    ::dup2(out.write.get(), 1);
+    ::dup2(out.write.get(), 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  Child child(pid);
+  out.write.reset();
+  int status = child.wait();
+  DaemonStart r;
+  r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!r.ok) r.output = read_fd(out.read.get());
+  return r;
 }
 
 }  // namespace kiln

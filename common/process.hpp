@@ -4,6 +4,9 @@
 #pragma once
 #include <sys/types.h>
 
+#include <string>
+#include <vector>
+
 #include "common/unique_fd.hpp"
 
 namespace kiln {
@@ -46,5 +49,14 @@ struct Pipe {
 };
 // pipe2(2) with O_CLOEXEC (plus `flags`); throws kiln::Error.
 Pipe make_pipe(int flags = 0);
+
+// Runs a program that forks its daemon once it is ready and then exits (pasta, fuse-overlayfs):
+// its exit status says whether that worked. On failure, output is what it wrote to stdout and
+// stderr (read only then: a daemon that started may keep the pipe).
+struct DaemonStart {
+  bool ok = false;
+  std::string output;
+};
+DaemonStart start_daemon(const std::vector<std::string>& args);
 
 }  // namespace kiln

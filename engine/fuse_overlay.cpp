@@ -48,26 +48,11 @@ void mount_fuse_overlay(const RootfsPlan& plan, const std::string& kernel_refusa
   if (!program) throw Error(what + " and fuse-overlayfs is not installed (Debian's fuse-overlayfs package)", ENOENT);
   plan.overlay_options();  // the same path checks (':' and ',') as the kernel's overlay
   std::vector<std::string> args = {*program, "-o", fuse_options(plan), plan.target};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
   spdlog::debug("mount fuse-overlayfs on {}: {}", plan.target, args[2]);
-  Pipe err = make_pipe();
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork fuse-overlayfs");
-  if (pid == 0) {
-    ::dup2(err.write.get(), 1);
-    ::dup2(err.write.get(), 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  Child child(pid);
-  err.write.reset();
-  // It forks its daemon once the filesystem is mounted, then exits: its status says whether it
-  // worked. (The daemon's stdio goes to /dev/null, so the pipe ends with the first process.)
-  int status = child.wait();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && is_fuse_mount(plan.target)) return;
-  std::string reason = last_line(read_fd(err.read.get()));
+  // It forks its daemon once the filesystem is mounted, then exits.
+  DaemonStart started = start_daemon(args);
+  if (started.ok && is_fuse_mount(plan.target)) return;
+  std::string reason = last_line(started.output);
   throw Error(what + " and fuse-overlayfs failed: " + (reason.empty() ? "no reason given" : reason), EIO);
 }
 

@@ -47,25 +47,13 @@ void pasta_setup(const std::string& netns, const std::vector<PortSpec>& ports, c
   if (!tcp) args.insert(args.end(), {"-t", "none"});
   if (!udp) args.insert(args.end(), {"-u", "none"});
   args.insert(args.end(), {"-T", "none", "-U", "none", "--netns", netns});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Pipe err = make_pipe();
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork pasta");
-  if (pid == 0) {
-    ::dup2(err.write.get(), 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  Child child(pid);
-  err.write.reset();
   // pasta forks its daemon once the namespace is configured and the ports are bound, then
-  // exits: its status says whether that worked. (The daemon keeps the pipe: read after.)
-  int status = child.wait();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  // exits: its status says whether that worked.
+  DaemonStart started = start_daemon(args);
+  if (started.ok) return;
   // Its reasons, one per line, between complaints that it has no syslog to write to.
-  std::string all = read_fd(err.read.get()), text;
+  const std::string& all = started.output;
+  std::string text;
   size_t at = 0;
   while (at < all.size()) {
     size_t nl = all.find('\n', at);

@@ -31,6 +31,21 @@ std::optional<BuildCacheEntry> parse_cache_entry(const std::string& text) {
   return e;
 }
 
+// Each entry file of the cache dir ("<64 hex>.json") with what it parses to (nullopt: corrupt).
+template <typename Fn>
+void for_each_cache_entry(const std::string& dir, Fn&& fn) {
+  if (!path_exists(dir)) return;
+  UniqueFd fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  DirStream entries(fd.get(), dir);
+  while (const dirent* e = entries.next()) {
+    std::string n = e->d_name;
+    if (n.size() != 69 || n.substr(64) != ".json") continue;
+    auto text = read_file_if_exists(dir + "/" + n);
+    if (!text) continue;
+    fn(n, parse_cache_entry(*text));
+  }
+}
+
 }  // namespace
 
 std::optional<BuildCacheEntry> read_build_cache(const std::string& store_root, const Digest& key) {
@@ -49,20 +64,10 @@ void write_build_cache(const std::string& store_root, const Digest& key, const B
 
 size_t remove_build_cache_entries(const std::string& store_root, const std::set<std::string>& keep_layers) {
   std::string dir = cache_dir(store_root);
-  if (!path_exists(dir)) return 0;
   std::vector<std::string> victims;
-  {
-    UniqueFd fd = open_file(dir, O_RDONLY | O_DIRECTORY);
-    DirStream entries(fd.get(), dir);
-    while (const dirent* e = entries.next()) {
-      std::string n = e->d_name;
-      if (n.size() != 69 || n.substr(64) != ".json") continue;
-      auto text = read_file_if_exists(dir + "/" + n);
-      if (!text) continue;
-      auto entry = parse_cache_entry(*text);
-      if (!entry || !entry->chain_id || !keep_layers.count(entry->chain_id->hex)) victims.push_back(n);
-    }
-  }
+  for_each_cache_entry(dir, [&](const std::string& name, const std::optional<BuildCacheEntry>& entry) {
+    if (!entry || !entry->chain_id || !keep_layers.count(entry->chain_id->hex)) victims.push_back(name);
+  });
   size_t n = 0;
   for (const auto& v : victims) {
     std::string p = dir + "/" + v;
@@ -76,20 +81,12 @@ size_t remove_build_cache_entries(const std::string& store_root, const std::set<
 }
 
 void add_build_cache_refs(const std::string& store_root, std::set<std::string>& layers, std::set<std::string>& blobs) {
-  std::string dir = cache_dir(store_root);
-  if (!path_exists(dir)) return;
-  UniqueFd fd = open_file(dir, O_RDONLY | O_DIRECTORY);
-  DirStream entries(fd.get(), dir);
-  while (const dirent* e = entries.next()) {
-    std::string n = e->d_name;
-    if (n.size() != 69 || n.substr(64) != ".json") continue;
-    auto text = read_file_if_exists(dir + "/" + n);
-    if (!text) continue;
-    if (auto entry = parse_cache_entry(*text); entry && entry->chain_id) {
+  for_each_cache_entry(cache_dir(store_root), [&](const std::string&, const std::optional<BuildCacheEntry>& entry) {
+    if (entry && entry->chain_id) {
       layers.insert(entry->chain_id->hex);
-      blobs.insert(entry->blob->hex);
+      if (entry->blob) blobs.insert(entry->blob->hex);
     }
-  }
+  });
 }
 
 }  // namespace kiln::image

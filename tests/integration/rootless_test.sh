@@ -161,6 +161,8 @@ test_delegated_cgroup_v2_subtree() {
   [ -f $v2/cgroup.controllers ] || v2=/sys/fs/cgroup
   local D=$v2/kiln-deleg-$ID
   mkdir "$D" "$D/shell" || fail "make the subtree"
+  # On failure too: the subtree's processes, then its cgroups (the harness removes no cgroup).
+  trap 'pkill -9 -u "$u"; sleep 0.3; find "$D" -depth -type d -exec rmdir {} + 2>/dev/null' EXIT
   echo +hugetlb > "$D/cgroup.subtree_control" || fail "enable hugetlb in the subtree"
   chown "$u": "$D" "$D/cgroup.procs" "$D/cgroup.subtree_control" "$D/cgroup.threads" "$D/shell" "$D/shell/cgroup.procs"
   # as_in_subtree CMD...: as the user, from a process root moved into $D/shell.
