@@ -104,15 +104,9 @@ std::vector<std::string> path_components(std::string_view path) {
   return out;
 }
 
-UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks) {
+int try_open_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks, UniqueFd& out) {
   size_t first = path.find_first_not_of('/');
   std::string rel = first == std::string_view::npos ? std::string(".") : std::string(path.substr(first));
-  auto fail = [&](int err) {
-    if (err == ELOOP && symlinks == Symlinks::refuse)
-      throw Error("open " + std::string(path) + " in root " + fd_path(root_fd) + ": reached through a symlink, refused",
-                  ELOOP);
-    throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd), err);
-  };
   if (!g_openat2_missing) {
     unsigned long long resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     if (symlinks == Symlinks::refuse) resolve |= RESOLVE_NO_SYMLINKS;
@@ -122,21 +116,41 @@ UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode
                         errno == EAGAIN && tries < 64;
          ++tries) {
     }
-    if (fd >= 0) return UniqueFd(fd);
-    if (errno != ENOSYS) fail(errno);
+    if (fd >= 0) {
+      out = UniqueFd(fd);
+      return 0;
+    }
+    if (errno != ENOSYS) return errno;
     g_openat2_missing = true;
   }
   UniqueFd fd = walk_in_root(root_fd, path, flags, mode, symlinks);
-  if (fd.get() < 0) fail(-fd.release());
+  if (fd.get() < 0) return -fd.release();
+  out = std::move(fd);
+  return 0;
+}
+
+void throw_in_root_error(int root_fd, std::string_view path, Symlinks symlinks, int err) {
+  if (err == ELOOP && symlinks == Symlinks::refuse)
+    throw Error("open " + std::string(path) + " in root " + fd_path(root_fd) + ": reached through a symlink, refused",
+                ELOOP);
+  throw_errno("open " + std::string(path) + " in root " + fd_path(root_fd), err);
+}
+
+UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks) {
+  UniqueFd fd;
+  int err = try_open_in_root(root_fd, path, flags, mode, symlinks, fd);
+  if (err != 0) throw_in_root_error(root_fd, path, symlinks, err);
   return fd;
 }
 
 UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode, Symlinks symlinks) {
-  // Mount points usually exist already: one in-root open is cheaper than a walk.
-  try {
-    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0, symlinks);
-  } catch (const Error& e) {
-    if (e.code() != ENOENT) throw;
+  // Mount points usually exist already: one in-root open is cheaper than a walk. A missing one
+  // is normal here, so it is not an exception (a start makes a dozen of these).
+  {
+    UniqueFd existing;
+    int err = try_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0, symlinks, existing);
+    if (err == 0) return existing;
+    if (err != ENOENT) throw_in_root_error(root_fd, path, symlinks, err);
   }
   UniqueFd dir(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
   if (!dir) throw_errno("dup root fd");
@@ -174,12 +188,9 @@ std::string fd_path(int fd) {
 
 std::optional<std::string> read_regular_in_root(int root_fd, std::string_view path, std::size_t limit) {
   UniqueFd fd;
-  try {
-    fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  } catch (const Error& e) {
-    if (e.code() == ENOENT) return std::nullopt;
-    throw;
-  }
+  int err = try_open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, Symlinks::follow, fd);
+  if (err == ENOENT) return std::nullopt;
+  if (err != 0) throw_in_root_error(root_fd, path, Symlinks::follow, err);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + std::string(path));
   if (!S_ISREG(st.st_mode)) throw Error(std::string(path) + ": not a regular file, refused", EINVAL);

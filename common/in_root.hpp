@@ -27,6 +27,13 @@ enum class Symlinks { follow, refuse };
 UniqueFd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0,
                       Symlinks symlinks = Symlinks::follow);
 
+// Like open_in_root, but a failure comes back as its errno (0 on success, `out` set) instead of
+// an exception: for lookups where a missing path is the normal case.
+int try_open_in_root(int root_fd, std::string_view path, int flags, mode_t mode, Symlinks symlinks, UniqueFd& out);
+
+// The error open_in_root throws for `err` (one line naming the path and the root).
+[[noreturn]] void throw_in_root_error(int root_fd, std::string_view path, Symlinks symlinks, int err);
+
 // Like mkdir -p inside the root; returns an O_PATH|O_DIRECTORY fd of the final directory.
 // A component that exists and is not a directory (after resolving inside the root) is an error.
 UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode = 0755,

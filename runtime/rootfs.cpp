@@ -60,10 +60,11 @@ UniqueFd open_protected_path(const std::string& path) {
   for (const auto& p : parts)
     if (p == "..") throw Error(path + ": must not contain \"..\"");
   UniqueFd root = open_file("/", O_PATH | O_DIRECTORY);
-  try {
-    return open_in_root(root.get(), path, O_PATH | O_NOFOLLOW, 0, Symlinks::refuse);
-  } catch (const Error& e) {
-    if (e.code() != ENOENT) throw;
+  // Masked paths are often missing: that is not an exception (each would cost a throw).
+  UniqueFd found;
+  if (int err = try_open_in_root(root.get(), path, O_PATH | O_NOFOLLOW, 0, Symlinks::refuse, found); err != ENOENT) {
+    if (err != 0) throw_in_root_error(root.get(), path, Symlinks::refuse, err);
+    return found;
   }
   // Missing: find the deepest ancestor that exists (again with no symlinks on the way).
   while (!parts.empty()) {
@@ -71,12 +72,9 @@ UniqueFd open_protected_path(const std::string& path) {
     std::string ancestor = "/";
     for (const auto& p : parts) ancestor += (ancestor.size() > 1 ? "/" : "") + p;
     UniqueFd fd;
-    try {
-      fd = open_in_root(root.get(), ancestor, O_PATH | O_DIRECTORY, 0, Symlinks::refuse);
-    } catch (const Error& e) {
-      if (e.code() == ENOENT) continue;
-      throw;
-    }
+    int err = try_open_in_root(root.get(), ancestor, O_PATH | O_DIRECTORY, 0, Symlinks::refuse, fd);
+    if (err == ENOENT) continue;
+    if (err != 0) throw_in_root_error(root.get(), ancestor, Symlinks::refuse, err);
     if ((under(path, "/proc") || under(path, "/sys")) && !on_kernel_fs(fd.get()))
       throw Error(path + ": does not exist and " + ancestor + " is not procfs or sysfs", ENOENT);
     return UniqueFd();
