@@ -129,6 +129,14 @@ bench "$W/seccomp.json" "$RUNS" "" "${secc[@]}" > "$W/seccomp.ms"
 cold=()
 for i in "${ok[@]}"; do cold+=("${names[$i]}" "$(cmd "$i" plain)"); done
 bench "$W/cold.json" "$COLD_RUNS" "sleep 0.5" "${cold[@]}" > "$W/cold.ms"
+# Peak RSS: GNU time's %M of the wrapper's shell, the largest resident set of any process of the
+# start (the runtime, its init, /bin/true; the shell and unshare are ~1 MiB); median of 5.
+rss_kib() { # rss_kib INDEX
+  local j
+  for j in 1 2 3 4 5; do /usr/bin/time -f %M sh -c "$(cmd "$1" plain)" 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p
+}
+RSS=()
+for i in "${ok[@]}"; do RSS+=("$(rss_kib "$i")"); done
 mapfile -t P < "$W/plain.ms"
 mapfile -t S < "$W/seccomp.ms"
 mapfile -t C < "$W/cold.ms"
@@ -143,15 +151,15 @@ echo "Start of /bin/true in a busybox bundle: hyperfine median of $RUNS runs, in
 echo "All runtimes run in the same wrapper: $(wrap RUNTIME ...)"
 awk -v n="$(nproc)" '$1 > n { print "(the machine is busy: load above the CPU count makes these numbers noisy)" }' /proc/loadavg
 echo
-printf '%-14s %10s %12s %14s %10s\n' runtime plain seccomp "seccomp cost" cold
+printf '%-14s %10s %12s %14s %10s %14s\n' runtime plain seccomp "seccomp cost" cold "peak RSS KiB"
 for i in "${!ok[@]}"; do
-  printf '%-14s %10s %12s %14s %10s\n' "${names[${ok[$i]}]}" "$(med "${P[$i]}")" "$(med "${S[$i]}")${secflag[${ok[$i]}]}" \
-    "$(awk -v a="${S[$i]}" -v b="${P[$i]}" 'BEGIN { printf "%+.2f", a - b }')" "$(med "${C[$i]}")"
+  printf '%-14s %10s %12s %14s %10s %14s\n' "${names[${ok[$i]}]}" "$(med "${P[$i]}")" "$(med "${S[$i]}")${secflag[${ok[$i]}]}" \
+    "$(awk -v a="${S[$i]}" -v b="${P[$i]}" 'BEGIN { printf "%+.2f", a - b }')" "$(med "${C[$i]}")" "${RSS[$i]}"
 done
 echo
-printf '%-14s %10s %12s %14s %10s\n' ratio plain seccomp "" cold
-[ -n "$k" ] && [ -n "$c" ] && printf '%-14s %10s %12s %14s %10s\n' kiln/crun "$(ratio "${P[$k]}" "${P[$c]}")" "$(ratio "${S[$k]}" "${S[$c]}")" "" "$(ratio "${C[$k]}" "${C[$c]}")"
-[ -n "$k" ] && [ -n "$r" ] && printf '%-14s %10s %12s %14s %10s\n' kiln/runc "$(ratio "${P[$k]}" "${P[$r]}")" "$(ratio "${S[$k]}" "${S[$r]}")" "" "$(ratio "${C[$k]}" "${C[$r]}")"
+printf '%-14s %10s %12s %14s %10s %14s\n' ratio plain seccomp "" cold "peak RSS"
+[ -n "$k" ] && [ -n "$c" ] && printf '%-14s %10s %12s %14s %10s %14s\n' kiln/crun "$(ratio "${P[$k]}" "${P[$c]}")" "$(ratio "${S[$k]}" "${S[$c]}")" "" "$(ratio "${C[$k]}" "${C[$c]}")" "$(ratio "${RSS[$k]}" "${RSS[$c]}")"
+[ -n "$k" ] && [ -n "$r" ] && printf '%-14s %10s %12s %14s %10s %14s\n' kiln/runc "$(ratio "${P[$k]}" "${P[$r]}")" "$(ratio "${S[$k]}" "${S[$r]}")" "" "$(ratio "${C[$k]}" "${C[$r]}")" "$(ratio "${RSS[$k]}" "${RSS[$r]}")"
 echo
 echo "wrapper alone (unshare -m + umount + exec /bin/true): $(med "${P[$n]}") ms, included in every number above"
 for ((j = n + 1; j < ${#P[@]}; j++)); do

@@ -14,7 +14,7 @@ packages=(
   zlib1g-dev liblzma-dev libbz2-dev libzstd-dev libxml2-dev nettle-dev
   # test and benchmark peers, fixtures
   busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar strace
-  podman containerd buildah
+  podman containerd buildah time
   # networks: podman's backend (bridge, veth, NAT, port forwarding) and its DNS server; netavark
   # 1.4 drives the firewall through iptables; nftables for the leftover checks in the tests
   netavark aardvark-dns iptables nftables
