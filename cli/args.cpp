@@ -93,7 +93,11 @@ Command& Command::set_help_flag(const std::string& names, const std::string& des
 
 bool Command::parsed() const { return app_->parsed(); }
 
-bool Command::got_subcommand(const std::string& name) const { return app_->got_subcommand(name); }
+// Only the command on the line may have been installed: a name with no command is not an error.
+bool Command::got_subcommand(const std::string& name) const {
+  auto found = app_->get_subcommands([&](const CLI::App* sub) { return sub->get_name() == name; });
+  return !found.empty() && found.front()->parsed();
+}
 
 std::vector<std::string> Command::remaining() const { return app_->remaining(); }
 
@@ -105,6 +109,18 @@ Program::~Program() = default;
 Program& Program::set_version_flag(const std::string& names, const std::string& version) {
   app_->set_version_flag(names, version);
   return *this;
+}
+
+std::string Program::first_positional(int argc, char** argv) const {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (arg.size() < 2 || arg[0] != '-') return arg;
+    if (arg.find('=') != std::string::npos) continue;  // --name=value
+    const CLI::Option* opt = app_->get_option_no_throw(arg);
+    if (opt && opt->get_type_size_max() > 0) ++i;  // its value is the next argument
+  }
+  return "";
 }
 
 std::optional<int> Program::parse(int argc, char** argv) {

@@ -85,6 +85,10 @@ class Program : public Command {
   // nullopt when the command line parsed. Otherwise (an error, --help, --version) CLI11 has
   // printed what it prints and this is its exit status (0 for --help and --version).
   std::optional<int> parse(int argc, char** argv);
+  // The first argument that is neither one of this program's own options nor the value of one:
+  // the command's name, when the line has one (empty otherwise). Read before any command is
+  // installed, so that only that one need be.
+  std::string first_positional(int argc, char** argv) const;
 
  private:
   std::unique_ptr<CLI::App> owned_;

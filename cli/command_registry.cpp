@@ -27,11 +27,13 @@ std::vector<CommandInfo>& registered_commands() {
   return commands;
 }
 
-std::vector<std::pair<Command, Action>> install_commands(Command& app) {
+std::vector<std::pair<Command, Action>> install_commands(Command& app, const std::string& only) {
   auto& commands = registered_commands();
   std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  bool known = std::any_of(commands.begin(), commands.end(), [&](const auto& c) { return c.name == only; });
   std::vector<std::pair<Command, Action>> out;
   for (auto& c : commands) {
+    if (known && c.name != only) continue;
     Command sub = app.add_subcommand(c.name, c.help);
     out.emplace_back(sub, c.setup(sub));
   }
@@ -54,7 +56,7 @@ void log_main_stage(int64_t entered) {
 
 int dispatch(Program& app, int argc, char** argv, const Tool& tool) {
   const int64_t entered = monotonic_us();
-  auto actions = install_commands(app);
+  auto actions = install_commands(app, app.first_positional(argc, argv));
   auto& g = globals();
   if (std::optional<int> rc = app.parse(argc, argv))  // CLI11 has printed why
     return tool.parse_errors_are_failures && *rc != 0 ? tool.failure_status : *rc;

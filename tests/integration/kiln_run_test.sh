@@ -40,6 +40,25 @@ test_missing_command_127_and_nothing_left() {
   assert_clean
 }
 
+# Only the command on the line is set up (its options cost time); the line must parse as before:
+# global options and their values ahead of it, a value that is a command's name, --help of all.
+test_command_line_with_global_options() {
+  setup
+  help=$("$KILN" --help)
+  for verb in run ps rm build pull network secret scan; do assert_contains "$help" " $verb " "kiln --help lists $verb"; done
+  assert_contains "$("$KILN" run --help)" "--replicas"
+  mkdir -p "$T/ps"
+  cp -a "$KILN_ROOT/." "$T/ps/"  # a store whose path is a command's name
+  (cd "$T" && assert_eq "$("$KILN" --log-format text --root ps --log "$T/log" run --rm --network none busybox echo ok)" ok)
+  assert_eq "$("$KILN" --root="$KILN_ROOT" --debug ps -q 2>/dev/null)" ""
+  assert_status 125 "$KILN" --root "$KILN_ROOT" nosuchverb
+  rt_help=$("$KR" --help)
+  for verb in create start state kill delete run exec features; do assert_contains "$rt_help" " $verb " "kiln-runtime --help lists $verb"; done
+  assert_eq "$("$KR" --root "$T/rt" --log "$T/rt.log" --log-format json list -q)" ""
+  rm -rf "$T/ps"
+  assert_clean
+}
+
 test_safe_defaults() {
   setup
   out=$("$KILN" run --rm busybox sh -c 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; ulimit -n; ip -o link | wc -l; if [ -e /proc/kcore ]; then echo kcore=$(wc -c < /proc/kcore); else echo kcore=0; fi; grep " /proc/sys " /proc/self/mountinfo')
