@@ -276,7 +276,7 @@ NetworkAttachment attach_network(const RunRecords& records, const RunRecord& rec
   if (plan.kind == NetworkPlan::Kind::container) {
     RunRecord other = records.load(plan.container_id);
     a.netns = other_netns(records, other);
-    a.etc_from = other.container_dir;
+    a.etc_from = records.dir(other.id);
     return a;
   }
   if (plan.kind == NetworkPlan::Kind::pasta) return attach_pasta(records, rec.id, plan);

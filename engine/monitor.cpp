@@ -54,7 +54,7 @@ CreateOptions create_options(const RunJob& job) {
   CreateOptions o;
   o.root = job.records.runtime_root();
   o.id = job.record.id;
-  o.bundle = job.record.container_dir;
+  o.bundle = job.records.dir(job.record.id);  // config.json without the env (engine/run.cpp)
   o.config = job.spec;
   o.detached_mounts = job.detached_mounts;
   return o;

@@ -164,8 +164,10 @@ SpecInputs spec_inputs(const RunRequest& f, const PreparedRun& p, const RunRecor
   net = attach_network(records, rec, plan, hostname);
   in.flags.netns_path = net.netns;
   EtcNetwork etc{net.ip, net.aliases, net.dns_servers, net.dns_search, net.etc_from};
-  write_container_etc_files(rec.container_dir, hostname, f.network == "host", etc);
-  in.etc_dir = rec.container_dir;
+  // Beside the record, on the run root (a tmpfs on most hosts, as podman keeps them in its
+  // runroot): three files less to create and remove on the store's filesystem per container.
+  write_container_etc_files(records.dir(rec.id), hostname, f.network == "host", etc);
+  in.etc_dir = records.dir(rec.id);
   std::string user = f.user.empty() ? ic.user : f.user;
   {
     UniqueFd root = open_file(rec.rootfs, O_PATH | O_DIRECTORY);
@@ -262,7 +264,7 @@ RunOutcome run_prepared(const RunRequest& f, const PreparedRun& p) {
   // from the container's init instead.
   nlohmann::json on_disk = job.spec;
   on_disk["process"]["env"] = nlohmann::json::array();
-  write_file_atomic(rec.container_dir + "/config.json", on_disk.dump(), 0600, Sync::in_memory);
+  write_file_atomic(records.dir(rec.id) + "/config.json", on_disk.dump(), 0600, Sync::in_memory);
 
   if (f.detach) {
     log_stage("monitor start");
