@@ -288,6 +288,10 @@ test_container_mode_shares_the_namespace() {
   a=$("$KILN" exec "o$ID" ip -o -4 addr show eth0 | awk '{print $4}')
   b=$("$KILN" run --rm --network "container:o$ID" busybox ip -o -4 addr show eth0 | awk '{print $4}')
   assert_eq "$b" "$a" "same address"
+  # and the same /etc/hosts and resolv.conf (copied from the other container's)
+  assert_eq "$("$KILN" run --rm --network "container:o$ID" busybox cat /etc/hosts /etc/resolv.conf)" \
+    "$("$KILN" exec "o$ID" cat /etc/hosts /etc/resolv.conf)" "same /etc/hosts and resolv.conf"
+  assert_contains "$("$KILN" exec "o$ID" cat /etc/hosts)" "${a%/*}" "the container's address in /etc/hosts"
   "$KILN" rm -f "o$ID" >/dev/null
   net_clean kiln0
 }
