@@ -251,7 +251,8 @@ void Store::unpin(const Digest& id, const std::string& ctr) const {
   if (!valid_container_id(ctr)) throw Error("unpin image: invalid container id \"" + ctr + "\"");
   std::string p = root_ + "/refs/" + id.hex + "/" + ctr;
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("unpin " + p);
-  ::rmdir((root_ + "/refs/" + id.hex).c_str());  // only succeeds when it was the last pin
+  // The image's (now maybe empty) pin dir stays until rmi: every container would otherwise
+  // make and remove it again, two inode changes more on the store's filesystem per container.
 }
 
 std::vector<std::string> Store::pins(const Digest& id) const {

@@ -144,7 +144,7 @@ assert_kiln_clean() {
   [ -z "$(ls "$KILN_RUN_ROOT/names" 2>/dev/null)" ] || fail "names left: $(ls "$KILN_RUN_ROOT/names")"
   [ -z "$(ls "$KILN_RUN_ROOT/runtime" 2>/dev/null | grep -v seccomp-cache)" ] || fail "runtime state left"
   [ -z "$(ls "$KILN_ROOT/containers" 2>/dev/null | grep -v '^\.init$')" ] || fail "container dirs left: $(ls "$KILN_ROOT/containers")"
-  [ -z "$(ls "$KILN_ROOT/refs" 2>/dev/null)" ] || fail "image pins left"
+  [ -z "$(find "$KILN_ROOT/refs" -type f 2>/dev/null)" ] || fail "image pins left: $(find "$KILN_ROOT/refs" -type f)"
   local m; m=$(grep -F "$T" /proc/self/mountinfo | awk '{print $5}' | grep -vx "$T/small")
   [ -z "$m" ] || fail "mounts left: $m"
 }
