@@ -13,6 +13,7 @@
 
 #include "common/dir_stream.hpp"
 #include "common/files.hpp"
+#include "common/user_namespace.hpp"
 #include "engine/build_config.hpp"
 #include "engine/build_copy.hpp"
 #include "engine/build_ignore.hpp"
@@ -507,11 +508,18 @@ class Builder {
       image::write_build_cache(store_.root(), key, {});
       add_history(st.config, history, true, epoch_);
     } else {
-      std::string tar = work.path() + "/layer.tar";
-      image::write_layer_tar(upper, tar, epoch_);
       std::string commit_dir = work.path() + "/commit";
       mkdir_p(commit_dir, 0700);
-      image::LayerRecord lr = image::commit_layer_tar(store_, tar, st.layers, commit_dir);
+      image::LayerRecord lr;
+      if (in_initial_user_namespace()) {
+        lr = image::commit_layer_dir(store_, upper, st.layers, commit_dir, epoch_);
+      } else {
+        // Rootless, the step's overlay keeps its marks in user.overlay.* xattrs (userxattr) or
+        // is fuse-overlayfs: the tar is unpacked into the store's form, as a loaded layer is.
+        std::string tar = work.path() + "/layer.tar";
+        image::write_layer_tar(upper, tar, epoch_);
+        lr = image::commit_layer_tar(store_, tar, st.layers, commit_dir);
+      }
       image::write_build_cache(store_.root(), key, {lr.chain_id, lr.digest});
       st.layers.push_back(lr);
       add_history(st.config, history, false, epoch_);
