@@ -13,11 +13,13 @@
 
 #include "common/dir_stream.hpp"
 #include "common/files.hpp"
+#include "common/user_namespace.hpp"
 #include "engine/build_config.hpp"
 #include "engine/build_copy.hpp"
 #include "engine/build_ignore.hpp"
 #include "engine/build_layer_check.hpp"
 #include "engine/build_run.hpp"
+#include "engine/container_network.hpp"
 #include "engine/dockerfile_expand.hpp"
 #include "engine/dockerfile_lint.hpp"
 #include "engine/dockerfile_parser.hpp"
@@ -152,8 +154,7 @@ class Builder {
   explicit Builder(const BuildRequest& r) : r_(r), store_(r.store_root) {}
 
   BuildOutcome run() {
-    if (r_.network != "none" && r_.network != "host")
-      throw Error("build --network " + r_.network + ": only none and host are supported for builds");
+    plan_build_network();
     epoch_ = r_.source_date_epoch.value_or(0);
     for (const auto& t : r_.tags) image::normalize_name(t);  // a bad name fails before any work
     std::string dockerfile = r_.dockerfile.empty() ? r_.context + "/Dockerfile" : r_.dockerfile;
@@ -193,6 +194,17 @@ class Builder {
   static std::string dockerfile_label(const std::string& path) {
     size_t s = path.rfind('/');
     return s == std::string::npos ? path : path.substr(s + 1);
+  }
+
+  // none and host need nothing; a name must be a network that exists (before any step runs).
+  void plan_build_network() {
+    const std::string& n = r_.network;
+    if (n == "none" || n == "host") return;
+    if (n.rfind("container:", 0) == 0)
+      throw Error("build --network " + n +
+                  ": RUN steps cannot join another container's network (use none, host "
+                  "or a network's name)");
+    network_ = plan_network({n, "", {}, {}}, r_.store_root, RunRecords(default_run_root()));
   }
 
   void parse_build_args() {
@@ -496,11 +508,18 @@ class Builder {
       image::write_build_cache(store_.root(), key, {});
       add_history(st.config, history, true, epoch_);
     } else {
-      std::string tar = work.path() + "/layer.tar";
-      image::write_layer_tar(upper, tar, epoch_);
       std::string commit_dir = work.path() + "/commit";
       mkdir_p(commit_dir, 0700);
-      image::LayerRecord lr = image::commit_layer_tar(store_, tar, st.layers, commit_dir);
+      image::LayerRecord lr;
+      if (in_initial_user_namespace()) {
+        lr = image::commit_layer_dir(store_, upper, st.layers, commit_dir, epoch_);
+      } else {
+        // Rootless, the step's overlay keeps its marks in user.overlay.* xattrs (userxattr) or
+        // is fuse-overlayfs: the tar is unpacked into the store's form, as a loaded layer is.
+        std::string tar = work.path() + "/layer.tar";
+        image::write_layer_tar(upper, tar, epoch_);
+        lr = image::commit_layer_tar(store_, tar, st.layers, commit_dir);
+      }
       image::write_build_cache(store_.root(), key, {lr.chain_id, lr.digest});
       st.layers.push_back(lr);
       add_history(st.config, history, false, epoch_);
@@ -614,12 +633,13 @@ class Builder {
       mounts.push_back(parse_mount(ins, m));
       mount_text += "--mount=" + m + " ";  // names and ids only: never a secret's value
     }
-    bool host_net = r_.network == "host";
+    // RUN --network=default is the build's network (kiln build --network).
+    std::string net = r_.network;
     if (const auto* f = ins.flag("network")) {
-      if (f->value == "host") host_net = true;
-      else if (f->value == "none") host_net = false;
+      if (f->value == "host" || f->value == "none") net = f->value;
       else if (f->value != "default") throw Error(what + " --network=" + f->value + ": expected none, host or default");
     }
+    const bool host_net = net == "host";
     // Build args reach the process as environment (the image's ENV wins), proxies too.
     std::vector<std::string> env;
     BuildVars argenv = st.args;
@@ -628,12 +648,13 @@ class Builder {
     for (const auto& [k, v] : argenv) env.push_back(k + "=" + v);
     for (const auto& e : config_env(st.config)) env.push_back(e);
 
+    // As docker's, the key leaves the network out: none, host or a named one, the same step.
     std::string canonical = "RUN " + mount_text + nlohmann::json(args).dump();
     for (const auto& [k, v] : st.args) canonical += " " + k + "=" + v;  // what the process sees
     std::string history = "RUN " + mount_text + join(args);
     image::Digest key = step_key(st.key, canonical + " env=" + nlohmann::json(config_env(st.config)).dump() +
                                              " workdir=" + config_string(st.config, "WorkingDir") +
-                                             " user=" + config_string(st.config, "User") + (host_net ? " host" : ""));
+                                             " user=" + config_string(st.config, "User"));
     if (use_cache(key, st, history)) return true;
 
     image::TempDir work(store_.tmp_dir());
@@ -648,6 +669,7 @@ class Builder {
     if (rr.workdir.empty()) rr.workdir = "/";
     rr.user = config_string(st.config, "User");
     rr.host_network = host_net;
+    if (net != "none" && net != "host") rr.network = &*network_;
     for (const auto& m : mounts) {
       if (m.type == ParsedMount::Type::secret) {
         const SecretSource* s = nullptr;
@@ -834,6 +856,7 @@ class Builder {
   size_t total_ = 0;
   int step_no_ = 0;
   BuildOutcome outcome_;
+  std::optional<NetworkPlan> network_;  // the build's named network (not none or host)
 };
 
 Builder::DirStreamNames::DirStreamNames(int fd, const std::string& what) {

@@ -28,7 +28,7 @@ struct BuildRequest {
   std::vector<std::string> secrets;     // id=ID,src=FILE | id=ID,env=VAR
   std::string target;
   bool no_cache = false;
-  std::string network = "none";                           // none | host
+  std::string network = "none";                           // none | host | a network's name
   std::optional<int64_t> source_date_epoch;               // times in layers and config; default 0
   std::function<void(const std::string& line)> progress;  // BuildKit-style plain lines
   std::function<void(const std::string& line)> warning;

@@ -248,8 +248,40 @@ image::Digest hash_copy(const CopySource& src, const CopyPlan& plan) {
   return h.finish();
 }
 
+// The destination's parent dir of the last item, resolved (and made) inside the root once: a
+// COPY of a tree puts many files into each directory, and the walk from the root costs a
+// mkdirat and an openat per component. Only files and heredoc texts use it; any other item
+// (a dir made, a symlink that may now stand where a dir was, an unpacked archive) drops it.
+class DestParent {
+ public:
+  explicit DestParent(int root_fd) : root_fd_(root_fd) {}
+  // The parent's fd and the last component of target.
+  std::pair<int, std::string> get(const std::string& target) {
+    CleanPath c = clean_relative(target);
+    if (c.parts.empty()) throw Error("path " + target + " names the root itself");
+    std::string name = c.parts.back();
+    c.parts.pop_back();
+    std::string parent;
+    for (const auto& p : c.parts) parent += "/" + p;
+    if (!fd_ || parent != path_) {
+      auto [fd, last] = open_parent_in_root(root_fd_, target, true);
+      fd_ = std::move(fd);
+      path_ = parent;
+      name = last;
+    }
+    return {fd_.get(), name};
+  }
+  void forget() { fd_.reset(); }
+
+ private:
+  int root_fd_;
+  std::string path_;
+  UniqueFd fd_;
+};
+
 void apply_copy(const CopySource& src, const CopyPlan& plan, int dest_root_fd, const CopyOptions& o,
                 const std::string& what) {
+  DestParent dest_parent(dest_root_fd);
   std::optional<image::ResolvedUser> owner;
   if (!o.chown.empty())
     owner = with_context(what + ": --chown " + o.chown, [&] { return image::resolve_user(dest_root_fd, o.chown); });
@@ -273,6 +305,7 @@ void apply_copy(const CopySource& src, const CopyPlan& plan, int dest_root_fd, c
     uid_t uid = owner ? owner->uid : it.uid;
     gid_t gid = owner ? owner->gid : it.gid;
     mode_t mode = o.chmod ? *o.chmod : it.mode;
+    if (it.kind != CopyItem::Kind::file && it.kind != CopyItem::Kind::text) dest_parent.forget();
     with_context(what + ": " + target, [&] {
       switch (it.kind) {
         case CopyItem::Kind::dir: {
@@ -300,9 +333,9 @@ void apply_copy(const CopySource& src, const CopyPlan& plan, int dest_root_fd, c
         }
         case CopyItem::Kind::file:
         case CopyItem::Kind::text: {
-          auto [parent, name] = open_parent_in_root(dest_root_fd, target, true);
-          clear_entry(parent.get(), name, false, what);
-          int fd = ::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+          auto [parent, name] = dest_parent.get(target);
+          clear_entry(parent, name, false, what);
+          int fd = ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
           if (fd < 0) throw_errno("create");
           UniqueFd out(fd);
           if (it.kind == CopyItem::Kind::text) {

@@ -1,21 +1,26 @@
 #include "engine/build_run.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <deque>
+#include <optional>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "common/process.hpp"
 #include "engine/container_spec.hpp"
 #include "engine/etc_files.hpp"
+#include "engine/monitor.hpp"
 #include "engine/records.hpp"
 #include "engine/secret_inject.hpp"
 #include "image/user_lookup.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/state.hpp"
 
 namespace kiln::engine {
 namespace {
@@ -117,6 +122,50 @@ class OutputCapture {
   std::vector<std::string> last_;
 };
 
+// The step's container on a named network: a run record owned by this process (what `kiln ps`
+// shows while the step runs, and what `kiln network rm` sees as in use), then the attachment.
+// The end removes both, on every path out of the step; if kiln dies, the next command finds
+// the record's owner gone and does the same (settle_orphaned -> remove_run_container).
+class StepNetwork {
+ public:
+  StepNetwork(const RunRecords& records, const NetworkPlan& plan, const std::string& id,
+              const std::vector<std::string>& args)
+      : records_(records) {
+    rec_.id = id;
+    rec_.name = "kiln-build-" + id.substr(0, 12);
+    rec_.image = "(kiln build step)";
+    rec_.command = args;
+    rec_.created = now_rfc3339();
+    rec_.monitor_pid = ::getpid();
+    rec_.monitor_start_time = runtime::process_start_time(rec_.monitor_pid);
+    records_.create(rec_);
+    try {
+      attachment_ = attach_network(records_, rec_, plan, rec_.name);  // undoes itself on failure
+      rec_.extra["NetworkSettings"] = network_settings_json(plan, attachment_);
+      records_.save(rec_);
+    } catch (...) {
+      remove();
+      throw;
+    }
+  }
+  ~StepNetwork() { remove(); }
+  StepNetwork(const StepNetwork&) = delete;
+  StepNetwork& operator=(const StepNetwork&) = delete;
+  const NetworkAttachment& attachment() const { return attachment_; }
+
+ private:
+  void remove() noexcept {
+    try {
+      remove_run_container(records_, rec_, true);  // detaches the network, drops the record
+    } catch (const std::exception& e) {
+      spdlog::warn("build step {}: cleanup: {}", rec_.name, e.what());
+    }
+  }
+  const RunRecords& records_;
+  RunRecord rec_;
+  NetworkAttachment attachment_;
+};
+
 }  // namespace
 
 BuildRunResult run_build_step(const BuildRunRequest& r) {
@@ -136,7 +185,16 @@ BuildRunResult run_build_step(const BuildRunRequest& r) {
     auto u = with_context("USER " + r.user, [&] { return image::resolve_user(root.get(), r.user); });
     in.user = {u.uid, u.gid, u.additional_gids};
   }
-  write_container_etc_files(r.container_dir, in.flags.hostname, r.host_network);
+  RunRecords records(default_run_root());
+  std::optional<StepNetwork> net;
+  EtcNetwork etc;
+  if (r.network) {
+    net.emplace(records, *r.network, in.id, r.args);
+    const NetworkAttachment& a = net->attachment();
+    in.flags.netns_path = a.netns;
+    etc = {a.ip, a.aliases, a.dns_servers, a.dns_search, a.etc_from};
+  }
+  write_container_etc_files(r.container_dir, in.flags.hostname, r.host_network, etc);
   in.etc_dir = r.container_dir;
   nlohmann::json spec = build_run_spec(in);
 
@@ -160,7 +218,7 @@ BuildRunResult run_build_step(const BuildRunRequest& r) {
   apply_env_secrets(spec, prepared);
 
   runtime::CreateOptions o;
-  o.root = RunRecords(default_run_root()).runtime_root();
+  o.root = records.runtime_root();
   o.id = in.id;
   o.bundle = r.container_dir;
   o.config = spec;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/container_network.hpp"
 #include "engine/secret_buffer.hpp"
 
 namespace kiln::engine {
@@ -34,6 +35,11 @@ struct BuildRunRequest {
   std::string workdir = "/";
   std::string user;
   bool host_network = false;
+  // A named network (kiln network create): the step's container joins it as `kiln run
+  // --network NAME` does, under a run record of its own (kiln-build-<short id>) that holds the
+  // undo, so a build killed mid-step is cleaned up by the next kiln command (settle_orphaned).
+  // Null: none or host.
+  const NetworkPlan* network = nullptr;
   std::vector<BuildSecret> secrets;
   std::vector<BuildCacheMount> cache_mounts;
   std::function<void(std::string_view line)> output;  // each output line, as it comes

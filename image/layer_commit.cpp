@@ -1,9 +1,11 @@
 #include "image/layer_commit.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "image/layer_tar_writer.hpp"
 #include "image/layer_unpack.hpp"
 #include "image/media_types.hpp"
 #include "image/whiteout.hpp"
@@ -38,6 +40,37 @@ LayerRecord commit_layer_tar(const Store& store, const std::string& tar_path, co
   lr.media_type = std::string(media::oci_layer_tar);
   lr.size = static_cast<int64_t>(res.size);
   lr.diff_size = res.diff_size;
+  store.commit_blob_file(lr.digest, blob_tmp);
+  if (auto existing = store.layer(lr.chain_id)) return *existing;
+  store.commit_layer(lr, dir);
+  return lr;
+}
+
+LayerRecord commit_layer_dir(const Store& store, const std::string& upper_dir, const std::vector<LayerRecord>& parents,
+                             const std::string& work_dir, int64_t epoch) {
+  std::string dir = work_dir + "/layer";
+  std::string blob_tmp = dir + ".blob";
+  LayerTarResult t = write_layer_tar_in_place(upper_dir, blob_tmp, epoch);
+  if (t.size > max_layer_size_from_env())
+    throw Error("layer of " + std::to_string(t.size) + " bytes: more than the limit (KILN_MAX_LAYER_SIZE)");
+  mkdir_p(dir, 0700);
+  if (::rename(upper_dir.c_str(), (dir + "/diff").c_str()) != 0) {
+    if (errno != EXDEV) throw_errno("layer: move " + upper_dir + " into the store");
+    ::rmdir(dir.c_str());
+    std::string again = work_dir + "/unpack";
+    mkdir_p(again, 0700);
+    return commit_layer_tar(store, blob_tmp, parents, again);
+  }
+  std::vector<Digest> diff_ids;
+  for (const auto& p : parents) diff_ids.push_back(p.diff_id);
+  diff_ids.push_back(t.digest);
+  LayerRecord lr;
+  lr.chain_id = chain_ids(diff_ids).back();
+  lr.diff_id = t.digest;
+  lr.digest = t.digest;
+  lr.media_type = std::string(media::oci_layer_tar);
+  lr.size = static_cast<int64_t>(t.size);
+  lr.diff_size = t.size;
   store.commit_blob_file(lr.digest, blob_tmp);
   if (auto existing = store.layer(lr.chain_id)) return *existing;
   store.commit_layer(lr, dir);

@@ -15,4 +15,12 @@ namespace kiln::image {
 LayerRecord commit_layer_tar(const Store& store, const std::string& tar_path, const std::vector<LayerRecord>& parents,
                              const std::string& work_dir);
 
+// A build step's upper dir (overlayfs form, overlay unmounted) committed as the layer itself:
+// its tar (write_layer_tar's bytes, so the same digests) becomes the blob, and the dir, made
+// into what unpacking that tar would give (write_layer_tar_in_place), is renamed into the
+// store, instead of every file being written a second time by an unpack. Not on the store's
+// filesystem: the tar is unpacked as by commit_layer_tar. work_dir as above.
+LayerRecord commit_layer_dir(const Store& store, const std::string& upper_dir, const std::vector<LayerRecord>& parents,
+                             const std::string& work_dir, int64_t epoch);
+
 }  // namespace kiln::image

@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "image/digest.hpp"
 
 namespace kiln::image {
 namespace {
@@ -88,8 +89,25 @@ Header ustar(const std::string& name, char type, uint32_t mode, uint64_t uid, ui
 
 }  // namespace
 
+constexpr size_t kTarBuffer = 1 << 20;
+
+void TarWriter::flush() {
+  if (buf_.empty()) return;
+  if (hash_) hash_->update(buf_);
+  write_all(fd_, buf_, "write tar");
+  buf_.clear();
+}
+
 void TarWriter::raw(const void* p, size_t n) {
-  write_all(fd_, std::string_view(static_cast<const char*>(p), n), "write tar");
+  if (buf_.capacity() < kTarBuffer) buf_.reserve(kTarBuffer);
+  if (buf_.size() + n > kTarBuffer) flush();
+  if (n >= kTarBuffer) {
+    std::string_view big(static_cast<const char*>(p), n);
+    if (hash_) hash_->update(big);
+    write_all(fd_, big, "write tar");
+  } else {
+    buf_.append(static_cast<const char*>(p), n);
+  }
   written_ += n;
 }
 
@@ -145,6 +163,7 @@ void TarWriter::finish() {
   if (pending_) throw Error("tar: the last entry's data is incomplete");
   static const char zeros[1024] = {};
   raw(zeros, sizeof zeros);
+  flush();
 }
 
 }  // namespace kiln::image

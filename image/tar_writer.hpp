@@ -28,9 +28,15 @@ struct TarEntry {
   std::vector<std::pair<std::string, std::string>> xattrs;
 };
 
+class Sha256;
+
+// Output is buffered (a few write(2) calls per MiB, not three per entry): nothing but finish()
+// promises that the bytes reached fd.
 class TarWriter {
  public:
   explicit TarWriter(int fd) : fd_(fd) {}
+  // Every byte written from now on also goes into hash.
+  void hash_into(Sha256* hash) { hash_ = hash; }
   // Writes the header; then exactly entry.size bytes through data(), then the next entry.
   void header(const TarEntry& entry);
   void data(std::string_view bytes);
@@ -43,8 +49,11 @@ class TarWriter {
  private:
   void raw(const void* p, size_t n);
   void pad();
+  void flush();
 
   int fd_;
+  Sha256* hash_ = nullptr;
+  std::string buf_;
   uint64_t written_ = 0;
   uint64_t pending_ = 0;  // data bytes the current entry still needs
 };

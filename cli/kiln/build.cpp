@@ -1,5 +1,5 @@
 // kiln build [-t NAME:TAG]... [-f Dockerfile] [--build-arg K=V]... [--secret id=ID,src=FILE|env=VAR]...
-//            [--target STAGE] [--no-cache] [--network none|host] [-q] CONTEXT
+//            [--target STAGE] [--no-cache] [--network none|host|NAME] [-q] CONTEXT
 // Progress goes to stderr in BuildKit's plain form; the image id to stdout. A failing RUN shows
 // its last output lines and exits 1, as docker build does.
 #include <fcntl.h>
@@ -48,7 +48,9 @@ kiln::cli::RegisterCommand reg(
       sub.add_option("--secret", a->req.secrets, "id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret");
       sub.add_option("--target", a->req.target, "build up to this stage");
       sub.add_flag("--no-cache", a->req.no_cache, "redo every step");
-      sub.add_option("--network", a->req.network, "RUN steps' network: none (default) or host");
+      sub.add_option(
+          "--network", a->req.network,
+          "RUN steps' network: none (default), host, or NAME (a kiln network; RUN steps reach its containers by name)");
       sub.add_flag("-q,--quiet", a->quiet, "print only the image id");
       sub.add_option("CONTEXT", a->req.context, "the build context directory").required();
       return [a] {

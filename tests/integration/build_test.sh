@@ -354,6 +354,64 @@ test_image_prune_keeps_what_images_use() {
   assert_clean
 }
 
+# --network NAME: RUN steps join a network the test made and reach a server on it by name and
+# by address (requests only to that container, bounded loops); RUN --network=none still has only
+# lo; the network is not in the cache key (as docker's); a failing RUN on the network and an
+# unknown network leave nothing: no build record, lease, netns, veth, rule or aardvark entry.
+net_teardown() {
+  local ids; ids=$("$KILN" ps -aq --no-trunc 2>/dev/null)
+  [ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
+  for n in $("$KILN" network ls -q 2>/dev/null | grep -vx kiln); do "$KILN" network rm "$n" >/dev/null 2>&1; done
+  true
+}
+net_left() { # what a build step on a network could leave in the run root
+  ls "$KILN_RUN_ROOT/containers" "$KILN_RUN_ROOT/netns" "$KILN_RUN_ROOT/ports" 2>/dev/null | grep -v ':$' | grep .
+  find "$KILN_RUN_ROOT/networks" -mindepth 2 -type f 2>/dev/null
+}
+fetch_loop() { echo "for i in \$(seq 1 20); do timeout 5 wget -q -O $2 $1 2>/dev/null && exit 0; sleep 0.1; done; exit 1"; }
+
+test_run_steps_on_a_named_network() {
+  setup; cd "$T/ctx" || exit 1
+  trap net_teardown EXIT
+  veths=$(ip -o link show type veth 2>/dev/null | wc -l)
+  "$KILN" network create "b$ID" >/dev/null || fail "network create"
+  sub=$("$KILN" network inspect "b$ID" | jq -r '.[0].Subnet'); br=$("$KILN" network inspect "b$ID" | jq -r '.[0].Bridge')
+  "$KILN" run -d --name "web$ID" --network "b$ID" --hostname webhost busybox httpd -f -p 80 -h /etc >/dev/null || fail "run web"
+  ip=$("$KILN" inspect "web$ID" | jq -r ".[0].NetworkSettings.Networks[\"b$ID\"].IPAddress")
+  { echo 'FROM busybox'
+    echo "RUN $(fetch_loop "http://web$ID/hostname" /by-name)"
+    echo "RUN --network=default $(fetch_loop "http://$ip/hostname" /by-ip)"
+    echo 'RUN --network=none ip -o link | wc -l > /links'; } > Dockerfile
+  id1=$("$KILN" build --network "b$ID" -t net:1 . 2>"$T/p1") || fail "build on the network: $(cat "$T/p1")"
+  assert_eq "$("$KILN" run --rm --network none net:1 cat /by-name /by-ip /links)" "$(printf 'webhost\nwebhost\n1')" \
+    "RUN reached the server by name and by address; --network=none has only lo"
+  assert_eq "$("$KILN" ps -aq | wc -l)" 1 "only the server is left (no build step record)"
+  # the network is not part of a RUN's cache key: with --network none every step is CACHED
+  id2=$(kb -t net:2 . 2>"$T/p2") || fail "cached rebuild: $(cat "$T/p2")"
+  assert_eq "$id2" "$id1" "same image id with another --network"
+  assert_eq "$(grep -cE '^#[0-9]+ CACHED$' "$T/p2")" 4 "every step CACHED"
+  # a RUN that fails on the network: exit 1, nothing tagged, its attachment undone
+  printf 'FROM busybox\nRUN %s && echo reached; exit 3\n' "$(fetch_loop "http://web$ID/hostname" /x | sed 's/exit 0/break/; s/; exit 1$//')" > Dockerfile
+  out=$("$KILN" build --network "b$ID" -t bad:1 . 2>&1); assert_eq $? 1 "a failing RUN on the network: $out"
+  assert_contains "$out" " > reached"
+  assert_not_contains "$(image_names)" "bad:1"
+  # an unknown network: one line, 125, nothing made
+  printf 'FROM busybox\nRUN true\n' > Dockerfile
+  out=$("$KILN" build --network "nosuch$ID" -t bad:1 . 2>&1); assert_eq $? 125 "unknown network"
+  assert_eq "$out" "kiln: network nosuch$ID not found (create it with kiln network create, or use none or host)"
+  assert_not_contains "$(image_names)" "bad:1"
+  "$KILN" rm -f "web$ID" >/dev/null || fail "rm web"
+  "$KILN" network rm "b$ID" >/dev/null || fail "network rm (a lease left?)"
+  left=$(net_left); [ -z "$left" ] || fail "left in the run root: $left"
+  assert_eq "$(ip -o link show type veth 2>/dev/null | wc -l)" "$veths" "veth count"
+  ! ip link show "$br" >/dev/null 2>&1 || fail "bridge $br left"
+  ! iptables-save | grep -qF -- "$sub" || fail "iptables rules for $sub left: $(iptables-save | grep -F -- "$sub")"
+  ! nft list ruleset 2>/dev/null | grep -qF -- "$sub" || fail "nft rules for $sub left"
+  for _ in $(seq 1 20); do pgrep -f "$KILN_RUN_ROOT/netavark" >/dev/null || break; sleep 0.1; done
+  ! pgrep -f "$KILN_RUN_ROOT/netavark" >/dev/null || fail "aardvark-dns still runs"
+  assert_clean
+}
+
 # path, type+mode, uid, gid, symlink target, size and content hash (regular files): times aside.
 rootfs_manifest() {
   (cd "$1" && find . -mindepth 1 -printf '%P %M %U %G %l ' -exec sh -c \
