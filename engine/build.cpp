@@ -230,8 +230,17 @@ class Builder {
           for (const auto& m : ins.flag_values("mount")) parse_mount(ins, m);  // throws for an unknown id
   }
 
-  void print(const std::string& s) {
-    if (r_.progress) r_.progress(s);
+  // `elapsed`: for output, the seconds since its RUN began, which the plain line shows first.
+  void report(BuildProgress::Kind kind, int step, const std::string& detail, const std::string& elapsed = "") {
+    if (!r_.progress) return;
+    std::string plain = "#" + std::to_string(step) + " ";
+    switch (kind) {
+      case BuildProgress::Kind::cached: plain += "CACHED"; break;
+      case BuildProgress::Kind::done: plain += "DONE " + detail; break;
+      case BuildProgress::Kind::output: plain += elapsed + " " + detail; break;
+      case BuildProgress::Kind::step: plain += detail; break;
+    }
+    r_.progress(BuildProgress{kind, step, plain, detail});
   }
 
   image::Digest step_key(const image::Digest& parent, const std::string& text) {
@@ -273,7 +282,7 @@ class Builder {
     std::string shown = text.size() > 200 ? text.substr(0, 200) + "..." : text;
     for (auto& c : shown)
       if (c == '\n') c = ' ';
-    print("#" + std::to_string(step_no_) + " [" + pos + "] " + shown);
+    report(BuildProgress::Kind::step, step_no_, "[" + pos + "] " + shown);
     return std::chrono::steady_clock::now();
   }
 
@@ -281,13 +290,13 @@ class Builder {
     ++outcome_.steps;
     if (cached) {
       ++outcome_.cached;
-      print("#" + std::to_string(step_no_) + " CACHED");
+      report(BuildProgress::Kind::cached, step_no_, "");
       return;
     }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1fs", s);
-    print("#" + std::to_string(step_no_) + " DONE " + buf);
+    report(BuildProgress::Kind::done, step_no_, buf);
   }
 
   const StageState* find_stage(const std::string& name) const {
@@ -693,7 +702,7 @@ class Builder {
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.3f", s);
-      print("#" + std::to_string(n) + " " + buf + " " + std::string(line));
+      report(BuildProgress::Kind::output, n, std::string(line), buf);
     };
     BuildRunResult res = run_build_step(rr);
     mounted.unmount();

@@ -28,10 +28,21 @@ struct BuildRequest {
   std::vector<std::string> secrets;     // id=ID,src=FILE | id=ID,env=VAR
   std::string target;
   bool no_cache = false;
-  std::string network = "none";                           // none | host | a network's name
-  std::optional<int64_t> source_date_epoch;               // times in layers and config; default 0
-  std::function<void(const std::string& line)> progress;  // BuildKit-style plain lines
+  std::string network = "none";              // none | host | a network's name
+  std::optional<int64_t> source_date_epoch;  // times in layers and config; default 0
+  std::function<void(const struct BuildProgress& event)> progress;
   std::function<void(const std::string& line)> warning;
+};
+
+// One thing a build reports as it goes. `plain` is its BuildKit-style plain line ("#3 [2/5] RUN
+// make", "#3 CACHED", "#3 DONE 0.4s", "#3 0.120 <a line of RUN's output>"); kind and step let a
+// terminal redraw a step's line instead.
+struct BuildProgress {
+  enum class Kind { step, cached, done, output };
+  Kind kind;
+  int step;
+  std::string plain;
+  std::string detail;  // step: "[2/5] RUN make"; done: "0.4s"; output: the line; cached: ""
 };
 
 // One layer of the built image, lowest first: what made it and its size.

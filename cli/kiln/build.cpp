@@ -1,6 +1,8 @@
 // kiln build [-t NAME:TAG]... [-f Dockerfile] [--build-arg K=V]... [--secret id=ID,src=FILE|env=VAR]...
-//            [--target STAGE] [--no-cache] [--network none|host|NAME] [-q] CONTEXT
-// Progress goes to stderr in BuildKit's plain form; the image id to stdout. A failing RUN shows
+//            [--target STAGE] [--no-cache] [--network none|host|NAME] [--progress auto|plain|tty] [-q]
+//            CONTEXT
+// Progress goes to stderr (BuildKit's plain form, or redrawn lines on a terminal); the image id
+// to stdout. A failing RUN shows
 // its last output lines and exits 1, as docker build does.
 #include <fcntl.h>
 #include <unistd.h>
@@ -34,9 +36,49 @@ void print_layers(FILE* out, const kiln::engine::BuildOutcome& o) {
   std::fprintf(out, "%-8s %-10s\n", "total", kiln::engine::human_size(total).c_str());
 }
 
+// --progress tty: a step's line stays open while it runs and ends with CACHED or its time on
+// the same line; a RUN's output goes under it. Plain: BuildKit's plain lines, one per event.
+class StepLines {
+ public:
+  StepLines(FILE* out, bool tty) : out_(out), tty_(tty) {}
+
+  void operator()(const kiln::engine::BuildProgress& p) {
+    using Kind = kiln::engine::BuildProgress::Kind;
+    if (!tty_) {
+      std::fprintf(out_, "%s\n", p.plain.c_str());
+    } else if (p.kind == Kind::step) {
+      close();
+      std::fprintf(out_, "\033[1m#%d\033[0m %s", p.step, p.detail.c_str());
+      open_ = p.step;
+      open_text_ = p.detail;
+    } else if ((p.kind == Kind::cached || p.kind == Kind::done) && open_ == p.step) {
+      std::fprintf(out_, "\r\033[K\033[1m#%d\033[0m %s  \033[36m%s\033[0m\n", p.step, open_text_.c_str(),
+                   p.kind == Kind::cached ? "CACHED" : p.detail.c_str());
+      open_ = 0;
+    } else {
+      close();
+      std::fprintf(out_, "%s\n", p.kind == Kind::output ? ("   " + p.detail).c_str() : p.plain.c_str());
+    }
+    std::fflush(out_);
+  }
+  // Ends a step line left open (before the summary or an error line).
+  void close() {
+    if (open_ == 0) return;
+    std::fputc('\n', out_);
+    open_ = 0;
+  }
+
+ private:
+  FILE* out_;
+  bool tty_;
+  int open_ = 0;  // the step whose line has no newline yet
+  std::string open_text_;
+};
+
 struct BuildArgs {
   kiln::engine::BuildRequest req;
   bool quiet = false;
+  std::string progress = "auto";
 };
 
 kiln::cli::RegisterCommand reg(
@@ -52,6 +94,8 @@ kiln::cli::RegisterCommand reg(
           "--network", a->req.network,
           "RUN steps' network: none (default), host, or NAME (a kiln network; RUN steps reach its containers by name)");
       sub.add_flag("-q,--quiet", a->quiet, "print only the image id");
+      sub.add_option("--progress", a->progress, "auto (tty on a terminal), plain or tty")
+          .one_of({"auto", "plain", "tty"});
       sub.add_option("CONTEXT", a->req.context, "the build context directory").required();
       return [a] {
         auto& r = a->req;
@@ -71,19 +115,28 @@ kiln::cli::RegisterCommand reg(
         });
         if (!out) kiln::throw_errno("fdopen stderr");
         bool quiet = a->quiet;
-        r.progress = [out, quiet](const std::string& line) {
-          if (quiet) return;
-          std::fprintf(out.get(), "%s\n", line.c_str());
-          std::fflush(out.get());
-        };
-        r.warning = [out](const std::string& line) {
+        const char* term = std::getenv("TERM");
+        bool tty =
+            a->progress == "tty" || (a->progress == "auto" && ::isatty(fd) && !(term && std::string(term) == "dumb"));
+        auto lines = std::make_shared<StepLines>(out.get(), tty);
+        if (!quiet) r.progress = [lines](const kiln::engine::BuildProgress& p) { (*lines)(p); };
+        r.warning = [out, lines](const std::string& line) {
+          lines->close();
           std::fprintf(out.get(), "kiln: warning: %s\n", line.c_str());
           std::fflush(out.get());
         };
         kiln::UniqueFd null = kiln::open_file("/dev/null", O_RDONLY);
         ::dup2(null.get(), STDIN_FILENO);
         try {
-          kiln::engine::BuildOutcome o = kiln::engine::build(r);
+          kiln::engine::BuildOutcome o = [&] {
+            try {
+              return kiln::engine::build(r);
+            } catch (...) {
+              lines->close();  // the error line starts a line of its own
+              throw;
+            }
+          }();
+          lines->close();
           if (!quiet) print_layers(out.get(), o);
           for (const auto& f : o.findings)
             std::fprintf(out.get(), "kiln: warning: %s\n", kiln::engine::describe(f).c_str());

@@ -104,6 +104,28 @@ test_rebuild_all_cached_then_only_changed_step() {
   assert_clean
 }
 
+test_progress_plain_and_tty() {
+  setup; cd "$T/ctx" || fail cd
+  printf 'FROM busybox\nRUN echo from-the-run-step\nCOPY f /f\n' > Dockerfile; echo x > f
+  kb --progress plain -t p:1 . >/dev/null 2>"$T/plain" || fail "plain build: $(cat "$T/plain")"
+  grep -qE '^#2 \[2/3\] RUN echo from-the-run-step$' "$T/plain" || fail "plain step line: $(cat "$T/plain")"
+  grep -qE '^#2 [0-9.]+ from-the-run-step$' "$T/plain" || fail "plain output line: $(cat "$T/plain")"
+  grep -qE '^#2 DONE [0-9.]+s$' "$T/plain" || fail "plain DONE line: $(cat "$T/plain")"
+  # tty (forced: stderr is a file here): each step's line ends with CACHED or its time, on the same line
+  kb --progress tty -t p:1 . >/dev/null 2>"$T/tty" || fail "tty build: $(cat "$T/tty")"
+  esc=$'\033'
+  grep -qF "${esc}[K" "$T/tty" || fail "tty mode redraws its lines"
+  sed "s/${esc}\[[0-9;]*[mK]//g; s/\r/\n/g" "$T/tty" > "$T/tty.txt"
+  grep -qE '^#2 \[2/3\] RUN echo from-the-run-step  CACHED$' "$T/tty.txt" || fail "tty CACHED on the step's line: $(cat "$T/tty.txt")"
+  printf 'FROM busybox\nRUN echo about-to-fail; exit 3\n' > Dockerfile
+  out=$(kb --progress tty . 2>&1 >/dev/null); rc=$?
+  assert_eq "$rc" 1 "a failing RUN"
+  grep -q '^kiln: ' <<<"$(sed "s/${esc}\[[0-9;]*[mK]//g" <<<"$out")" || fail "the error starts its own line: $out"
+  assert_contains "$out" "   about-to-fail" "RUN output under its step"
+  assert_status 125 "$KILN" build --progress xml .
+  assert_clean
+}
+
 test_two_stores_identical_digests() {
   setup; write_multistage
   id1=$(kb -q . 2>&1) || fail "build 1: $id1"
