@@ -11,25 +11,6 @@
 #include "image/whiteout.hpp"
 
 namespace kiln::image {
-namespace {
-
-// Overlay whiteouts for a layer whose lowers are still downloading: a hardlink to a file of a
-// lower layer cannot be copied up yet. Noted (the unpack then fails on that entry), so the
-// layer is unpacked again once they are stored.
-class LowersPending : public OverlayWhiteouts {
- public:
-  bool copy_up(const std::string&, int, const std::string&) override {
-    missed_ = true;
-    return false;
-  }
-  bool missed() const { return missed_; }
-
- private:
-  bool missed_ = false;
-};
-
-}  // namespace
-
 StreamedLayer stream_layer(RegistryClient& client, const std::string& repo, const Descriptor& layer,
                            const std::string& dir, LayerStreamOptions o) {
   mkdir_p(dir + "/diff", 0755);
@@ -37,7 +18,7 @@ StreamedLayer stream_layer(RegistryClient& client, const std::string& repo, cons
   out.blob_file = dir + ".blob";
   UniqueFd blob = open_file(out.blob_file, O_WRONLY | O_CREAT | O_EXCL, 0644);
   UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
-  LowersPending pending;
+  PendingLowersWhiteouts pending;
   std::optional<OverlayWhiteouts> stored;
   if (o.lowers) stored.emplace(std::move(*o.lowers));
   WhiteoutStrategy& ws = stored ? static_cast<WhiteoutStrategy&>(*stored) : pending;

@@ -15,6 +15,7 @@
 #include <exception>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -23,6 +24,7 @@
 #include "common/files.hpp"
 #include "common/in_root.hpp"
 #include "image/fs_at.hpp"
+#include "image/gzip_inflate.hpp"
 
 namespace kiln::image {
 namespace {
@@ -36,6 +38,8 @@ struct ArchiveFree {
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
 // The two-stage stream: input -> (hash, copy) -> decompressor -> (hash, cap) -> tar reader.
+// The decompressor is ISA-L's igzip for gzip when it is available (gzip_inflate.hpp), else
+// libarchive's filters (zlib for gzip) behind a raw-format reader.
 struct Stream {
   const InputReader& input;
   const UnpackOptions& opt;
@@ -45,22 +49,39 @@ struct Stream {
   uint64_t out_bytes = 0;
   uint64_t next_progress = kProgressStep;
   std::vector<char> buf = std::vector<char>(kReadBuffer);
+  size_t peeked = 0;  // input bytes at the start of buf read to tell the compression, not handed on yet
   archive* outer = nullptr;
+  std::unique_ptr<GzipInflater> gunzip;
+  std::vector<char> inflated;  // gunzip's output block
   std::exception_ptr error;
 
-  ssize_t read_input() {
-    const size_t u = input(buf.data(), buf.size());
-    const auto n = static_cast<ssize_t>(u);
+  size_t read_input(char* at, size_t cap) {
+    const size_t u = input(at, cap);
     in_bytes += u;
     if (opt.expected_size >= 0 && in_bytes > static_cast<uint64_t>(opt.expected_size))
       throw Error("layer is larger than its descriptor says (" + std::to_string(opt.expected_size) + " bytes)");
-    if (opt.hash && opt.hash_blob) blob_hash.update(buf.data(), u);
-    if (opt.copy_fd >= 0) write_all(opt.copy_fd, std::string_view(buf.data(), u), "blob copy");
+    if (opt.hash && opt.hash_blob) blob_hash.update(at, u);
+    if (opt.copy_fd >= 0) write_all(opt.copy_fd, std::string_view(at, u), "blob copy");
     if (opt.progress && in_bytes >= next_progress) {
       opt.progress(in_bytes);
       next_progress = in_bytes + kProgressStep;
     }
-    return n;
+    return u;
+  }
+
+  // The next chunk of input in buf: the peeked bytes first.
+  size_t next_chunk() {
+    if (peeked) return std::exchange(peeked, 0);
+    return read_input(buf.data(), buf.size());
+  }
+
+  // Reads the first few bytes (a reader may return fewer than asked), to tell gzip from others.
+  void peek(size_t want) {
+    while (peeked < want) {
+      size_t n = read_input(buf.data() + peeked, buf.size() - peeked);
+      if (n == 0) break;
+      peeked += n;
+    }
   }
 
   void account_output(const void* data, size_t n) {
@@ -75,9 +96,9 @@ struct Stream {
 la_ssize_t read_compressed(archive*, void* ud, const void** out) {
   auto* s = static_cast<Stream*>(ud);
   try {
-    ssize_t n = s->read_input();
+    size_t n = s->next_chunk();
     *out = s->buf.data();
-    return n;
+    return static_cast<la_ssize_t>(n);
   } catch (...) {
     s->error = std::current_exception();
     return -1;
@@ -98,6 +119,19 @@ la_ssize_t read_decompressed(archive*, void* ud, const void** out) {
     }
     s->account_output(*out, size);
     return static_cast<la_ssize_t>(size);
+  } catch (...) {
+    if (!s->error) s->error = std::current_exception();
+    return -1;
+  }
+}
+
+la_ssize_t read_inflated(archive*, void* ud, const void** out) {
+  auto* s = static_cast<Stream*>(ud);
+  try {
+    size_t n = s->gunzip->read(s->inflated.data(), s->inflated.size());
+    s->account_output(s->inflated.data(), n);
+    *out = s->inflated.data();
+    return static_cast<la_ssize_t>(n);
   } catch (...) {
     if (!s->error) s->error = std::current_exception();
     return -1;
@@ -412,18 +446,11 @@ UnpackResult unpack_layer(int input_fd, int root_fd, WhiteoutStrategy& whiteouts
 UnpackResult unpack_layer(const InputReader& input, int root_fd, WhiteoutStrategy& whiteouts,
                           const UnpackOptions& options) {
   Stream s{input, options};
-  ArchivePtr outer(archive_read_new());
   ArchivePtr tar(archive_read_new());
-  if (!outer || !tar) throw Error("libarchive: out of memory");
-  // The compressions images use (none is built in). Named one by one rather than "all": kiln
-  // links libarchive statically, and only what is named here is linked in.
-  archive_read_support_filter_gzip(outer.get());
-  archive_read_support_filter_zstd(outer.get());
-  archive_read_support_filter_xz(outer.get());
-  archive_read_support_filter_bzip2(outer.get());
-  archive_read_support_format_raw(outer.get());
+  ArchivePtr outer;
+  if (!tar) throw Error("libarchive: out of memory");
   archive_read_support_format_tar(tar.get());
-  s.outer = outer.get();
+  UnpackResult res;
 
   auto fail = [&](archive* a, const std::string& what) {
     if (s.error) std::rethrow_exception(s.error);
@@ -431,24 +458,14 @@ UnpackResult unpack_layer(const InputReader& input, int root_fd, WhiteoutStrateg
     throw Error(what + ": " + (msg ? msg : "unknown error"));
   };
 
-  if (archive_read_open(outer.get(), &s, nullptr, read_compressed, nullptr) != ARCHIVE_OK)
-    fail(outer.get(), "open layer");
-  archive_entry* raw_entry;
-  UnpackResult res;
-  int r = archive_read_next_header(outer.get(), &raw_entry);
-  if (r == ARCHIVE_EOF) {
-    // An empty input: libarchive's raw reader reports EOF; a 0-byte layer has no entries.
-    res.compression = "none";
-  } else {
-    if (r < ARCHIVE_WARN) fail(outer.get(), "read layer");
-    res.compression = archive_filter_count(outer.get()) > 1 ? archive_filter_name(outer.get(), 0) : "none";
-    if (archive_read_open(tar.get(), &s, nullptr, read_decompressed, nullptr) != ARCHIVE_OK)
-      fail(tar.get(), "read tar");
+  // Writes the tar stream's entries; the decompressed stream is hashed to its very end.
+  auto extract = [&](archive_read_callback* decompressed) {
+    if (archive_read_open(tar.get(), &s, nullptr, decompressed, nullptr) != ARCHIVE_OK) fail(tar.get(), "read tar");
     whiteouts.begin_layer();
     Extractor x(tar.get(), root_fd, whiteouts, s.error, options);
     archive_entry* e;
     for (uint64_t entries = 0;;) {
-      r = archive_read_next_header(tar.get(), &e);
+      int r = archive_read_next_header(tar.get(), &e);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) fail(tar.get(), "read tar");
       if (++entries > options.max_entries)
@@ -459,12 +476,43 @@ UnpackResult unpack_layer(const InputReader& input, int root_fd, WhiteoutStrateg
     x.finish();
     // The diff_id covers the whole decompressed stream, including the tar's trailing blocks.
     const void* out;
-    while (read_decompressed(nullptr, &s, &out) > 0) {
+    while (decompressed(nullptr, &s, &out) > 0) {
     }
     if (s.error) std::rethrow_exception(s.error);
+  };
+
+  s.peek(4);
+  if (looks_like_gzip(std::string_view(s.buf.data(), s.peeked)) &&
+      (s.gunzip = GzipInflater::create([&s] { return std::string_view(s.buf.data(), s.next_chunk()); }))) {
+    res.compression = "gzip";
+    s.inflated.resize(kReadBuffer);
+    extract(read_inflated);
+  } else {
+    outer.reset(archive_read_new());
+    if (!outer) throw Error("libarchive: out of memory");
+    // The compressions images use (none is built in). Named one by one rather than "all": kiln
+    // links libarchive statically, and only what is named here is linked in.
+    archive_read_support_filter_gzip(outer.get());
+    archive_read_support_filter_zstd(outer.get());
+    archive_read_support_filter_xz(outer.get());
+    archive_read_support_filter_bzip2(outer.get());
+    archive_read_support_format_raw(outer.get());
+    s.outer = outer.get();
+    if (archive_read_open(outer.get(), &s, nullptr, read_compressed, nullptr) != ARCHIVE_OK)
+      fail(outer.get(), "open layer");
+    archive_entry* raw_entry;
+    int r = archive_read_next_header(outer.get(), &raw_entry);
+    if (r == ARCHIVE_EOF) {
+      // An empty input: libarchive's raw reader reports EOF; a 0-byte layer has no entries.
+      res.compression = "none";
+    } else {
+      if (r < ARCHIVE_WARN) fail(outer.get(), "read layer");
+      res.compression = archive_filter_count(outer.get()) > 1 ? archive_filter_name(outer.get(), 0) : "none";
+      extract(read_decompressed);
+    }
   }
   // ...and the blob digest covers every input byte, even ones the decompressor did not need.
-  while (s.read_input() > 0) {
+  while (s.next_chunk() > 0) {
   }
   if (options.hash_blob) res.digest = s.blob_hash.finish();
   res.diff_id = s.diff_hash.finish();

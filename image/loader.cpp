@@ -5,9 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
@@ -88,23 +94,49 @@ bool needs_layers(const Store& store, const std::vector<SourceImage>& images) {
   return false;
 }
 
+// The layers of one image that are not stored yet are unpacked by up to
+// LoadOptions::parallel_layers threads, each into its own work dir, and each published (blob,
+// then layer) as soon as both its digests check out; layers are independent in the store (a
+// layer's whiteouts are devices and xattrs in its own dir), except for a hardlink to a file of
+// a lower layer, which needs that lower stored: such a layer is unpacked again afterwards, in
+// order, once all the others are (PendingLowersWhiteouts). The first failure stops the others
+// at their next read; the reported one is the lowest layer's that failed on its own.
 struct Loader {
   const Store& store;
   const LoadOptions& opt;
   const std::string& work;
   LoadAdded& added;
-  uint64_t bytes_before = 0;  // input bytes of earlier layers, for progress
-  int seq = 0;
+  uint64_t bytes_before = 0;  // input bytes of earlier images, for progress
+  std::atomic<int> seq{0};
+  std::mutex mutex;  // added, progress
 
-  // Unpacks one layer blob into work/layer-N/diff and commits it; returns its record.
-  LayerRecord unpack(UniqueFd in, const std::vector<Digest>& chains, size_t i, const Digest& diff_id,
-                     const SourceLayer& sl, bool docker, size_t total_layers) {
+  struct Layer {
+    size_t i;
+    std::string what;  // "layer sha256:..." for errors
+    bool redo = false;
+    std::optional<LayerRecord> record;
+    std::exception_ptr error;
+    bool cancelled = false;
+  };
+
+  // Unpacks one layer blob into work/layer-N/diff and commits it; nullopt when it has to be
+  // done again once its lowers are stored (only when `lowers_stored` is false).
+  std::optional<LayerRecord> unpack(UniqueFd in, const std::vector<Digest>& chains, size_t i, const Digest& diff_id,
+                                    const SourceLayer& sl, bool docker, size_t total_layers,
+                                    const std::atomic<bool>& stop, bool& cancelled,
+                                    std::atomic<uint64_t>& image_bytes) {
     std::string dir = work + "/layer-" + std::to_string(seq++);
     mkdir_p(dir + "/diff", 0755);
     std::vector<UniqueFd> lowers;
-    for (size_t j = i; j-- > 0;)
-      lowers.push_back(open_file(store.layer_path(chains[j]) + "/diff", O_PATH | O_DIRECTORY));
-    OverlayWhiteouts ws(std::move(lowers));
+    bool lowers_stored = true;
+    for (size_t j = i; j-- > 0 && lowers_stored;) {
+      if (!path_exists(store.layer_path(chains[j]))) lowers_stored = false;
+      else lowers.push_back(open_file(store.layer_path(chains[j]) + "/diff", O_PATH | O_DIRECTORY));
+    }
+    std::optional<OverlayWhiteouts> stored;
+    PendingLowersWhiteouts pending;
+    if (lowers_stored) stored.emplace(std::move(lowers));
+    WhiteoutStrategy& ws = stored ? static_cast<WhiteoutStrategy&>(*stored) : pending;
     UniqueFd diff = open_file(dir + "/diff", O_PATH | O_DIRECTORY);
     std::string blob_tmp = dir + ".blob";
     UniqueFd blob = open_file(blob_tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -113,13 +145,34 @@ struct Loader {
     uo.max_size = effective_max(opt.max_layer_size);
     uo.copy_fd = blob.get();
     uo.expected_size = sl.size;
+    uint64_t mine = 0;
     if (opt.progress) {
       uo.progress = [&, i, total_layers](uint64_t n) {
-        opt.progress(LoadProgress{i + 1, total_layers, bytes_before + n, false});
+        const uint64_t all = image_bytes += n - mine;
+        mine = n;
+        std::lock_guard<std::mutex> g(mutex);
+        opt.progress(LoadProgress{i + 1, total_layers, bytes_before + all, false});
       };
     }
-    UnpackResult res = unpack_layer(in.get(), diff.get(), ws, uo);
-    bytes_before += res.size;
+    const int fd = in.get();
+    const InputReader from_fd = [fd, &stop, &cancelled](char* buf, size_t n) {
+      if (stop) {
+        cancelled = true;
+        throw Error("cancelled: another layer failed");
+      }
+      ssize_t got;
+      do got = ::read(fd, buf, n);
+      while (got < 0 && errno == EINTR);
+      if (got < 0) throw_errno("read layer");
+      return static_cast<size_t>(got);
+    };
+    UnpackResult res;
+    try {
+      res = unpack_layer(from_fd, diff.get(), ws, uo);
+    } catch (const Error&) {
+      if (stored || !pending.missed() || cancelled) throw;
+      return std::nullopt;  // its work dir goes with the others'
+    }
     if (sl.digest) {
       check_digest(*sl.digest, res.digest, "blob");
       if (sl.size >= 0 && static_cast<int64_t>(res.size) != sl.size)
@@ -136,10 +189,73 @@ struct Loader {
     lr.diff_size = res.diff_size;
     lr.media_type = sl.media_type.empty() ? layer_media_type(res.compression, docker) : sl.media_type;
     blob.reset();
-    if (store.commit_blob_file(lr.digest, blob_tmp)) added.blobs.push_back(lr.digest);
-    if (store.commit_layer(lr, dir)) added.layers.push_back(lr.chain_id);
+    // Two layers of one image may share a blob: the blob is committed under the lock, once.
+    bool fresh_blob, fresh_layer;
+    {
+      std::lock_guard<std::mutex> g(mutex);
+      fresh_blob = store.commit_blob_file(lr.digest, blob_tmp);
+      if (fresh_blob) added.blobs.push_back(lr.digest);
+    }
+    fresh_layer = store.commit_layer(lr, dir);
+    std::lock_guard<std::mutex> g(mutex);
+    if (fresh_layer) added.layers.push_back(lr.chain_id);
     else spdlog::debug("layer {} was stored by another load meanwhile", lr.chain_id.str());
     return lr;
+  }
+
+  void unpack_all(const ImageSource& source, const SourceImage& img, const std::vector<Digest>& chains,
+                  const std::vector<Digest>& diff_ids, bool docker, std::vector<Layer>& todo) {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> image_bytes{0};
+    auto run = [&](Layer& l, bool first_try) {
+      const SourceLayer& sl = img.layers[l.i];
+      spdlog::debug("unpacking {}", l.what);
+      try {
+        UniqueFd in;
+        try {
+          in = source.open(sl.path);
+        } catch (const Error& e) {
+          if (e.code() == ENOENT) throw Error("layer blob " + (sl.digest ? sl.digest->str() : sl.path) + " is missing");
+          throw;
+        }
+        l.record = with_context(l.what, [&] {
+          return unpack(std::move(in), chains, l.i, diff_ids[l.i], sl, docker, img.layers.size(), stop, l.cancelled,
+                        image_bytes);
+        });
+        l.redo = first_try && !l.record;
+      } catch (...) {
+        l.error = std::current_exception();
+        stop = true;
+      }
+    };
+    auto worker = [&] {
+      for (size_t k; !stop && (k = next++) < todo.size();) run(todo[k], true);
+    };
+    const size_t workers = std::max<size_t>(1, std::min(opt.parallel_layers, todo.size()));
+    {
+      std::vector<std::jthread> threads;  // joined when this scope ends, whatever happens
+      try {
+        for (size_t w = 1; w < workers; ++w) threads.emplace_back(worker);
+      } catch (...) {
+        stop = true;
+        throw;
+      }
+      worker();
+    }
+    for (auto& l : todo)
+      if (l.error && !l.cancelled) std::rethrow_exception(l.error);
+    for (auto& l : todo)
+      if (l.error) std::rethrow_exception(l.error);
+    // Lowest first: each one's lowers are stored by the time it runs.
+    for (auto& l : todo) {
+      if (!l.redo) continue;
+      spdlog::debug("{} links to a file of a lower layer: unpacked again now they are stored", l.what);
+      run(l, false);
+      if (l.error) std::rethrow_exception(l.error);
+      if (!l.record) throw Error(l.what + ": a lower layer is missing from the store");
+    }
+    bytes_before += image_bytes;
   }
 
   LoadedImage load_one(const ImageSource& source, const SourceImage& img) {
@@ -165,29 +281,24 @@ struct Loader {
     }
     ImageRecord rec;
     LoadedImage out;
+    std::vector<std::optional<LayerRecord>> records(img.layers.size());
+    std::vector<Layer> todo;
     for (size_t i = 0; i < img.layers.size(); ++i) {
       const SourceLayer& sl = img.layers[i];
       auto existing = store.layer(chains[i]);
-      LayerRecord lr;
       if (existing && store.has_blob(existing->digest) && (!sl.digest || *sl.digest == existing->digest)) {
-        lr = *existing;  // stored before: nothing to read
-        spdlog::debug("layer {} already stored", lr.chain_id.str());
+        records[i] = *existing;  // stored before: nothing to read
+        spdlog::debug("layer {} already stored", existing->chain_id.str());
       } else {
-        UniqueFd in;
-        try {
-          in = source.open(sl.path);
-        } catch (const Error& e) {
-          if (e.code() == ENOENT) throw Error("layer blob " + (sl.digest ? sl.digest->str() : sl.path) + " is missing");
-          throw;
-        }
-        std::string what = "layer " + (sl.digest ? sl.digest->str() : sl.path);
-        spdlog::debug("unpacking {}", what);
-        lr = with_context(
-            what, [&] { return unpack(std::move(in), chains, i, cfg.diff_ids[i], sl, docker, img.layers.size()); });
-        ++out.layers_unpacked;
+        todo.push_back(Layer{i, "layer " + (sl.digest ? sl.digest->str() : sl.path)});
       }
-      rec.layers.push_back(lr);
-      if (docker) man.layers.push_back(Descriptor{lr.media_type, lr.digest, lr.size, {}, {}});
+    }
+    unpack_all(source, img, chains, cfg.diff_ids, docker, todo);
+    for (auto& l : todo) records[l.i] = l.record;
+    out.layers_unpacked = todo.size();
+    for (auto& r : records) {
+      rec.layers.push_back(*r);
+      if (docker) man.layers.push_back(Descriptor{r->media_type, r->digest, r->size, {}, {}});
     }
     std::string manifest_json = img.manifest ? img.manifest_json : manifest_to_json(man);
     Digest mdigest = sha256_of(manifest_json);

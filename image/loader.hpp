@@ -29,6 +29,7 @@ struct LoadOptions {
   std::optional<std::string> name;   // replaces the names found in the archive
   std::optional<Platform> platform;  // default: host_platform()
   uint64_t max_layer_size = 0;       // 0: max_layer_size_from_env()
+  size_t parallel_layers = 3;        // layers unpacked at once (as a pull's downloads)
   std::function<void(const LoadProgress&)> progress;
 };
 

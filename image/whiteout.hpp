@@ -55,6 +55,21 @@ class OverlayWhiteouts : public WhiteoutStrategy {
   std::vector<UniqueFd> lowers_;
 };
 
+// Overlay whiteouts for a layer whose lowers are not all stored yet (layers unpack in
+// parallel): a hardlink to a file of a lower layer cannot be copied up. Noted (the unpack then
+// fails on that entry), so the layer is unpacked again once its lowers are stored.
+class PendingLowersWhiteouts : public OverlayWhiteouts {
+ public:
+  bool copy_up(const std::string&, int, const std::string&) override {
+    missed_ = true;
+    return false;
+  }
+  bool missed() const { return missed_; }
+
+ private:
+  bool missed_ = false;
+};
+
 // For a flattened rootfs: whiteouts delete from the one directory.
 class FlattenWhiteouts : public WhiteoutStrategy {
  public:

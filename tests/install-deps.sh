@@ -12,6 +12,8 @@ packages=(
   # static archives kiln links (libarchive's compressions); the tests, which write tars, also
   # need what libarchive's write side uses
   zlib1g-dev liblzma-dev libbz2-dev libzstd-dev libxml2-dev nettle-dev
+  # ISA-L's igzip: gzip layers inflate with it (dlopened; zlib when it is missing)
+  libisal-dev
   # test and benchmark peers, fixtures
   busybox-static jq runc crun umoci skopeo hyperfine iproute2 zstd gzip tar strace
   podman containerd buildah time
