@@ -11,6 +11,8 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 #include <dlfcn.h>
+
+#include "image/dl_symbol.hpp"
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>
@@ -26,6 +28,8 @@
 #endif
 
 namespace {
+
+using kiln::image::find_symbol;
 
 struct CurlLibrary {
   bool loaded = false;
@@ -43,12 +47,6 @@ struct CurlLibrary {
   void (*slist_free_all)(curl_slist*) = nullptr;
 };
 
-template <typename F>
-bool find_curl_symbol(void* lib, const char* name, F& out) {
-  out = reinterpret_cast<F>(::dlsym(lib, name));
-  return out != nullptr;
-}
-
 CurlLibrary open_curl_library() {
   CurlLibrary c;
   void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
@@ -56,17 +54,14 @@ CurlLibrary open_curl_library() {
     spdlog::warn("registry access needs libcurl: {}", ::dlerror());
     return c;
   }
-  c.loaded = find_curl_symbol(lib, "curl_global_init", c.global_init) &&
-             find_curl_symbol(lib, "curl_easy_init", c.easy_init) &&
-             find_curl_symbol(lib, "curl_easy_cleanup", c.easy_cleanup) &&
-             find_curl_symbol(lib, "curl_easy_reset", c.easy_reset) &&
-             find_curl_symbol(lib, "curl_easy_perform", c.easy_perform) &&
-             find_curl_symbol(lib, "curl_easy_setopt", c.easy_setopt) &&
-             find_curl_symbol(lib, "curl_easy_getinfo", c.easy_getinfo) &&
-             find_curl_symbol(lib, "curl_easy_strerror", c.easy_strerror) &&
-             find_curl_symbol(lib, "curl_easy_escape", c.easy_escape) && find_curl_symbol(lib, "curl_free", c.free) &&
-             find_curl_symbol(lib, "curl_slist_append", c.slist_append) &&
-             find_curl_symbol(lib, "curl_slist_free_all", c.slist_free_all);
+  c.loaded =
+      find_symbol(lib, "curl_global_init", c.global_init) && find_symbol(lib, "curl_easy_init", c.easy_init) &&
+      find_symbol(lib, "curl_easy_cleanup", c.easy_cleanup) && find_symbol(lib, "curl_easy_reset", c.easy_reset) &&
+      find_symbol(lib, "curl_easy_perform", c.easy_perform) && find_symbol(lib, "curl_easy_setopt", c.easy_setopt) &&
+      find_symbol(lib, "curl_easy_getinfo", c.easy_getinfo) &&
+      find_symbol(lib, "curl_easy_strerror", c.easy_strerror) && find_symbol(lib, "curl_easy_escape", c.easy_escape) &&
+      find_symbol(lib, "curl_free", c.free) && find_symbol(lib, "curl_slist_append", c.slist_append) &&
+      find_symbol(lib, "curl_slist_free_all", c.slist_free_all);
   if (!c.loaded) spdlog::warn("libcurl.so.4 lacks a function kiln calls: {}", ::dlerror());
   return c;  // the library stays loaded for the life of the process
 }

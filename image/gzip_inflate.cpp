@@ -10,6 +10,8 @@
 
 #ifdef KILN_HAVE_ISAL
 #include <dlfcn.h>
+
+#include "image/dl_symbol.hpp"
 #include <isa-l/igzip_lib.h>
 #endif
 
@@ -36,12 +38,6 @@ struct IsalLibrary {
   int (*inflate)(inflate_state*) = nullptr;
 };
 
-template <typename F>
-bool find_isal_symbol(void* lib, const char* name, F& out) {
-  out = reinterpret_cast<F>(::dlsym(lib, name));
-  return out != nullptr;
-}
-
 IsalLibrary open_isal_library() {
   IsalLibrary l;
   const char* choice = std::getenv("KILN_INFLATE");
@@ -54,9 +50,8 @@ IsalLibrary open_isal_library() {
     spdlog::debug("gzip: ISA-L not loaded ({}), inflating with zlib", ::dlerror());
     return l;
   }
-  l.loaded = find_isal_symbol(lib, "isal_inflate_init", l.inflate_init) &&
-             find_isal_symbol(lib, "isal_inflate_reset", l.inflate_reset) &&
-             find_isal_symbol(lib, "isal_inflate", l.inflate);
+  l.loaded = find_symbol(lib, "isal_inflate_init", l.inflate_init) &&
+             find_symbol(lib, "isal_inflate_reset", l.inflate_reset) && find_symbol(lib, "isal_inflate", l.inflate);
   if (!l.loaded) spdlog::debug("gzip: libisal.so.2 lacks a function kiln calls, inflating with zlib");
   return l;  // the library stays loaded for the life of the process
 }

@@ -11,6 +11,30 @@
 #include "image/whiteout.hpp"
 
 namespace kiln::image {
+namespace {
+
+// A new layer's record from its parents and digests; its blob (blob_tmp) and dir (dir/diff)
+// go into the store, unless a layer with that chain id is stored already.
+LayerRecord publish_layer(const Store& store, const std::vector<LayerRecord>& parents, const Digest& diff_id,
+                          const Digest& digest, uint64_t size, uint64_t diff_size, const std::string& blob_tmp,
+                          const std::string& dir) {
+  std::vector<Digest> diff_ids;
+  for (const auto& p : parents) diff_ids.push_back(p.diff_id);
+  diff_ids.push_back(diff_id);
+  LayerRecord lr;
+  lr.chain_id = chain_ids(diff_ids).back();
+  lr.diff_id = diff_id;
+  lr.digest = digest;
+  lr.media_type = std::string(media::oci_layer_tar);
+  lr.size = static_cast<int64_t>(size);
+  lr.diff_size = diff_size;
+  store.commit_blob_file(lr.digest, blob_tmp);
+  if (auto existing = store.layer(lr.chain_id)) return *existing;
+  store.commit_layer(lr, dir);
+  return lr;
+}
+
+}  // namespace
 
 LayerRecord commit_layer_tar(const Store& store, const std::string& tar_path, const std::vector<LayerRecord>& parents,
                              const std::string& work_dir) {
@@ -29,21 +53,7 @@ LayerRecord commit_layer_tar(const Store& store, const std::string& tar_path, co
   uo.copy_fd = blob.get();
   UnpackResult res = with_context("layer " + tar_path, [&] { return unpack_layer(in.get(), diff.get(), ws, uo); });
   blob.reset();
-
-  std::vector<Digest> diff_ids;
-  for (const auto& p : parents) diff_ids.push_back(p.diff_id);
-  diff_ids.push_back(res.diff_id);
-  LayerRecord lr;
-  lr.chain_id = chain_ids(diff_ids).back();
-  lr.diff_id = res.diff_id;
-  lr.digest = res.digest;
-  lr.media_type = std::string(media::oci_layer_tar);
-  lr.size = static_cast<int64_t>(res.size);
-  lr.diff_size = res.diff_size;
-  store.commit_blob_file(lr.digest, blob_tmp);
-  if (auto existing = store.layer(lr.chain_id)) return *existing;
-  store.commit_layer(lr, dir);
-  return lr;
+  return publish_layer(store, parents, res.diff_id, res.digest, res.size, res.diff_size, blob_tmp, dir);
 }
 
 LayerRecord commit_layer_dir(const Store& store, const std::string& upper_dir, const std::vector<LayerRecord>& parents,
@@ -61,20 +71,7 @@ LayerRecord commit_layer_dir(const Store& store, const std::string& upper_dir, c
     mkdir_p(again, 0700);
     return commit_layer_tar(store, blob_tmp, parents, again);
   }
-  std::vector<Digest> diff_ids;
-  for (const auto& p : parents) diff_ids.push_back(p.diff_id);
-  diff_ids.push_back(t.digest);
-  LayerRecord lr;
-  lr.chain_id = chain_ids(diff_ids).back();
-  lr.diff_id = t.digest;
-  lr.digest = t.digest;
-  lr.media_type = std::string(media::oci_layer_tar);
-  lr.size = static_cast<int64_t>(t.size);
-  lr.diff_size = t.size;
-  store.commit_blob_file(lr.digest, blob_tmp);
-  if (auto existing = store.layer(lr.chain_id)) return *existing;
-  store.commit_layer(lr, dir);
-  return lr;
+  return publish_layer(store, parents, t.digest, t.digest, t.size, t.size, blob_tmp, dir);
 }
 
 }  // namespace kiln::image
