@@ -133,6 +133,18 @@ TEST(FlattenCopy, OpaqueDirHidesLowerEntriesButKeepsItsOwn) {
   EXPECT_EQ(read_file(t.out() + "/d/top"), "top");
 }
 
+TEST(FlattenCopy, OpaqueLayerRootHidesLowerLayers) {
+  if (!root()) GTEST_SKIP() << "needs root (trusted.* xattrs)";
+  Layers t(2);
+  write_file(t.layer(0) + "/old", "old");
+  write_file(t.layer(1) + "/new", "new");
+  opaque(t.layer(1));
+  t.copy();
+  EXPECT_FALSE(exists(t.out() + "/old"));
+  EXPECT_EQ(read_file(t.out() + "/new"), "new");
+  EXPECT_TRUE(xattr_names(t.out()).empty());
+}
+
 TEST(FlattenCopy, UpperDirOverLowerSymlinkOutsideIsARealDir) {
   Layers t(3);
   mkdir_p(t.layer(0) + "/a");  // below the symlink: hidden by it
