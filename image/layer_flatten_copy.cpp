@@ -401,7 +401,7 @@ class FlattenCopier {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) flat_fail(path, "read");
       if (n == 0) return;
-      write_all(out, std::string_view(buf.data(), static_cast<size_t>(n)), path);
+      write_all(out, std::string_view(buf.data(), static_cast<size_t>(n)), flat_shown(path) + ": write");
     }
   }
 

@@ -88,6 +88,18 @@ test_unpack_copies_stored_layers_not_blobs() {
   [ ! -e "$T/b2" ] || fail "left $T/b2 behind"
 }
 
+test_unpack_disk_full_is_one_line_and_cleans_up() {
+  "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
+  mkdir -p "$T/small"; mount -t tmpfs -o size=512k tmpfs "$T/small" || fail "mount tmpfs"
+  out=$("$KILN" --root "$T/store" unpack m "$T/small/b" 2>&1); rc=$?
+  left=$(ls -A "$T/small"); umount "$T/small"
+  assert_eq $rc 125
+  assert_eq "$(echo "$out" | wc -l)" 1 "one-line error"
+  # the file and the call that failed (which file: whichever of the two threads hits it first)
+  echo "$out" | grep -Eq '^kiln: unpack m: [^ ]+: [a-z_]+( O_CREAT)?: No space left on device$' || fail "error: $out"
+  assert_eq "$left" "" "the partial bundle was removed"
+}
+
 test_layer_store_is_overlay_format() {
   "$KILN" --root "$T/store" load -q -i "$IMAGES/oci" --name m || fail load
   chains=$("$KILN" --root "$T/store" inspect m | jq -r '.[0].Layers[].ChainID' | sed 's/sha256://')
