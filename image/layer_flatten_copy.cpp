@@ -108,8 +108,7 @@ class FlattenCopier {
     auto root = std::make_shared<MergedDir>();
     root->out = dest_;
     for (auto& l : layers_) {
-      root->sources.push_back(UniqueFd(::fcntl(l.get(), F_DUPFD_CLOEXEC, 0)));
-      if (!root->sources.back()) flat_fail("", "fcntl F_DUPFD");
+      root->sources.push_back(std::move(l));
       // An opaque layer root hides every lower layer, as `.wh..wh..opq` at "/" does in OCI.
       if (flat_is_opaque(root->sources.back().get(), "")) break;
     }
