@@ -9,7 +9,7 @@
 #include "common/files.hpp"
 #include "engine/container_spec.hpp"
 #include "image/image_store.hpp"
-#include "image/loader.hpp"
+#include "image/layer_flatten_copy.hpp"
 #include "image/user_lookup.hpp"
 #include "runtime/default_spec.hpp"
 
@@ -49,8 +49,15 @@ void unpack_bundle(const std::string& store_root, const std::string& image_name,
   try {
     if (!existed) mkdir_p(dir, 0700);
     mkdir_p(rootfs, 0755);
-    image::unpack_rootfs(store, img, rootfs);
     UniqueFd rfd = open_file(rootfs, O_PATH | O_DIRECTORY);
+    {
+      // The stored layer dirs are copied as they are, trusted as container start trusts them
+      // (their blobs were checked against digest and diff_id when they were unpacked); the
+      // shared lock keeps rmi from collecting them meanwhile. A layer missing from the store
+      // is one line naming it (layer_dirs), not a silent fall-back to the blob.
+      auto lock = store.lock_shared();
+      image::flatten_copy_layers(store.layer_dirs(img), rfd.get());
+    }
     write_file_atomic(dir + "/config.json", bundle_config(img, rfd.get()).dump(2) + "\n", 0644);
   } catch (const Error& e) {
     try {

@@ -1,7 +1,7 @@
-// `kiln unpack IMAGE DIR`: an OCI bundle like `umoci unpack`: DIR/rootfs (every layer
-// flattened) and DIR/config.json (the runtime's defaults, with process args/env/cwd/user from
-// the image as `kiln run` makes them, and the image's annotations). On failure nothing it made
-// is left.
+// `kiln unpack IMAGE DIR`: an OCI bundle like `umoci unpack`: DIR/rootfs (the stored layer
+// dirs flattened by a copy, image/layer_flatten_copy.hpp: what a container's overlay shows) and DIR/config.json (the
+// runtime's defaults, with process args/env/cwd/user from the image as `kiln run` makes them, and the image's
+// annotations). On failure nothing it made is left.
 #pragma once
 #include <string>
 

@@ -3,8 +3,8 @@
 // Layout under ROOT (default /var/lib/kiln):
 //   lock, names.lock        flock files (store_lock.hpp)
 //   blobs/sha256/<hex>      verified blobs: manifests, configs and the compressed layer blobs
-//                           (kept so `kiln unpack` can re-extract and re-verify a flat rootfs;
-//                           they cost the compressed size, usually a third of the unpacked one)
+//                           (kept for push and save; they cost the compressed size, usually
+//                           a third of the unpacked one)
 //   layers/<chain-hex>/     one unpacked layer, keyed by chain id, never modified once renamed
 //                           into place: diff/ is the overlayfs lower dir, layer.json its metadata
 //   images/<id-hex>.json    one record per image (id = config digest): names, manifest, layers

@@ -428,26 +428,4 @@ LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const
   return with_load_undo(store, [&](LoadAdded& added) { return import_locked(store, tar_path, norm, options, added); });
 }
 
-void unpack_rootfs(const Store& store, const Image& image, const std::string& dir, uint64_t max_layer_size) {
-  auto lock = store.lock_shared();
-  UniqueFd root = open_file(dir, O_PATH | O_DIRECTORY);
-  FlattenWhiteouts ws;
-  UnpackOptions uo;
-  uo.max_size = effective_max(max_layer_size);
-  for (const auto& l : image.record.layers) {
-    with_context("layer " + l.digest.str(), [&] {
-      UniqueFd in;
-      try {
-        in = open_file(store.blob_path(l.digest), O_RDONLY);
-      } catch (const Error& e) {
-        if (e.code() == ENOENT) throw Error("blob " + l.digest.str() + " is missing from the store");
-        throw;
-      }
-      UnpackResult res = unpack_layer(in.get(), root.get(), ws, uo);
-      check_digest(l.digest, res.digest, "stored blob");
-      check_digest(l.diff_id, res.diff_id, "layer diff_id");
-    });
-  }
-}
-
 }  // namespace kiln::image

@@ -46,8 +46,4 @@ std::vector<LoadedImage> load(const Store& store, const std::string& path, const
 LoadedImage import_rootfs(const Store& store, const std::string& tar_path, const std::string& name,
                           const LoadOptions& options = {});
 
-// Writes the image's layers, in order, onto one directory (whiteouts applied as deletions),
-// re-verifying every blob and diff_id on the way. dir must exist and should be empty.
-void unpack_rootfs(const Store& store, const Image& image, const std::string& dir, uint64_t max_layer_size = 0);
-
 }  // namespace kiln::image

@@ -54,6 +54,20 @@ test_relative_symlink_then_write_through() {
   "$KILN" --root "$T/store" load -q -i "$T/img" 2>&1
   assert_eq "$(ls "$T/canary")" victim
 }
+test_unpack_upper_dir_over_lower_symlink() {
+  setup_canary
+  python3 "$FIX/evil_tar.py" symlink-lower "$T/l1.tar" "$T/canary"
+  python3 "$FIX/evil_tar.py" dir-upper "$T/l2.tar" "$T/canary"
+  python3 "$FIX/make_oci.py" "$T/img" "$T/l1.tar" "$T/l2.tar"
+  "$KILN" --root "$T/store" load -q -i "$T/img" > /dev/null || fail load
+  "$KILN" --root "$T/store" unpack test/evil "$T/b" || fail unpack
+  # The flat copy makes a real dir, as the overlay of the two layers shows, never writes
+  # through the lower layer's link.
+  [ -d "$T/b/rootfs/escape" ] && [ ! -L "$T/b/rootfs/escape" ] || fail "escape is not a real dir"
+  assert_eq "$(cat "$T/b/rootfs/escape/pwned")" pwned
+  assert_eq "$(ls "$T/canary")" victim
+  assert_eq "$(cat "$T/canary/victim")" safe
+}
 test_hardlink_to_outside() { load_evil hardlink "climbs out of the root"; }
 test_hardlink_absolute_to_outside() { load_evil hardlink-absolute "which is not in the image"; }
 

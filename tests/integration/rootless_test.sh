@@ -302,6 +302,10 @@ test_kiln_rootless_with_range() {
   # on the host the files belong to the range
   layer_owner=$(find "$T/data-$u" -path '*/diff/home/a' -printf '%U\n' | head -1)
   assert_eq "$layer_owner" "$(( $(subuid_start $u) + 999 ))" "uid 1000 of the image on the host"
+  # unpack as the user: the stored layers copied, owners kept (in the range on the host)
+  kiln_as $u unpack bb:1 "$T/data-$u/bundle" >/dev/null || fail "unpack as the user"
+  assert_eq "$(stat -c %u "$T/data-$u/bundle/rootfs/home/a")" "$(( $(subuid_start $u) + 999 ))" "unpacked owner"
+  assert_eq "$(cat "$T/data-$u/bundle/rootfs/home/b")" b "unpacked content"
   c=$(kiln_as $u run -d --name rl --network none bb:1 sh -c 'echo started; sleep 100') || fail "run -d: $c"
   assert_eq "$(kiln_as $u exec rl sh -c 'echo exec-ok')" exec-ok "exec"
   for _ in $(seq 50); do [ "$(kiln_as $u logs rl)" == started ] && break; sleep 0.05; done
@@ -348,6 +352,8 @@ test_kiln_rootless_single_id() {
   out=$(kiln_as $u run --rm --network none bb:1 sh -c 'id -u; stat -c %u /home/a /home/b; wc -l < /proc/self/uid_map') ||
     fail "run: $out"
   assert_eq "$(echo "$out" | tr '\n' ' ')" "0 0 0 1 " "folded ownership, one id mapped"
+  kiln_as $u unpack bb:1 "$T/data-$u/bundle" >/dev/null || fail "unpack as the user"
+  assert_eq "$(stat -c %u "$T/data-$u/bundle/rootfs/home/b")" "$(id -u $u)" "unpacked owner: the user"
   c=$(kiln_as $u run -d --network none bb:1 sleep 100) || fail "run -d"
   assert_eq "$(kiln_as $u exec "$c" echo ok)" ok "exec"
   kiln_as $u rm -f "$c" >/dev/null || fail "rm -f"
