@@ -104,13 +104,18 @@ crun_start=$(
   for i in $(seq "$N"); do unshare -m sh -c "${PRE}exec crun --root $W/run/root-crun run --bundle $W/b/$i $TAG-crun-$i" </dev/null >/dev/null 2>&1 & done
   wait; t1=$(now); ms "$t0" "$t1")
 shared_disk=$(du -sk "$W/rootfs" | cut -f1)
+# The floor: N processes that only get the namespaces a container has (mount, UTS, IPC,
+# network, PID) and exec true, no cgroup, mount, pivot_root, seccomp or state. No runtime can
+# start N containers in less.
+floor_start=$(t0=$(now); for i in $(seq "$N"); do unshare -m -u -i -n -p -f true </dev/null & done; wait; t1=$(now); ms "$t0" "$t1")
 
 echo "== $N identical containers, started at once, until all have exited (running true)"
 printf '  %-6s %6s ms   disk per container %s KiB   remove all %s ms\n' kiln "$kiln_start" "$(( kiln_disk / N ))" "$kiln_rm"
 printf '  %-6s %6s ms   (kiln run -d --replicas %s: one kiln process)\n' replicas "$replicas_start" "$N"
 printf '  %-6s %6s ms   (shared read-only rootfs: %s KiB for all; run removes on exit)\n' runc "$runc_start" "$shared_disk"
 printf '  %-6s %6s ms\n' crun "$crun_start"
-echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x   replicas/crun $(echo "$replicas_start / $crun_start" | bc -l | xargs printf '%.2f')x   (load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '  %-6s %6s ms   (%s x unshare -m -u -i -n -p -f true: namespaces and exec only)\n' floor "$floor_start" "$N"
+echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x   replicas/crun $(echo "$replicas_start / $crun_start" | bc -l | xargs printf '%.2f')x   floor/crun $(echo "$floor_start / $crun_start" | bc -l | xargs printf '%.2f')x   (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # --- what a running detached container costs the host besides itself: its monitor (kiln's,
 # which waits as the small kiln-monitor; podman's conmon), N of them running at once.
