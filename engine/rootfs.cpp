@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,11 +29,26 @@ std::string RootfsPlan::overlay_options() const {
   return o;
 }
 
+namespace {
+
+// `.wh..wh..opq` at a layer's root: OCI says the layers below it are hidden, but overlayfs
+// ignores the opaque mark on a lower dir's root, so they are left out of the mount instead.
+bool layer_root_is_opaque(const std::string& dir) {
+  const char* key = in_initial_user_namespace() ? "trusted.overlay.opaque" : "user.overlay.opaque";
+  char v[2] = {};
+  return ::lgetxattr(dir.c_str(), key, v, sizeof v) == 1 && v[0] == 'y';
+}
+
+}  // namespace
+
 RootfsPlan plan_rootfs(const std::vector<std::string>& layers, const std::string& init_dir,
                        const std::string& container_dir, bool read_only, const std::string& empty_dir) {
   RootfsPlan p;
   p.lower_dirs.push_back(init_dir);
-  p.lower_dirs.insert(p.lower_dirs.end(), layers.rbegin(), layers.rend());
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    p.lower_dirs.push_back(*it);
+    if (layer_root_is_opaque(*it)) break;
+  }
   // With the init layer there are always two lower dirs, which overlayfs needs without an upper.
   if (layers.empty()) p.lower_dirs.push_back(empty_dir);
   if (!read_only) {
