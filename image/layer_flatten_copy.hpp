@@ -9,9 +9,9 @@
 //    the first one marked opaque (trusted.overlay.opaque=y, or user.overlay.opaque=y as a
 //    rootless store writes it); a lower non-directory below it ends the merge (it is hidden);
 //  - the opaque markers (any trusted.overlay.* / user.overlay.* xattr) are never copied.
-// One exception to "what overlayfs shows": a layer whose root is opaque (`.wh..wh..opq` at "/")
-// hides every lower layer here, as OCI, umoci and the tar unpack have it; overlayfs ignores
-// the opaque mark on a lower layer's root.
+// A layer whose root is opaque (`.wh..wh..opq` at "/") hides every lower layer, as OCI and
+// umoci have it. overlayfs ignores that mark on a lower layer's root, so container start
+// leaves those layers out of the mount (engine/rootfs.cpp) and both give the same tree.
 // Each output entry is copied once, from the layer that decides it. Files sharing an inode in
 // a layer dir are hardlinked in the output too. A hardlink that pointed into a lower layer's
 // tar was already copied up by the store (overlay has no cross-layer links), so it comes out
