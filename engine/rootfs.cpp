@@ -12,6 +12,7 @@
 #include "common/files.hpp"
 #include "common/user_namespace.hpp"
 #include "engine/fuse_overlay.hpp"
+#include "image/whiteout.hpp"
 
 namespace kiln::engine {
 
@@ -34,9 +35,8 @@ namespace {
 // `.wh..wh..opq` at a layer's root: OCI says the layers below it are hidden, but overlayfs
 // ignores the opaque mark on a lower dir's root, so they are left out of the mount instead.
 bool layer_root_is_opaque(const std::string& dir) {
-  const char* key = in_initial_user_namespace() ? "trusted.overlay.opaque" : "user.overlay.opaque";
   char v[2] = {};
-  return ::lgetxattr(dir.c_str(), key, v, sizeof v) == 1 && v[0] == 'y';
+  return ::lgetxattr(dir.c_str(), image::overlay_opaque_xattr(), v, sizeof v) == 1 && v[0] == 'y';
 }
 
 }  // namespace

@@ -41,6 +41,11 @@ class WhiteoutStrategy {
   std::unordered_set<std::string> created_;
 };
 
+// The xattr that marks a dir opaque in the layer store: trusted.overlay.opaque, or in a user
+// namespace (overlayfs mounted with userxattr; trusted.* needs privilege over the initial
+// namespace) user.overlay.opaque. The store writes it and container start reads it.
+const char* overlay_opaque_xattr();
+
 // For the layer store. `lowers` are the directories of the layers below, nearest first
 // (used to copy up hardlink targets that live in a lower layer).
 class OverlayWhiteouts : public WhiteoutStrategy {

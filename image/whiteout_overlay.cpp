@@ -15,6 +15,10 @@
 
 namespace kiln::image {
 
+const char* overlay_opaque_xattr() {
+  return in_initial_user_namespace() ? "trusted.overlay.opaque" : "user.overlay.opaque";
+}
+
 void OverlayWhiteouts::whiteout(int /*root_fd*/, int parent_fd, const std::string& name, const std::string& path) {
   if (created_.count(path)) return;  // the layer's own entry wins over its own whiteout
   remove_at(parent_fd, name);
@@ -26,9 +30,7 @@ void OverlayWhiteouts::whiteout(int /*root_fd*/, int parent_fd, const std::strin
 void OverlayWhiteouts::opaque(int root_fd, const std::string& dir_path) {
   UniqueFd dir = mkdir_all_in_root(root_fd, dir_path);
   std::string p = proc_fd_path(dir.get());
-  // In a user namespace overlayfs is mounted with userxattr and reads user.overlay.* instead
-  // (trusted.* needs privilege over the initial namespace).
-  const char* key = in_initial_user_namespace() ? "trusted.overlay.opaque" : "user.overlay.opaque";
+  const char* key = overlay_opaque_xattr();
   if (::setxattr(p.c_str(), key, "y", 1, 0) != 0)
     throw_errno("mark " + (dir_path.empty() ? std::string("/") : dir_path) + " opaque (" + key + ")");
 }
