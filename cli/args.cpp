@@ -118,7 +118,9 @@ std::string Program::first_positional(int argc, char** argv) const {
     if (arg.size() < 2 || arg[0] != '-') return arg;
     if (arg.find('=') != std::string::npos) continue;  // --name=value
     const CLI::Option* opt = app_->get_option_no_throw(arg);
-    if (opt && opt->get_type_size_max() > 0) ++i;  // its value is the next argument
+    // A flag expects no value (CLI11 still gives it a type size of 1); an option's value is the
+    // next argument.
+    if (opt && opt->get_items_expected_max() > 0) ++i;
   }
   return "";
 }

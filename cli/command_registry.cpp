@@ -56,16 +56,35 @@ void log_main_stage(int64_t entered) {
 
 int dispatch(Program& app, int argc, char** argv, const Tool& tool) {
   const int64_t entered = monotonic_us();
-  auto actions = install_commands(app, app.first_positional(argc, argv));
+  const std::string command = app.first_positional(argc, argv);
+  // Commands that clone a process into a container run from a sealed copy of this binary. The
+  // copy is exec'd before the line is parsed: the copy parses it (and says what is wrong with
+  // it) all the same, and parsing it twice costs every start a few hundred µs.
+  const bool entering =
+      std::any_of(tool.entering.begin(), tool.entering.end(), [&](const char* name) { return command == name; });
+  if (entering) {
+    try {
+      if (!running_from_sealed_exe()) {
+        // For --debug's first stage line; the copy removes it before anything can inherit it.
+        ::setenv(kMainStageEnv, std::to_string(entered).c_str(), 1);
+        if (tool.prepare) tool.prepare();
+      }
+      reexec_from_sealed_exe(argv);  // in the sealed copy: drops its marker and returns
+    } catch (const Error& e) {
+      std::fprintf(stderr, "%s: %s\n", tool.name, e.what());
+      return tool.failure_status;
+    }
+  }
+  auto actions = install_commands(app, command);
   auto& g = globals();
   if (std::optional<int> rc = app.parse(argc, argv))  // CLI11 has printed why
     return tool.parse_errors_are_failures && *rc != 0 ? tool.failure_status : *rc;
   try {
-    if (g.debug && !std::getenv(kMainStageEnv)) ::setenv(kMainStageEnv, std::to_string(entered).c_str(), 1);
     if (tool.prepare) tool.prepare();
-    // Commands that clone a process into a container run from a sealed copy of this binary.
-    for (const char* name : tool.entering)
-      if (app.got_subcommand(name)) reexec_from_sealed_exe(argv);
+    // The parser chose an entering command that the first positional did not name: seal now.
+    if (!entering)
+      for (const char* name : tool.entering)
+        if (app.got_subcommand(name)) reexec_from_sealed_exe(argv);
     setup_logging({g.log_file, parse_log_format(g.log_format), g.debug, false});
     log_main_stage(entered);
   } catch (const Error& e) {
