@@ -1,8 +1,6 @@
-// Content digests ("sha256:<64 hex>") and a streaming SHA-256 (OpenSSL EVP).
+// Content digests ("sha256:<64 hex>") and a streaming SHA-256 (OpenSSL's SHA-256).
 // Every blob kiln reads is named by its digest and checked against it before it is trusted.
 #pragma once
-#include <openssl/evp.h>
-
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -29,15 +27,16 @@ bool is_sha256_hex(std::string_view text);
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   void update(const void* data, size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
   Digest finish();
 
  private:
-  struct Free {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+  struct State;  // OpenSSL's context, kept out of this header
+  std::unique_ptr<State> state_;
 };
 
 Digest sha256_of(std::string_view data);
