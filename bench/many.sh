@@ -5,7 +5,8 @@
 # them all. kiln (`kiln run -d IMAGE true`, overlay per container) side by side with runc and
 # crun on N bundles sharing ONE read-only rootfs (the cheapest layout a peer can have; `run` in
 # the foreground, all at once). Then `kiln run --rm IMAGE true` against `podman run --rm`
-# (runtime runc), one at a time. Prints the times and the ratios.
+# (runtime runc), one at a time. Also kiln-runtime on the peers' bundles, and the floor: the
+# namespaces alone. Prints the times and the ratios.
 #
 #   bench/many.sh [-n N] [--no-podman]        (as root; build kiln first)
 set -euo pipefail
@@ -14,16 +15,17 @@ while [ $# -gt 0 ]; do
   case $1 in
     -n) N=${2:?-n needs a number}; shift 2 ;;
     --no-podman) PODMAN=0; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "many.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "many.sh: -n wants a positive number" >&2; exit 2; }
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$TOP/build/cli/kiln}
+KR=${KILN_RUNTIME:-$TOP/build/cli/kiln-runtime}
 die() { echo "many.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
-[ -x "$KILN" ] || die "no $KILN: ninja -C $TOP/build kiln"
+[ -x "$KILN" ] && [ -x "$KR" ] || die "no $KILN or $KR: ninja -C $TOP/build"
 IMAGES=$(bash "$TOP/tests/fixtures/build-images.sh") || die "fixture images"
 
 W=$(mktemp -d /tmp/kiln-many.XXXXXX)
@@ -86,23 +88,27 @@ runc spec --bundle "$W" 2>/dev/null || (cd "$W" && runc spec)
 jq --arg r "$W/rootfs" '.root = {path: $r, readonly: true} | .process.args = ["true"] | .process.terminal = false' \
   "$W/config.json" > "$W/config.shared.json"
 for i in $(seq "$N"); do mkdir -p "$W/b/$i"; cp "$W/config.shared.json" "$W/b/$i/config.json"; done
-peer() { # peer NAME CMD-PREFIX
-  local name=$1 prefix=$2 t0 t1
-  mkdir -p "$W/run/root-$name"
+peer() { # peer LABEL BINARY: N x BINARY run at once, each on its own bundle
+  local label=$1 bin=$2 t0 t1
+  mkdir -p "$W/run/root-$label"
   t0=$(now)
   for i in $(seq "$N"); do
-    sh -c "$prefix $name --root $W/run/root-$name run --bundle $W/b/$i $TAG-$name-$i" </dev/null >/dev/null 2>&1 &
+    "$bin" --root "$W/run/root-$label" run --bundle "$W/b/$i" "$TAG-$label-$i" </dev/null >/dev/null 2>&1 &
   done
   wait
   t1=$(now)
   ms "$t0" "$t1"
 }
-runc_start=$(peer runc "")
-# crun 1.8 refuses the hybrid cgroup layout: run it where the cgroup2 mount is gone.
+runc_start=$(peer runc runc)
+# kiln's own runtime on the same bundles: what the engine adds on top of it is kiln's row minus this.
+kr_start=$(peer kiln-runtime "$KR")
+# crun 1.8 refuses the hybrid cgroup layout: run it where the cgroup2 mount is gone, in ONE
+# private mount namespace for all N (a host without the hybrid layout pays no wrapper at all; a
+# wrapper per container added 50 x unshare + umount + sh to crun's row, ~100 ms here).
 crun_start=$(
   mkdir -p "$W/run/root-crun"; t0=$(now)
-  for i in $(seq "$N"); do unshare -m sh -c "${PRE}exec crun --root $W/run/root-crun run --bundle $W/b/$i $TAG-crun-$i" </dev/null >/dev/null 2>&1 & done
-  wait; t1=$(now); ms "$t0" "$t1")
+  unshare -m sh -c "${PRE}for i in \$(seq $N); do crun --root $W/run/root-crun run --bundle $W/b/\$i $TAG-crun-\$i </dev/null >/dev/null 2>&1 & done; wait" </dev/null >/dev/null 2>&1
+  t1=$(now); ms "$t0" "$t1")
 shared_disk=$(du -sk "$W/rootfs" | cut -f1)
 # The floor: N processes that only get the namespaces a container has (mount, UTS, IPC,
 # network, PID) and exec true, no cgroup, mount, pivot_root, seccomp or state. No runtime can
@@ -110,12 +116,13 @@ shared_disk=$(du -sk "$W/rootfs" | cut -f1)
 floor_start=$(t0=$(now); for i in $(seq "$N"); do unshare -m -u -i -n -p -f true </dev/null & done; wait; t1=$(now); ms "$t0" "$t1")
 
 echo "== $N identical containers, started at once, until all have exited (running true)"
-printf '  %-6s %6s ms   disk per container %s KiB   remove all %s ms\n' kiln "$kiln_start" "$(( kiln_disk / N ))" "$kiln_rm"
-printf '  %-6s %6s ms   (kiln run -d --replicas %s: one kiln process)\n' replicas "$replicas_start" "$N"
-printf '  %-6s %6s ms   (shared read-only rootfs: %s KiB for all; run removes on exit)\n' runc "$runc_start" "$shared_disk"
-printf '  %-6s %6s ms\n' crun "$crun_start"
-printf '  %-6s %6s ms   (%s x unshare -m -u -i -n -p -f true: namespaces and exec only)\n' floor "$floor_start" "$N"
-echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x   replicas/crun $(echo "$replicas_start / $crun_start" | bc -l | xargs printf '%.2f')x   floor/crun $(echo "$floor_start / $crun_start" | bc -l | xargs printf '%.2f')x   (load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '  %-8s %6s ms   disk per container %s KiB   remove all %s ms\n' kiln "$kiln_start" "$(( kiln_disk / N ))" "$kiln_rm"
+printf '  %-8s %6s ms   (kiln run -d --replicas %s: one kiln process)\n' replicas "$replicas_start" "$N"
+printf '  %-8s %6s ms   (shared read-only rootfs: %s KiB for all; run removes on exit)\n' runc "$runc_start" "$shared_disk"
+printf '  %-8s %6s ms   (one shared wrapper: unshare -m, umount of the cgroup2 mount)\n' crun "$crun_start"
+printf '  %-8s %6s ms   (kiln-runtime run on the same bundles: the runtime alone)\n' k-rt "$kr_start"
+printf '  %-8s %6s ms   (%s x unshare -m -u -i -n -p -f true: namespaces and exec only)\n' floor "$floor_start" "$N"
+echo "  kiln/runc $(echo "$kiln_start / $runc_start" | bc -l | xargs printf '%.2f')x   kiln/crun $(echo "$kiln_start / $crun_start" | bc -l | xargs printf '%.2f')x   replicas/crun $(echo "$replicas_start / $crun_start" | bc -l | xargs printf '%.2f')x   kiln-runtime/crun $(echo "$kr_start / $crun_start" | bc -l | xargs printf '%.2f')x   floor/crun $(echo "$floor_start / $crun_start" | bc -l | xargs printf '%.2f')x   (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # --- what a running detached container costs the host besides itself: its monitor (kiln's,
 # which waits as the small kiln-monitor; podman's conmon), N of them running at once.
