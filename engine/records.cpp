@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/hex.hpp"
 #include "runtime/state.hpp"
 
 namespace kiln::engine {
@@ -103,13 +104,7 @@ std::string RunRecords::new_id() {
     }
     got += static_cast<size_t>(n);
   }
-  static const char* hex = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += hex[b >> 4];
-    id += hex[b & 15];
-  }
-  return id;
+  return lower_hex(bytes, sizeof bytes);
 }
 
 void validate_container_name(const std::string& name) {

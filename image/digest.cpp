@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include "common/error.hpp"
+#include "common/hex.hpp"
 
 namespace kiln::image {
 
@@ -48,14 +49,7 @@ void Sha256::update(const void* data, size_t size) {
 Digest Sha256::finish() {
   unsigned char md[SHA256_DIGEST_LENGTH];
   if (SHA256_Final(md, &state_->ctx) != 1) throw Error("sha256: final failed");
-  static const char* hexchars = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(sizeof md * 2);
-  for (unsigned char byte : md) {
-    hex += hexchars[byte >> 4];
-    hex += hexchars[byte & 15];
-  }
-  return Digest{hex};
+  return Digest{lower_hex(md, sizeof md)};
 }
 
 Digest sha256_of(std::string_view data) {

@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/hex.hpp"
 #include "common/unique_fd.hpp"
 #include "runtime/seccomp_sha256.hpp"
 
@@ -48,15 +49,7 @@ Digest cache_key(const SeccompConfig& seccomp) {
   return sha256(material.data(), material.size());
 }
 
-std::string hex(const Digest& d) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : d) {
-    s += kDigits[c >> 4];
-    s += kDigits[c & 0xf];
-  }
-  return s;
-}
+std::string hex(const Digest& d) { return lower_hex(d.data(), d.size()); }
 
 // program: a valid entry; present without program: an entry that must be rewritten.
 struct ReadResult {
